@@ -1,0 +1,199 @@
+"""Run records → `results/runs.csv` (tidy) and `results/summary.csv` (one row per cell).
+
+runs.csv: one row per run × metric, with identity columns (method, variant, dataset, seed),
+`status` (done / diverged / error: failed runs are rows, not gaps), hyper-parameters as `p_*`,
+provenance (versions as `v_*`, git commit, device, host, wall time, peak memory from the
+Snakemake benchmark file when there is one) and the record's path.
+
+summary.csv: one row per (method, variant, dataset, metric) with the three summaries of
+protocol.md: the honest mean ± std over seeds (sample std, ddof = 1), the label-selected value
+(seed with the best final ACC: the papers' protocol, uses labels) and the label-free value
+(seed with the lowest final loss, where the method has one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark import atomic, records
+
+log = logging.getLogger(__name__)
+
+IDENTITY = ["method", "variant", "dataset", "seed"]
+CELL = ["method", "variant", "dataset", "metric"]
+
+
+def _flatten_params(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, dict | list):
+            value = str(value)
+        out[f"p_{key}"] = value
+    return out
+
+
+def _max_rss_mb(benchmark_file: Path | None) -> float | None:
+    if benchmark_file is None or not benchmark_file.is_file():
+        return None
+    try:
+        table = pd.read_csv(benchmark_file, sep="\t")
+        return float(table["max_rss"].iloc[0])
+    except (ValueError, KeyError, IndexError, pd.errors.ParserError):
+        return None
+
+
+def record_rows(
+    record: dict[str, Any], path: Path, benchmark_file: Path | None = None
+) -> list[dict[str, Any]]:
+    """The tidy rows of one record (one per metric)."""
+    env = record["environment"]
+    loss = record.get("loss") or {}
+    base = {
+        "method": record["method"],
+        "variant": record["variant"],
+        "dataset": record["dataset"],
+        "seed": record["seed"],
+        "status": record["status"],
+        "view_name": record["params"].get("view_name", ""),
+        "loss_name": loss.get("name"),
+        "loss": loss.get("value"),
+        **_flatten_params(record["params"]),
+        "wall_s": record["time"]["wall_s"],
+        "max_rss_mb": _max_rss_mb(benchmark_file),
+        "device": env["device"],
+        "hostname": env["hostname"],
+        "slurm_job_id": env.get("slurm_job_id"),
+        "git_commit": env["git_commit"],
+        "git_dirty": env.get("git_dirty"),
+        **{f"v_{k}": v for k, v in env["versions"].items()},
+        "error": (record.get("error") or "").splitlines()[0] if record.get("error") else "",
+        "record": str(path),
+    }
+    return [{**base, "metric": m, "value": record["metrics"].get(m)} for m in records.METRICS]
+
+
+def benchmark_file_for(record_path: Path, runs_root: Path, bench_root: Path) -> Path | None:
+    """Snakemake benchmark file of a run: same relative path under `bench_root`, `.tsv`."""
+    try:
+        relative = record_path.resolve().relative_to(runs_root.resolve())
+    except ValueError:
+        return None
+    return bench_root / relative.with_suffix(".tsv")
+
+
+def runs_table(
+    record_paths: Iterable[str | Path],
+    runs_root: Path | None = None,
+    bench_root: Path | None = None,
+) -> pd.DataFrame:
+    """Tidy table of every record."""
+    rows: list[dict[str, Any]] = []
+    for raw in record_paths:
+        path = Path(raw)
+        bench = (
+            benchmark_file_for(path, runs_root, bench_root)
+            if runs_root is not None and bench_root is not None
+            else None
+        )
+        rows.extend(record_rows(records.read(path), path, bench))
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    leading = [*IDENTITY, "status", "metric", "value", "view_name", "loss_name", "loss"]
+    rest = [c for c in table.columns if c not in leading]
+    table = table[leading + rest]
+    return table.sort_values([*IDENTITY[:3], "metric", "seed"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _select(done: pd.DataFrame, by: str, best: str) -> tuple[Any, Any]:
+    """(seed, index) of the run chosen by column `by` (max or min; ties → lowest seed)."""
+    candidates = done.dropna(subset=[by])
+    if candidates.empty:
+        return None, None
+    ascending = best == "min"
+    chosen = candidates.sort_values([by, "seed"], ascending=[ascending, True]).iloc[0]
+    return int(chosen["seed"]), chosen.name
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, variant, dataset, metric): honest and selected summaries."""
+    if runs.empty:
+        return pd.DataFrame()
+    wide_acc = runs[runs["metric"] == "ACC"].set_index(IDENTITY)["value"]
+    rows = []
+    for key, group in runs.groupby(CELL, sort=True, dropna=False):
+        group = group.copy()
+        group["acc"] = [wide_acc.get(tuple(r)) for r in group[IDENTITY].itertuples(index=False)]
+        done = group[group["status"] == "done"]
+        values = done["value"].dropna().astype(float)
+        acc_seed, _ = _select(done, "acc", "max")
+        loss_seed, _ = _select(done, "loss", "min")
+
+        def value_at(seed: Any, frame: pd.DataFrame = done) -> float | None:
+            if seed is None:
+                return None
+            hit = frame.loc[frame["seed"] == seed, "value"].dropna()
+            return float(hit.iloc[0]) if len(hit) else None
+
+        rows.append(
+            {
+                **dict(zip(CELL, key, strict=True)),
+                "view_name": group["view_name"].iloc[0],
+                "n": int(values.size),
+                "n_runs": int(group["seed"].nunique()),
+                "n_diverged": int((group["status"] == "diverged").sum()),
+                "n_error": int((group["status"] == "error").sum()),
+                "mean": float(values.mean()) if values.size else np.nan,
+                "std": float(values.std(ddof=1)) if values.size > 1 else np.nan,
+                "median": float(values.median()) if values.size else np.nan,
+                "min": float(values.min()) if values.size else np.nan,
+                "max": float(values.max()) if values.size else np.nan,
+                "label_selected": value_at(acc_seed),
+                "label_selected_seed": acc_seed,
+                "loss_selected": value_at(loss_seed),
+                "loss_selected_seed": loss_seed,
+                "loss_name": done["loss_name"].dropna().iloc[0]
+                if done["loss_name"].notna().any()
+                else None,
+                "wall_s_mean": float(group["wall_s"].mean()),
+            }
+        )
+    summary = pd.DataFrame(rows)
+    for column in ("label_selected_seed", "loss_selected_seed"):
+        summary[column] = summary[column].astype("Int64")
+    return summary
+
+
+def aggregate(
+    record_paths: Iterable[str | Path],
+    runs_csv: Path,
+    summary_csv: Path,
+    runs_root: Path | None = None,
+    bench_root: Path | None = None,
+) -> pd.DataFrame:
+    """Write runs.csv and summary.csv atomically; return the summary."""
+    runs = runs_table(record_paths, runs_root, bench_root)
+    if runs.empty:
+        raise ValueError("no run records to aggregate")
+    summary = summarise(runs)
+    with atomic.atomic_path(runs_csv) as tmp:
+        runs.to_csv(tmp, index=False)
+    with atomic.atomic_path(summary_csv) as tmp:
+        summary.to_csv(tmp, index=False)
+    done = int((runs.drop_duplicates(IDENTITY)["status"] == "done").sum())
+    log.info(
+        "aggregated %d runs (%d done) into %s and %s",
+        runs.drop_duplicates(IDENTITY).shape[0],
+        done,
+        runs_csv,
+        summary_csv,
+    )
+    return summary

@@ -1,0 +1,253 @@
+"""The `mmcbench` command (also `python -m benchmark`, which is what the workflow rules call).
+
+Subcommands: datasets, fetch, convert, baseline, aggregate, render. Errors in the input
+(missing or corrupt files, bad arguments) print one paragraph and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmark.errors import MmcbenchError
+
+log = logging.getLogger("mmcbench")
+
+
+def _fetch_options(args: argparse.Namespace):
+    from benchmark.data.fetch import FetchOptions
+
+    return FetchOptions(
+        raw_dir=Path(args.raw_dir),
+        mirror=Path(args.mirror) if args.mirror else None,
+        offline=args.offline,
+        manual_dir=Path(args.manual_dir),
+    )
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """List the registry with each dataset's availability."""
+    from benchmark.data.fetch import file_status
+    from benchmark.data.registry import DATASETS
+
+    options = _fetch_options(args)
+    rows = []
+    for d in DATASETS:
+        states = [file_status(f, d.group, options) for f in d.files]
+        if (Path(args.hdf5_dir) / f"{d.name}.h5").is_file():
+            available = "converted"
+        elif "MISSING" in states:
+            available = "MISSING (manual)" if d.manual else "MISSING (offline)"
+        else:
+            available = "+".join(sorted(set(states)))
+        dims = ",".join(str(v.dim) if v.dim else "?" for v in d.views)
+        rows.append(
+            {
+                "name": d.name,
+                "papers": ",".join(d.papers) or "-",
+                "n": d.n_samples,
+                "k": d.n_clusters,
+                "views": len(d.views),
+                "dims": dims,
+                "source": "manual" if d.manual else ("embedded" if d.embedded else "url"),
+                "available": available,
+                "description": d.description,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ["name", "papers", "n", "k", "views", "dims", "source", "available"]
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in header}
+    print("  ".join(h.ljust(widths[h]) for h in header))
+    for r in rows:
+        print("  ".join(str(r[h]).ljust(widths[h]) for h in header))
+    print(
+        "\navailable: converted = HDF5 present; raw = fetched; mirror / package = can be copied "
+        "offline; download = will be downloaded; MISSING = cannot be obtained as configured."
+    )
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from benchmark.data.fetch import fetch_group
+    from benchmark.data.registry import get_dataset
+
+    group = get_dataset(args.dataset).group if args.dataset else args.group
+    manifest = fetch_group(group, _fetch_options(args))
+    log.info("fetched %s; manifest %s", group, manifest)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from benchmark.data.convert import convert_from_manifest, fingerprint
+
+    data = convert_from_manifest(args.dataset, Path(args.manifest), Path(args.out))
+    print(fingerprint(data))
+    log.info("wrote %s", args.out)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from benchmark import records
+    from benchmark.baseline_run import BaselineParams, run
+
+    params = BaselineParams(
+        n_init=args.n_init,
+        n_neighbors=args.n_neighbors,
+        assign_labels=args.assign_labels,
+        scaling=args.scaling,
+    )
+    try:
+        record = run(args.method, args.variant, args.data, args.seed, params)
+    except ValueError as exc:
+        raise MmcbenchError(f"baseline {args.method}/{args.variant}: {exc}") from exc
+    records.write(args.out, record)
+    m = record["metrics"]
+    if record["status"] == "done":
+        log.info(
+            "%s %s %s seed %d: ACC %.1f NMI %.1f ARI %.1f (%.1f s)",
+            args.method,
+            record["dataset"],
+            args.variant,
+            args.seed,
+            m["ACC"],
+            m["NMI"],
+            m["ARI"],
+            record["time"]["wall_s"],
+        )
+    else:
+        log.error(
+            "%s %s %s seed %d: %s",
+            args.method,
+            record["dataset"],
+            args.variant,
+            args.seed,
+            record["error"].splitlines()[0],
+        )
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from benchmark.aggregate import aggregate
+
+    paths = list(args.records)
+    if args.records_from:
+        paths += [p for p in Path(args.records_from).read_text().split() if p]
+    if args.runs_dir:
+        paths += sorted(str(p) for p in Path(args.runs_dir).rglob("seed*.json"))
+    if not paths:
+        raise MmcbenchError("aggregate: no run records given (use --runs-dir or record paths)")
+    aggregate(
+        paths,
+        Path(args.runs_csv),
+        Path(args.summary_csv),
+        runs_root=Path(args.runs_dir or "results/runs"),
+        bench_root=Path(args.benchmarks_dir),
+    )
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from benchmark.tables import load_published, render_table1
+
+    summary = pd.read_csv(args.summary)
+    published = load_published(args.published)
+    if args.table == "table1":
+        render_table1(summary, published, Path(args.out_prefix))
+    log.info("wrote %s.{md,tex,csv}", args.out_prefix)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmcbench", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--raw-dir", default="resources/raw", help="raw files (default: %(default)s)"
+        )
+        p.add_argument(
+            "--mirror", default=None, help="local mirror folder (<owner>__<repo>/<path>)"
+        )
+        p.add_argument("--offline", action="store_true", help="never download")
+        p.add_argument(
+            "--manual-dir",
+            default="resources/manual",
+            help="where manual datasets are placed (default: %(default)s)",
+        )
+
+    p = sub.add_parser("datasets", help="list the registry and what is available locally")
+    data_options(p)
+    p.add_argument("--hdf5-dir", default="resources/hdf5")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("fetch", help="obtain a dataset's raw files (checksum-verified)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--dataset", help="dataset name")
+    target.add_argument("--group", help="raw-file group (e.g. Caltech-5V)")
+    data_options(p)
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("convert", help="convert fetched raw files to the HDF5 format")
+    p.add_argument("dataset")
+    p.add_argument("--manifest", required=True, help="manifest.json written by fetch")
+    p.add_argument("--out", required=True, help="output .h5 file")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("baseline", help="run one KM / Ncuts / AmKM / AmNcuts run")
+    p.add_argument("--method", required=True, choices=["KM", "Ncuts", "AmKM", "AmNcuts"])
+    p.add_argument("--variant", required=True, help="view<i> (KM, Ncuts) or all (AmKM, AmNcuts)")
+    p.add_argument("--data", required=True, help="converted dataset (.h5)")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="run record (.json)")
+    p.add_argument("--n-init", type=int, default=10)
+    p.add_argument("--n-neighbors", type=int, default=10)
+    p.add_argument(
+        "--assign-labels", default="discretize", choices=["discretize", "kmeans", "cluster_qr"]
+    )
+    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"])
+    p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser("aggregate", help="run records → runs.csv and summary.csv")
+    p.add_argument("records", nargs="*", help="record files")
+    p.add_argument("--records-from", help="file listing record paths")
+    p.add_argument("--runs-dir", help="aggregate every record under this folder")
+    p.add_argument("--benchmarks-dir", default="logs/benchmarks")
+    p.add_argument("--runs-csv", default="results/runs.csv")
+    p.add_argument("--summary-csv", default="results/summary.csv")
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("render", help="render a table from summary.csv")
+    p.add_argument("table", choices=["table1"])
+    p.add_argument("--summary", default="results/summary.csv")
+    p.add_argument("--published", default=None, help="published numbers (default: bundled)")
+    p.add_argument("--out-prefix", required=True, help="writes <prefix>.md, .tex and .csv")
+    p.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except MmcbenchError as exc:
+        print(f"mmcbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

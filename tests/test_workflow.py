@@ -1,0 +1,182 @@
+"""The Snakemake DAG itself: lint, dry runs of every config, a real smoke run, DAG-level errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from benchmark import records
+from benchmark.data.registry import get_dataset
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            "2",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """The "Job stats" table of a Snakemake (dry) run."""
+    counts = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def planned_baselines(config: dict) -> int:
+    """Runs a config asks for: (2 × views + 2) variants per dataset, times the seeds."""
+    return sum(2 * len(get_dataset(d).views) + 2 for d in config["datasets"]) * config["seeds"]
+
+
+def write_config(path: Path, base: Path | None = None, **overrides) -> Path:
+    config = yaml.safe_load(base.read_text()) if base else {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            config.setdefault(key, {}).update(value)
+        else:
+            config[key] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_lint(repo, tmp_path):
+    result = snakemake(repo, tmp_path, "--lint", "--configfile", str(repo / "config/demo.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "smoke.yaml", "config.yaml"])
+def test_dry_run_plans_every_run(repo, tmp_path, name):
+    config = yaml.safe_load((repo / "config" / name).read_text())
+    result = snakemake(repo, tmp_path, "-n", "--configfile", str(repo / "config" / name))
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["baseline"] == planned_baselines(config)
+    assert counts["convert"] == len(config["datasets"])
+    assert not (tmp_path / "results").exists()
+
+
+def test_demo_and_paper_job_counts():
+    assert planned_baselines({"datasets": ["mfeat"], "seeds": 5}) == 70
+    paper = ["Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"]
+    assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
+
+
+def test_default_config_is_the_paper_setting(repo, tmp_path):
+    result = snakemake(repo, tmp_path, "-n", "--config", "seeds=2")
+    assert result.returncode == 0, result.stderr
+    assert "resources/hdf5/MIRFlickr.h5" in result.stdout and "seed19" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "content,fragment",
+    [
+        (
+            {"datasets": ["mfeat", "NotADataset"]},
+            "key 'datasets[1]': unknown dataset 'NotADataset'",
+        ),
+        ({"datasets": ["mfeat"], "seeds": "five"}, "key 'seeds': 'five' is not of type 'integer'"),
+    ],
+)
+def test_bad_config_stops_before_anything_runs(repo, tmp_path, content, fragment):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(content))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = snakemake(repo, workdir, "--configfile", str(config))
+    assert result.returncode != 0
+    assert fragment in result.stderr and str(config) in result.stderr
+    assert not (workdir / "results").exists() and not (workdir / "resources").exists()
+
+
+def test_manual_dataset_stops_the_dag_with_instructions(repo, tmp_path):
+    config = write_config(tmp_path / "wvu.yaml", datasets=["WVU"], seeds=1)
+    result = snakemake(repo, tmp_path / "work", "--configfile", str(config))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "place it by hand at resources/manual/WVU/WVU.mat" in output
+    assert "650 entries and 10 distinct classes" in output
+    assert not (tmp_path / "work" / "resources" / "raw" / "WVU" / "manifest.json").exists()
+
+
+def test_corrupt_mirror_file_stops_the_dag_naming_both_hashes(repo, tmp_path, mirror):
+    spec = get_dataset("NGs").files[0]
+    fake_mirror = tmp_path / "mirror"
+    target = fake_mirror / spec.mirror_path
+    target.parent.mkdir(parents=True)
+    data = (mirror / spec.mirror_path).read_bytes()
+    target.write_bytes(data[: len(data) // 2])  # truncated copy
+    config = write_config(
+        tmp_path / "c.yaml",
+        datasets=["NGs"],
+        seeds=1,
+        data={"mirror": str(fake_mirror), "offline": True},
+    )
+    result = snakemake(repo, tmp_path / "work", "--configfile", str(config))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Checksum mismatch for NGs.mat" in output and spec.sha256 in output
+    assert not (tmp_path / "work" / "resources" / "hdf5" / "NGs.h5").exists()
+    assert not (tmp_path / "work" / "resources" / "raw" / "NGs" / "NGs.mat").exists()
+
+
+def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
+    config = write_config(
+        tmp_path / "smoke.yaml", base=repo / "config/smoke.yaml", data={"mirror": str(mirror)}
+    )
+    workdir = tmp_path / "work"
+    result = snakemake(repo, workdir, "--configfile", str(config))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    runs = pd.read_csv(workdir / "results/runs.csv")
+    assert set(runs["dataset"]) == {"3-sources", "NGs"}
+    assert len(runs) == 32 * 4 and set(runs["status"]) == {"done"}
+    assert runs["max_rss_mb"].notna().all()  # Snakemake benchmark files were picked up
+    summary = pd.read_csv(workdir / "results/summary.csv")
+    acc = summary[summary["metric"] == "ACC"]
+    assert (acc["n"] == 2).all() and acc["mean"].between(0, 100).all()
+    for record in (workdir / "results/runs").rglob("seed*.json"):
+        records.read(record)
+    md = (workdir / "results/tables/table1_baselines.md").read_text()
+    assert "| 3-sources | AmNcuts |" in md and "| NGs | KM (view" in md
+    manifest = json.loads((workdir / "resources/raw/NGs/manifest.json").read_text())
+    assert manifest["files"]["NGs.mat"]["origin"].startswith("mirror:")
+
+    again = snakemake(repo, workdir, "--configfile", str(config))
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    # An interrupted run (two records and the aggregates missing) resumes with just those two.
+    shutil.rmtree(workdir / "results/runs/KM/NGs/view1")
+    for path in ["results/runs.csv", "results/summary.csv"]:
+        (workdir / path).unlink()
+    partial = snakemake(repo, workdir, "--configfile", str(config), "-n")
+    counts = job_counts(partial.stdout)
+    assert counts["baseline"] == 2 and counts["aggregate"] == 1 and "convert" not in counts

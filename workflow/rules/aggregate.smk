@@ -1,0 +1,16 @@
+# Run records -> results/runs.csv (tidy) and results/summary.csv.
+
+
+rule aggregate:
+    input:
+        records=baseline_records(),
+    output:
+        runs="results/runs.csv",
+        summary="results/summary.csv",
+    log:
+        "logs/aggregate.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    script:
+        "../scripts/aggregate.py"

@@ -1,0 +1,66 @@
+# Target lists and parameters derived from the config (no rules here).
+import re
+import shlex
+
+from benchmark.data.registry import dataset_names, get_dataset
+
+# The package CLI with this checkout first on PYTHONPATH, so that jobs need no install.
+MMCBENCH = (
+    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} "
+    "python -m benchmark"
+)
+SINGLE_VIEW_METHODS = ("KM", "Ncuts")
+DATASETS = config["datasets"]
+SEEDS = list(range(config["seeds"]))
+
+
+wildcard_constraints:
+    dataset="|".join(re.escape(name) for name in dataset_names()),
+    group=r"[A-Za-z0-9_.\-]+",
+    method=r"[A-Za-z0-9+\-]+",
+    variant=r"[A-Za-z0-9_+\-]+",
+    seed=r"\d+",
+
+
+def raw_manifest(wildcards):
+    """The fetch manifest of the raw-file group a dataset belongs to."""
+    return f"resources/raw/{get_dataset(wildcards.dataset).group}/manifest.json"
+
+
+def fetch_flags():
+    """Command-line flags of `mmcbench fetch` from the `data` config section."""
+    data = config["data"]
+    flags = [f"--manual-dir {data['manual_dir']}"]
+    if data["mirror"]:
+        flags.append(f"--mirror {data['mirror']}")
+    if data["offline"]:
+        flags.append("--offline")
+    return " ".join(flags)
+
+
+def baseline_flags():
+    """Command-line flags of `mmcbench baseline` from the `baselines` config section."""
+    b = config["baselines"]
+    return (
+        f"--n-init {b['n_init']} --n-neighbors {b['n_neighbors']} "
+        f"--assign-labels {b['assign_labels']} "
+        f"--scaling {config['preprocessing']['scaling']}"
+    )
+
+
+def baseline_variants(method, dataset):
+    """`view<i>` for each view of a single-view method, `all` otherwise."""
+    if method in SINGLE_VIEW_METHODS:
+        return [f"view{i}" for i in range(len(get_dataset(dataset).views))]
+    return ["all"]
+
+
+def baseline_records():
+    """Every baseline run record the config asks for."""
+    return [
+        f"results/runs/{method}/{dataset}/{variant}/seed{seed}.json"
+        for dataset in DATASETS
+        for method in config["baselines"]["methods"]
+        for variant in baseline_variants(method, dataset)
+        for seed in SEEDS
+    ]
