@@ -10,6 +10,21 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PAPER_DATASETS = ("Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr")
+EXTENDED_DATASETS = (
+    "mfeat",
+    "HandWritten",
+    "Scene-15",
+    "LandUse-21",
+    "BDGP",
+    "Event8",
+    "3-sources",
+    "BBCSport",
+    "MSRCV1",
+    "ORL",
+    "100Leaves",
+    "NGs",
+)
 
 
 def find_mirror() -> Path | None:

@@ -136,3 +136,13 @@ def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, reco
     tex = (tmp_path / "t1.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 3 and r"$\pm$" in tex and "\\checkmark" in tex
     assert pd.read_csv(tmp_path / "t1.csv").shape[0] == len(long)
+
+
+def test_bundled_published_numbers_are_the_specs(mirror, repo):
+    """benchmark/data/published.csv is a copy of ../shared/spec/published/published.csv."""
+    spec = mirror.parent / "spec" / "published" / "published.csv"
+    if not spec.is_file():
+        pytest.skip(f"spec copy not found at {spec}")
+    assert (repo / "benchmark/data/published.csv").read_bytes() == spec.read_bytes()
+    published = load_published()
+    assert len(published) == 585 and set(published["paper"]) == {"GIB", "CLIB"}

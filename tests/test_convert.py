@@ -17,7 +17,7 @@ from benchmark.data.load import load_hdf5, scale_view
 from benchmark.data.readers import read_file, read_mat
 from benchmark.data.registry import Dataset, Location, SourceFile, View, get_dataset
 from benchmark.errors import DataError
-from tests.conftest import write_mat73
+from tests.conftest import EXTENDED_DATASETS, write_mat73
 
 RNG = np.random.default_rng(0)
 N, K = 12, 3
@@ -187,23 +187,7 @@ def test_label_csv_reader(tmp_path):
     assert contents["features"].shape == (2, 2) and contents["label"].tolist() == [3, 4]
 
 
-EXTENDED = [
-    "mfeat",
-    "HandWritten",
-    "Scene-15",
-    "LandUse-21",
-    "BDGP",
-    "Event8",
-    "3-sources",
-    "BBCSport",
-    "MSRCV1",
-    "ORL",
-    "100Leaves",
-    "NGs",
-]
-
-
-@pytest.mark.parametrize("name", EXTENDED)
+@pytest.mark.parametrize("name", EXTENDED_DATASETS)
 def test_real_datasets_convert_to_the_registry_shapes(mirror, tmp_path, name):
     spec = get_dataset(name)
     files = {f.name: str(mirror / f.mirror_path) for f in spec.files}

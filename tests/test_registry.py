@@ -10,22 +10,10 @@ import pytest
 from benchmark.data.fetch import verify
 from benchmark.data.registry import DATASETS, dataset_names, get_dataset, group_files
 from benchmark.errors import DataError
+from tests.conftest import EXTENDED_DATASETS, PAPER_DATASETS
 
-PAPER = {"Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"}
-EXTENDED = {
-    "mfeat",
-    "HandWritten",
-    "Scene-15",
-    "LandUse-21",
-    "BDGP",
-    "Event8",
-    "3-sources",
-    "BBCSport",
-    "MSRCV1",
-    "ORL",
-    "100Leaves",
-    "NGs",
-}
+PAPER = set(PAPER_DATASETS)
+EXTENDED = set(EXTENDED_DATASETS)
 
 
 def test_every_requested_dataset_is_registered_once():

