@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 IDENTITY = ["method", "variant", "dataset", "seed"]
 CELL = ["method", "variant", "dataset", "metric"]
+SETTING = ["p_alpha", "p_beta"]  # hyper-parameters that tell grid points apart
 
 
 def _flatten_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -124,14 +125,14 @@ def _select(done: pd.DataFrame, by: str, best: str) -> tuple[Any, Any]:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, variant, dataset, metric): honest and selected summaries."""
+    """One row per (method, variant, dataset, metric, α, β): honest and selected summaries."""
     if runs.empty:
         return pd.DataFrame()
-    wide_acc = runs[runs["metric"] == "ACC"].set_index(IDENTITY)["value"]
+    setting = [c for c in SETTING if c in runs.columns]
+    acc_of_run = runs[runs["metric"] == "ACC"].set_index("record")["value"]
     rows = []
-    for key, group in runs.groupby(CELL, sort=True, dropna=False):
-        group = group.copy()
-        group["acc"] = [wide_acc.get(tuple(r)) for r in group[IDENTITY].itertuples(index=False)]
+    for key, group in runs.groupby(CELL + setting, sort=True, dropna=False):
+        group = group.assign(acc=group["record"].map(acc_of_run))
         done = group[group["status"] == "done"]
         values = done["value"].dropna().astype(float)
         acc_seed, _ = _select(done, "acc", "max")
@@ -145,7 +146,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
         rows.append(
             {
-                **dict(zip(CELL, key, strict=True)),
+                **dict(zip(CELL + setting, key, strict=True)),
                 "view_name": group["view_name"].iloc[0],
                 "n": int(values.size),
                 "n_runs": int(group["seed"].nunique()),

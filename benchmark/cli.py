@@ -132,6 +132,67 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.models.gib import VARIANTS, GIBConfig
+    from benchmark.train import run_from_file, write_outputs
+
+    if args.variant not in VARIANTS:
+        raise MmcbenchError(
+            f"train: unknown GIB variant {args.variant!r}; expected one of {', '.join(VARIANTS)}"
+        )
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise MmcbenchError("train: --device cuda, but CUDA is not available on this machine")
+    try:
+        hparams = json.loads(args.hparams) if args.hparams else {}
+        hparams.update(alpha=args.alpha, beta=args.beta)
+        if args.epochs is not None:
+            hparams["epochs"] = args.epochs
+        config = GIBConfig.from_dict(hparams)
+    except (ValueError, TypeError) as exc:
+        raise MmcbenchError(f"train: invalid hyper-parameters ({exc})") from exc
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    stem = out.with_suffix("")
+    result = run_from_file(
+        args.method,
+        args.variant,
+        args.data,
+        args.seed,
+        config,
+        device=args.device,
+        embeddings_at=args.embeddings_at,
+        scaling=args.scaling,
+    )
+    write_outputs(
+        result, out, Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz"), args.data
+    )
+    m, status = result.record["metrics"], result.record["status"]
+    if status == "done":
+        log.info(
+            "%s %s seed %d: ACC %.1f NMI %.1f ARI %.1f ECE %.1f (%.1f s)",
+            args.variant,
+            result.record["dataset"],
+            args.seed,
+            m["ACC"],
+            m["NMI"],
+            m["ARI"],
+            m["ECE"],
+            result.record["time"]["wall_s"],
+        )
+    else:
+        log.error(
+            "%s %s seed %d: %s",
+            args.variant,
+            result.record["dataset"],
+            args.seed,
+            result.record["error"],
+        )
+    return 0
+
+
 def cmd_aggregate(args: argparse.Namespace) -> int:
     from benchmark.aggregate import aggregate
 
@@ -155,12 +216,11 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from benchmark.tables import load_published, render_table1
+    from benchmark.tables import TABLES, load_published, render
 
     summary = pd.read_csv(args.summary)
     published = load_published(args.published)
-    if args.table == "table1":
-        render_table1(summary, published, Path(args.out_prefix))
+    render(summary, published, TABLES[args.table], Path(args.out_prefix), args.alpha, args.beta)
     log.info("wrote %s.{md,tex,csv}", args.out_prefix)
     return 0
 
@@ -217,6 +277,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling", default="minmax", choices=["minmax", "none"])
     p.set_defaults(func=cmd_baseline)
 
+    p = sub.add_parser("train", help="train one deep run (GIB or an ablation)")
+    p.add_argument("--method", required=True, choices=["GIB"])
+    p.add_argument("--variant", required=True, help="GIB, DDC, DDC+Balls or DDC+Samples")
+    p.add_argument("--data", required=True, help="converted dataset (.h5)")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--alpha", type=float, default=0.5)
+    p.add_argument("--beta", type=float, default=0.5)
+    p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs")
+    p.add_argument("--hparams", default=None, help="JSON object of GIB hyper-parameters")
+    p.add_argument("--embeddings-at", type=int, nargs="*", default=[0, 5, 100])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"])
+    p.add_argument(
+        "--out",
+        required=True,
+        help="run record (.json); history (.history.csv) and embeddings "
+        "(.embeddings.npz) are written beside it",
+    )
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("aggregate", help="run records → runs.csv and summary.csv")
     p.add_argument("records", nargs="*", help="record files")
     p.add_argument("--records-from", help="file listing record paths")
@@ -227,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("render", help="render a table from summary.csv")
-    p.add_argument("table", choices=["table1"])
+    p.add_argument("table", choices=["table1", "table2"])
+    p.add_argument("--alpha", type=float, default=0.5, help="GIB's α shown in the table")
+    p.add_argument("--beta", type=float, default=0.5, help="GIB's β shown in the table")
     p.add_argument("--summary", default="results/summary.csv")
     p.add_argument("--published", default=None, help="published numbers (default: bundled)")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.md, .tex and .csv")

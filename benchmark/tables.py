@@ -2,8 +2,9 @@
 
 A cell shows the published value, the reproduced mean ± std (n) over seeds (honest: no label
 used to choose anything), the signed difference Δ = reproduced − published, and ✓ when
-|Δ| ≤ 2 points (protocol.md's verdict). The label-selected best seed (the papers' protocol)
-is shown beside it and marked †. Datasets the papers do not have get reproduced values only.
+|Δ| ≤ 2 points (protocol.md's verdict). Beside it: the label-selected best seed by final ACC
+(the papers' protocol, marked †) and the seed with the lowest final loss (label-free, ‡).
+Datasets the papers do not have get reproduced values only.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark import atomic
 
 VERDICT_POINTS = 2.0
-BASELINES = ("KM", "Ncuts", "AmKM", "AmNcuts")
 SINGLE_VIEW = ("KM", "Ncuts")
+DEEP = ("GIB",)
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,48 @@ class PaperTable:
     title: str
 
 
-TABLE1_SOURCES = (
-    PaperTable("GIB", "table1", "GIB paper, Table 1"),
-    PaperTable("CLIB", "results", "CLIB paper, results table"),
+@dataclass(frozen=True)
+class RowSpec:
+    """One table row: the label the paper prints, and which runs it shows.
+
+    variant None = the best single view by mean ACC (KM, Ncuts).
+    """
+
+    label: str
+    method: str
+    variant: str | None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    heading: str
+    sources: tuple[PaperTable, ...]
+    rows: tuple[RowSpec, ...]
+
+
+BASELINE_ROWS = (
+    RowSpec("KM", "KM", None),
+    RowSpec("Ncuts", "Ncuts", None),
+    RowSpec("AmKM", "AmKM", "all"),
+    RowSpec("AmNcuts", "AmNcuts", "all"),
 )
+TABLE1 = TableSpec(
+    "table1",
+    "Table 1: baselines and GIB, published vs reproduced",
+    (
+        PaperTable("GIB", "table1", "GIB paper, Table 1"),
+        PaperTable("CLIB", "results", "CLIB paper, results table"),
+    ),
+    (*BASELINE_ROWS, RowSpec("GIB", "GIB", "GIB")),
+)
+TABLE2 = TableSpec(
+    "table2",
+    "Table 2: GIB ablations, published vs reproduced",
+    (PaperTable("GIB", "table2", "GIB paper, Table 2 (ablations)"),),
+    tuple(RowSpec(v, "GIB", v) for v in ("DDC", "DDC+Balls", "DDC+Samples", "GIB")),
+)
+TABLES = {"table1": TABLE1, "table2": TABLE2}
 
 
 def load_published(path: str | Path | None = None) -> pd.DataFrame:
@@ -41,6 +81,17 @@ def load_published(path: str | Path | None = None) -> pd.DataFrame:
         with resources.files("benchmark").joinpath("data/published.csv").open() as fh:
             return pd.read_csv(fh)
     return pd.read_csv(path)
+
+
+def _at_setting(summary: pd.DataFrame, alpha: float, beta: float) -> pd.DataFrame:
+    """Deep-method rows at (α, β); other methods untouched."""
+    if "p_alpha" not in summary:
+        return summary
+    deep = summary["method"].isin(DEEP)
+    at = np.isclose(summary["p_alpha"].astype(float), alpha) & np.isclose(
+        summary["p_beta"].astype(float), beta
+    )
+    return summary[~deep | at]
 
 
 def best_single_view(summary: pd.DataFrame, method: str, dataset: str) -> str | None:
@@ -57,36 +108,40 @@ def best_single_view(summary: pd.DataFrame, method: str, dataset: str) -> str | 
     return str(acc.sort_values(["mean", "variant"], ascending=[False, True]).iloc[0]["variant"])
 
 
-def baseline_cells(summary: pd.DataFrame) -> pd.DataFrame:
-    """Summary rows of the baselines as the tables show them (KM / Ncuts: best view)."""
+def table_cells(
+    summary: pd.DataFrame, spec: TableSpec, alpha: float = 0.5, beta: float = 0.5
+) -> pd.DataFrame:
+    """The summary rows a table shows, with a `label` column (the paper's row name)."""
+    summary = _at_setting(summary, alpha, beta)
     chosen = []
     for dataset in summary["dataset"].drop_duplicates():
-        for method in BASELINES:
-            variant = best_single_view(summary, method, dataset) if method in SINGLE_VIEW else "all"
-            if variant is None:
-                continue
+        for row in spec.rows:
+            variant = row.variant or best_single_view(summary, row.method, dataset)
             rows = summary[
-                (summary["method"] == method)
+                (summary["method"] == row.method)
                 & (summary["dataset"] == dataset)
                 & (summary["variant"] == variant)
             ]
-            chosen.append(rows)
-    return pd.concat(chosen, ignore_index=True) if chosen else summary.iloc[0:0]
+            if variant is not None and not rows.empty:
+                chosen.append(rows.assign(label=row.label))
+    return pd.concat(chosen, ignore_index=True) if chosen else summary.iloc[0:0].assign(label="")
 
 
 def comparison(
     summary: pd.DataFrame,
     published: pd.DataFrame,
-    sources: tuple[PaperTable, ...] = TABLE1_SOURCES,
-    metrics: tuple[str, ...] = ("ACC", "NMI", "ARI"),
+    spec: TableSpec,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    metrics: tuple[str, ...] = ("ACC", "NMI", "ARI", "ECE"),
 ) -> pd.DataFrame:
-    """Long table: one row per (paper, dataset, method, metric) with published and reproduced."""
-    cells = baseline_cells(summary)
+    """Long table: one row per (paper, dataset, row label, metric), published and reproduced."""
+    cells = table_cells(summary, spec, alpha, beta)
     cells = cells[cells["metric"].isin(metrics)]
     rows = []
     for _, cell in cells.iterrows():
         hits: list[tuple[PaperTable | None, float]] = []
-        for source in sources:
+        for source in spec.sources:
             table = published[
                 (published["paper"] == source.paper)
                 & (published["table"] == source.table)
@@ -94,7 +149,7 @@ def comparison(
             ]
             if table.empty:
                 continue  # this paper table does not have the dataset
-            match = table[(table["method"] == cell["method"]) & (table["metric"] == cell["metric"])]
+            match = table[(table["method"] == cell["label"]) & (table["metric"] == cell["metric"])]
             hits.append((source, match["value"].iloc[0] if not match.empty else math.nan))
         if not hits:
             hits = [(None, math.nan)]
@@ -105,6 +160,7 @@ def comparison(
                     "paper": source.paper if source else "",
                     "paper_table": source.table if source else "",
                     "dataset": cell["dataset"],
+                    "label": cell["label"],
                     "method": cell["method"],
                     "variant": cell["variant"],
                     "view_name": cell["view_name"] if isinstance(cell["view_name"], str) else "",
@@ -114,30 +170,31 @@ def comparison(
                     "std": cell["std"],
                     "n": cell["n"],
                     "n_runs": cell["n_runs"],
-                    "n_error": cell["n_error"],
+                    "n_failed": cell["n_error"] + cell["n_diverged"],
                     "delta": delta,
                     "reproduced": bool(abs(delta) <= VERDICT_POINTS) if pd.notna(delta) else None,
                     "label_selected": cell["label_selected"],
                     "label_selected_seed": cell["label_selected_seed"],
                     "loss_selected": cell["loss_selected"],
+                    "loss_selected_seed": cell["loss_selected_seed"],
                 }
             )
     return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- formatting
-def _num(value: float, signed: bool = False) -> str:
+def _num(value: float | None, signed: bool = False) -> str:
     if value is None or pd.isna(value):
         return "–"
     return f"{value:+.1f}" if signed else f"{value:.1f}"
 
 
-def _mean_std(row: pd.Series, pm: str = " ± ") -> str:
+def _mean_std(row: pd.Series) -> str:
     if pd.isna(row["mean"]):
         return f"not run (0/{int(row['n_runs'])} done)" if row["n_runs"] else "not run"
-    std = "" if pd.isna(row["std"]) else f"{pm}{row['std']:.1f}"
-    errors = f", {int(row['n_error'])} failed" if row["n_error"] else ""
-    return f"{row['mean']:.1f}{std} ({int(row['n'])}{errors})"
+    std = "" if pd.isna(row["std"]) else f" ± {row['std']:.1f}"
+    failed = f", {int(row['n_failed'])} failed" if row["n_failed"] else ""
+    return f"{row['mean']:.1f}{std} ({int(row['n'])}{failed})"
 
 
 def _delta(row: pd.Series) -> str:
@@ -146,26 +203,27 @@ def _delta(row: pd.Series) -> str:
     return _num(row["delta"], signed=True) + (" ✓" if row["reproduced"] else "")
 
 
-def _method_label(row: pd.Series) -> str:
-    return f"{row['method']} ({row['view_name']})" if row["view_name"] else row["method"]
+def _row_label(row: pd.Series) -> str:
+    return f"{row['label']} ({row['view_name']})" if row["view_name"] else row["label"]
 
 
-def _paper_rows(part: pd.DataFrame, metrics: tuple[str, ...]) -> list[list[str]]:
+def _lines(part: pd.DataFrame, with_paper: bool) -> list[list[str]]:
     out = []
-    keys = part[["dataset", "method"]].drop_duplicates().itertuples(index=False)
-    for dataset, method in keys:
-        cell = part[(part["dataset"] == dataset) & (part["method"] == method)]
-        first = cell.iloc[0]
-        line = [dataset, _method_label(first)]
-        for metric in metrics:
-            hit = cell[cell["metric"] == metric]
-            if hit.empty:
-                line += ["–"] * 3
+    for (dataset, _label), cell in part.groupby(["dataset", "label"], sort=False):
+        by = {r["metric"]: r for _, r in cell.iterrows()}
+        line = [dataset, _row_label(cell.iloc[0])]
+        for metric in ("ACC", "NMI"):
+            r = by.get(metric)
+            if r is None:
+                line += ["–"] * (3 if with_paper else 1)
                 continue
-            r = hit.iloc[0]
-            line += [_num(r["published"]), _mean_std(r), _delta(r)]
+            line += (
+                [_num(r["published"]), _mean_std(r), _delta(r)] if with_paper else [_mean_std(r)]
+            )
             if metric == "ACC":
-                line.append(_num(r["label_selected"]))
+                line += [_num(r["label_selected"]), _num(r["loss_selected"])]
+        if not with_paper:
+            line.append(_mean_std(by["ARI"]) if "ARI" in by else "–")
         out.append(line)
     return out
 
@@ -190,6 +248,8 @@ def _latex_escape(text: str) -> str:
         .replace("✓", r"\checkmark")
         .replace("–", "--")
         .replace("†", r"$^\dagger$")
+        .replace("‡", r"$^\ddagger$")
+        .replace("Δ", r"$\Delta$")
     )
 
 
@@ -216,59 +276,60 @@ PAPER_HEADER = [
     "ACC reproduced",
     "Δ ACC",
     "ACC best seed†",
+    "ACC lowest loss‡",
     "NMI paper",
     "NMI reproduced",
     "Δ NMI",
 ]
-EXTENDED_HEADER = ["Dataset", "Method", "ACC", "ACC best seed†", "NMI", "ARI"]
-
-LEGEND = (
-    "Reproduced = mean ± std over seeds (n done; honest, no label used to choose anything). "
-    "Δ = reproduced mean − published value; ✓ = within 2 points (protocol.md). "
-    "† = best seed by final ACC: the papers' protocol, which uses the labels. "
-    "KM and Ncuts use the best single view by mean ACC (named in brackets); the CSV keeps "
-    "every view. Baselines give hard assignments, so they have no ECE (N/A, as the CLIB paper)."
-)
+EXTENDED_HEADER = ["Dataset", "Method", "ACC", "ACC best seed†", "ACC lowest loss‡", "NMI", "ARI"]
 
 
-def render_table1(summary: pd.DataFrame, published: pd.DataFrame, out_prefix: Path) -> pd.DataFrame:
-    """Write `<out_prefix>.{md,tex,csv}` for the baselines of both papers' Table 1."""
-    long = comparison(summary, published)
-    md = ["# Table 1: classical baselines, published vs reproduced", "", LEGEND, ""]
-    tex = [f"% {LEGEND}"]
-    for source in TABLE1_SOURCES:
-        part = long[long["paper"] == source.paper]
+def legend(alpha: float, beta: float) -> str:
+    return (
+        "Reproduced = mean ± std over seeds (n done; honest, no label used to choose anything; "
+        "failed = diverged or error runs, not in the mean). Δ = reproduced mean − published "
+        "value; ✓ = within 2 points (protocol.md). † = the seed with the best final ACC: the "
+        "papers' protocol, which uses the labels. ‡ = the seed with the lowest final loss "
+        "(label-free; k-means inertia for KM/AmKM, total training loss for GIB; – where a "
+        "method has none). KM and Ncuts use the best single view by mean ACC (named in "
+        f"brackets); the CSV keeps every view. GIB runs at α = {alpha:g}, β = {beta:g}."
+    )
+
+
+def render(
+    summary: pd.DataFrame,
+    published: pd.DataFrame,
+    spec: TableSpec,
+    out_prefix: Path,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+) -> pd.DataFrame:
+    """Write `<out_prefix>.{md,tex,csv}` for one paper table."""
+    long = comparison(summary, published, spec, alpha, beta)
+    text = legend(alpha, beta)
+    md = [f"# {spec.heading}", "", text, ""]
+    tex = [f"% {text}"]
+    for source in spec.sources:
+        part = long[long["paper"] == source.paper] if not long.empty else long
         paper_sets = sorted(
             published[(published["paper"] == source.paper) & (published["table"] == source.table)][
                 "dataset"
             ].unique()
         )
-        missing = [d for d in paper_sets if d not in set(part["dataset"])]
+        present = set(part["dataset"]) if not part.empty else set()
+        missing = [d for d in paper_sets if d not in present]
         md += [f"## {source.title}", ""]
         if part.empty:
             md += ["No dataset of this table was reproduced in this run.", ""]
         else:
-            rows = _paper_rows(part, ("ACC", "NMI"))
+            rows = _lines(part, with_paper=True)
             md += [_markdown_table(PAPER_HEADER, rows), ""]
             tex += [_latex_table(f"{source.title}: published vs reproduced", PAPER_HEADER, rows)]
         if missing:
             md += [f"Not in this run: {', '.join(missing)} (see `mmcbench datasets`).", ""]
-    extended = long[long["paper"] == ""]
+    extended = long[long["paper"] == ""] if not long.empty else long
     if not extended.empty:
-        rows = []
-        for (dataset, _method), cell in extended.groupby(["dataset", "method"], sort=False):
-            by = {r["metric"]: r for _, r in cell.iterrows()}
-            first = cell.iloc[0]
-            rows.append(
-                [
-                    dataset,
-                    _method_label(first),
-                    _mean_std(by["ACC"]),
-                    _num(by["ACC"]["label_selected"]),
-                    _mean_std(by["NMI"]),
-                    _mean_std(by["ARI"]),
-                ]
-            )
+        rows = _lines(extended, with_paper=False)
         md += [
             "## Datasets not in the papers (reproduced only)",
             "",

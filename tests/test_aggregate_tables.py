@@ -10,7 +10,7 @@ import pytest
 from benchmark import records
 from benchmark.aggregate import aggregate, runs_table, summarise
 from benchmark.errors import RecordError
-from benchmark.tables import load_published, render_table1
+from benchmark.tables import TABLE1, TABLE2, load_published, render
 
 
 def make_record(
@@ -113,7 +113,7 @@ def test_invalid_record_is_a_clear_error(tmp_path):
 
 def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, record_files):
     summary = summarise(runs_table(record_files))
-    long = render_table1(summary, load_published(), tmp_path / "t1")
+    long = render(summary, load_published(), TABLE1, tmp_path / "t1")
     km = long[(long["method"] == "KM") & (long["metric"] == "ACC")]
     assert set(km["paper"]) == {"GIB", "CLIB"}
     assert set(km["variant"]) == {"view0"}  # 42.0 mean beats 30.5
@@ -130,9 +130,9 @@ def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, reco
     assert set(mfeat["paper"]) == {""} and mfeat["published"].isna().all()
 
     md = (tmp_path / "t1.md").read_text()
-    assert "| Caltech-2V | KM (WM) | 41.6 | 42.0 ± 2.8 (2, 1 failed) | +0.4 ✓ | 44.0 |" in md
+    assert "| Caltech-2V | KM (WM) | 41.6 | 42.0 ± 2.8 (2, 1 failed) | +0.4 ✓ | 44.0 | 44.0 |" in md
     assert "Not in this run: Caltech-3V, IAPR, MIRFlickr, WVU" in md
-    assert "| mfeat | AmKM | 85.0 ± 7.1 (2) |" in md
+    assert "| mfeat | AmKM | 85.0 ± 7.1 (2) | 90.0 | 90.0 |" in md
     tex = (tmp_path / "t1.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 3 and r"$\pm$" in tex and "\\checkmark" in tex
     assert pd.read_csv(tmp_path / "t1.csv").shape[0] == len(long)
@@ -146,3 +146,42 @@ def test_bundled_published_numbers_are_the_specs(mirror, repo):
     assert (repo / "benchmark/data/published.csv").read_bytes() == spec.read_bytes()
     published = load_published()
     assert len(published) == 585 and set(published["paper"]) == {"GIB", "CLIB"}
+
+
+def gib_record(variant, dataset, seed, acc, loss, alpha=0.5, beta=0.5):
+    record = make_record("GIB", variant, dataset, seed, acc, nmi=acc - 10, loss=loss)
+    record["params"].update(alpha=alpha, beta=beta)
+    record["loss"]["name"] = "total"
+    return record
+
+
+def test_grid_points_stay_apart_and_tables_show_the_chosen_setting(tmp_path):
+    specs = [
+        ("GIB", 0, 70.0, 2.0, 0.5),
+        ("GIB", 1, 66.0, 1.0, 0.5),
+        ("GIB", 0, 20.0, 1.0, 0.9),
+        ("DDC", 0, 60.0, 3.0, 0.5),
+        ("DDC", 1, 62.0, 2.5, 0.5),
+    ]
+    paths = []
+    for variant, seed, acc, loss, alpha in specs:
+        path = tmp_path / variant / f"a{alpha}" / f"seed{seed}.json"
+        records.write(path, gib_record(variant, "Caltech-2V", seed, acc, loss, alpha=alpha))
+        paths.append(path)
+    summary = summarise(runs_table(paths))
+    gib_acc = summary[(summary["variant"] == "GIB") & (summary["metric"] == "ACC")]
+    assert sorted(gib_acc["p_alpha"]) == [0.5, 0.9]  # grid points are separate cells
+    at_default = gib_acc[gib_acc["p_alpha"] == 0.5].iloc[0]
+    assert at_default["mean"] == 68.0 and at_default["label_selected"] == 70.0
+    assert at_default["loss_selected"] == 66.0 and at_default["loss_selected_seed"] == 1
+
+    long = render(summary, load_published(), TABLE2, tmp_path / "t2", alpha=0.5, beta=0.5)
+    gib = long[(long["label"] == "GIB") & (long["metric"] == "ACC")].iloc[0]
+    assert gib["published"] == 69.7 and gib["delta"] == pytest.approx(68.0 - 69.7)
+    ddc = long[(long["label"] == "DDC") & (long["metric"] == "NMI")].iloc[0]
+    assert ddc["published"] == 50.1 and ddc["mean"] == pytest.approx(51.0)
+    md = (tmp_path / "t2.md").read_text()
+    assert "| Caltech-2V | GIB | 69.7 | 68.0 ± 2.8 (2) | -1.7 ✓ | 70.0 | 66.0 |" in md
+    assert "GIB runs at α = 0.5, β = 0.5" in md
+    other = render(summary, load_published(), TABLE1, tmp_path / "t1", alpha=0.9, beta=0.5)
+    assert other[(other["label"] == "GIB") & (other["metric"] == "ACC")]["mean"].iloc[0] == 20.0

@@ -57,6 +57,12 @@ def planned_baselines(config: dict) -> int:
     return sum(2 * len(get_dataset(d).views) + 2 for d in config["datasets"]) * config["seeds"]
 
 
+def planned_training(config: dict) -> int:
+    """GIB runs: variants × datasets × seeds (all four variants by default)."""
+    variants = config.get("gib", {}).get("variants", ["GIB", "DDC", "DDC+Balls", "DDC+Samples"])
+    return len(variants) * len(config["datasets"]) * config["seeds"]
+
+
 def write_config(path: Path, base: Path | None = None, **overrides) -> Path:
     config = yaml.safe_load(base.read_text()) if base else {}
     for key, value in overrides.items():
@@ -80,12 +86,15 @@ def test_dry_run_plans_every_run(repo, tmp_path, name):
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout)
     assert counts["baseline"] == planned_baselines(config)
+    assert counts["train"] == planned_training(config)
     assert counts["convert"] == len(config["datasets"])
+    assert counts["table"] == 2
     assert not (tmp_path / "results").exists()
 
 
 def test_demo_and_paper_job_counts():
     assert planned_baselines({"datasets": ["mfeat"], "seeds": 5}) == 70
+    assert planned_training({"datasets": ["mfeat"], "seeds": 3}) == 12
     paper = ["Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"]
     assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
 
@@ -158,15 +167,23 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
 
     runs = pd.read_csv(workdir / "results/runs.csv")
     assert set(runs["dataset"]) == {"3-sources", "NGs"}
-    assert len(runs) == 32 * 4 and set(runs["status"]) == {"done"}
+    assert len(runs) == (32 + 16) * 4 and set(runs["status"]) == {"done"}
+    gib = runs[runs["method"] == "GIB"]
+    assert set(gib["variant"]) == {"GIB", "DDC", "DDC+Balls", "DDC+Samples"}
+    assert gib["value"].notna().all() and (gib["p_epochs"] == 2).all()
     assert runs["max_rss_mb"].notna().all()  # Snakemake benchmark files were picked up
     summary = pd.read_csv(workdir / "results/summary.csv")
     acc = summary[summary["metric"] == "ACC"]
     assert (acc["n"] == 2).all() and acc["mean"].between(0, 100).all()
     for record in (workdir / "results/runs").rglob("seed*.json"):
         records.read(record)
-    md = (workdir / "results/tables/table1_baselines.md").read_text()
+    md = (workdir / "results/tables/table1.md").read_text()
     assert "| 3-sources | AmNcuts |" in md and "| NGs | KM (view" in md
+    assert "| NGs | GIB |" in md
+    table2 = (workdir / "results/tables/table2.md").read_text()
+    assert "| 3-sources | DDC+Balls |" in table2
+    history = next((workdir / "results/runs/GIB/NGs/GIB").rglob("seed0.history.csv"))
+    assert pd.read_csv(history)["epoch"].tolist() == [0, 1, 2]
     manifest = json.loads((workdir / "resources/raw/NGs/manifest.json").read_text())
     assert manifest["files"]["NGs.mat"]["origin"].startswith("mirror:")
 
@@ -180,3 +197,4 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     partial = snakemake(repo, workdir, "--configfile", str(config), "-n")
     counts = job_counts(partial.stdout)
     assert counts["baseline"] == 2 and counts["aggregate"] == 1 and "convert" not in counts
+    assert "train" not in counts

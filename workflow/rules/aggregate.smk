@@ -3,7 +3,7 @@
 
 rule aggregate:
     input:
-        records=baseline_records(),
+        records=all_records(),
     output:
         runs="results/runs.csv",
         summary="results/summary.csv",

@@ -1,4 +1,5 @@
 # Target lists and parameters derived from the config (no rules here).
+import json
 import re
 import shlex
 
@@ -64,3 +65,42 @@ def baseline_records():
         for variant in baseline_variants(method, dataset)
         for seed in SEEDS
     ]
+
+
+# Hyper-parameters of GIB that are passed to `mmcbench train` as JSON (α and β come from the
+# run's path, so that grid points are ordinary runs).
+GIB_RUN_KEYS = ("variants", "alpha", "beta", "embeddings_at", "device", "threads")
+
+
+def setting_dir(alpha, beta):
+    """The path component that names a run's (α, β)."""
+    return f"a{alpha:g}_b{beta:g}"
+
+
+def gib_hparams():
+    """`--hparams` of `mmcbench train`: the gib config section minus the per-run keys."""
+    hparams = {k: v for k, v in config["gib"].items() if k not in GIB_RUN_KEYS}
+    return shlex.quote(json.dumps(hparams, sort_keys=True))
+
+
+def train_records():
+    """Every GIB run record (full model and ablations) the config asks for."""
+    gib = config["gib"]
+    setting = setting_dir(gib["alpha"], gib["beta"])
+    return [
+        f"results/runs/GIB/{dataset}/{variant}/{setting}/seed{seed}.json"
+        for dataset in DATASETS
+        for variant in gib["variants"]
+        for seed in SEEDS
+    ]
+
+
+def all_records():
+    """Every run record the tables are built from."""
+    return baseline_records() + train_records()
+
+
+def table_targets():
+    """Rendered tables: Table 1 always, Table 2 when GIB ablations run."""
+    names = ["table1"] + (["table2"] if config["gib"]["variants"] else [])
+    return [f"results/tables/{n}.{ext}" for n in names for ext in ("md", "tex", "csv")]

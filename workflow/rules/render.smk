@@ -1,25 +1,30 @@
 # CSVs -> tables (Markdown, LaTeX, CSV).
 
 
-rule table1_baselines:
+rule table:
     input:
         "results/summary.csv",
     output:
         md=report(
-            "results/tables/table1_baselines.md",
-            caption="../report/table1_baselines.rst",
+            "results/tables/{table}.md",
+            caption="../report/{table}.rst",
             category="Tables",
-            subcategory="Table 1 (baselines)",
+            subcategory="{table}",
         ),
-        tex="results/tables/table1_baselines.tex",
-        csv="results/tables/table1_baselines.csv",
+        tex="results/tables/{table}.tex",
+        csv="results/tables/{table}.csv",
     log:
-        "logs/render/table1_baselines.log",
+        "logs/render/{table}.log",
+    wildcard_constraints:
+        table="table1|table2",
     localrule: True
     conda:
         "../envs/mmcbench.yaml"
     params:
         cli=MMCBENCH,
+        alpha=config["gib"]["alpha"],
+        beta=config["gib"]["beta"],
     shell:
-        "{params.cli} render table1 --summary {input} --out-prefix results/tables/table1_baselines"
-        " > {log} 2>&1"
+        "{params.cli} render {wildcards.table} --summary {input}"
+        " --alpha {params.alpha} --beta {params.beta}"
+        " --out-prefix results/tables/{wildcards.table} > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Networks of GIB and CLIB: encoders, fusion, clustering heads, granular balls."""

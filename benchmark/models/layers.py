@@ -1,0 +1,95 @@
+"""Building blocks shared by GIB and CLIB (spec/GIB.md "Architecture")."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+
+@contextlib.contextmanager
+def running_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """BatchNorm layers inside use batch statistics but do not update their running ones.
+
+    A head shared by several inputs (GIB's DDC module sees every H^i and H^s) would otherwise
+    average the running statistics over all of them, while evaluation applies them to one.
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.track_running_stats for m in norms]
+    try:
+        for m in norms:
+            m.track_running_stats = False
+        yield
+    finally:
+        for m, value in zip(norms, saved, strict=True):
+            m.track_running_stats = value
+
+
+class VariationalEncoder(nn.Module):
+    """MLP d → 512 → 512 → 2·256 (ReLU after each hidden layer), giving μ and log σ².
+
+    In training H = μ + σ ⊙ ε (ε ~ N(0, I)); in eval H = μ. With `variational=False` the last
+    layer gives H directly and log σ² is None.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden: Sequence[int] = (512, 512),
+        latent_dim: int = 256,
+        variational: bool = True,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = input_dim
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        self.body = nn.Sequential(*layers)
+        self.variational = variational
+        self.latent_dim = latent_dim
+        self.head = nn.Linear(width, 2 * latent_dim if variational else latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(H, μ, log σ²)."""
+        out = self.head(self.body(x))
+        if not self.variational:
+            return out, out, None
+        mu, logvar = out.split(self.latent_dim, dim=1)
+        if not self.training:
+            return mu, mu, logvar
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu), mu, logvar
+
+
+class SoftmaxFusion(nn.Module):
+    """H^s = Σ_i w_i H^i with w = softmax(ω), ω initialised to 0 (w_i = 1/m at start)."""
+
+    def __init__(self, n_views: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(n_views))
+
+    @property
+    def weights(self) -> torch.Tensor:
+        return torch.softmax(self.logits, dim=0)
+
+    def forward(self, hs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.einsum("v,vbd->bd", self.weights, torch.stack(list(hs)))
+
+
+class ClusteringHead(nn.Module):
+    """Linear(256 → 100) → ReLU → BatchNorm1d(100) → Linear(100 → k) → softmax.
+
+    Returns the soft assignments and the hidden activations after BatchNorm (for the DDC
+    kernel). GIB's DDC module; CLIB's calibration and cluster heads.
+    """
+
+    def __init__(self, input_dim: int, n_clusters: int, hidden: int = 100) -> None:
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(), nn.BatchNorm1d(hidden))
+        self.out = nn.Linear(hidden, n_clusters)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.hidden(h)
+        return torch.softmax(self.out(z), dim=1), z

@@ -1,0 +1,317 @@
+"""One deep run: (method, variant, dataset, seed, hyper-parameters) → run record.
+
+The whole dataset goes to the device once; batches are index permutations from a seeded
+generator. After every epoch an evaluation pass over all samples (eval mode: H = μ, running
+BatchNorm statistics) records the loss terms (mean over the epoch's batches), ACC, NMI, ARI,
+ECE of the fused assignment, the fusion weights and granular-ball diagnostics. Epoch 0 is the
+untrained model. Fused embeddings are kept at chosen epochs (for t-SNE), with the final fused
+assignments and the labels. A non-finite loss stops the run, which is then recorded as
+`diverged` with no final metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmark import atomic, provenance, records
+from benchmark.data.load import MultiViewData, load_hdf5, scale_view
+from benchmark.metrics import clustering_scores, ece
+from benchmark.models.gib import GIB, GIBConfig, gib_loss
+
+log = logging.getLogger(__name__)
+EVAL_CHUNK = 4096
+
+
+@dataclass
+class RunOutput:
+    record: dict[str, Any]
+    history: pd.DataFrame
+    embeddings: dict[str, np.ndarray]
+
+
+def choose_device(requested: str = "auto") -> torch.device:
+    """`cuda` when available (or asked for), else CPU."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available")
+    return torch.device(requested)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and torch (CPU and CUDA) generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def batch_plan(
+    n: int, batch_size: int, min_last: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """A shuffled split of 0…n−1 into batches; a last batch smaller than `min_last` joins the
+    previous one (k-means and BatchNorm need enough points). No sample is dropped."""
+    batches = list(torch.randperm(n, generator=generator).split(batch_size))
+    if len(batches) > 1 and batches[-1].numel() < min_last:
+        last = batches.pop()
+        batches[-1] = torch.cat([batches[-1], last])
+    return batches
+
+
+@torch.no_grad()
+def evaluate(
+    model: GIB, views: list[torch.Tensor], labels: np.ndarray
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Metrics of the fused assignment over all samples, the assignments and H^s."""
+    model.eval()
+    probs, fused = [], []
+    n = views[0].shape[0]
+    for start in range(0, n, EVAL_CHUNK):
+        out = model([v[start : start + EVAL_CHUNK] for v in views], per_view=False)
+        probs.append(out.ys.double().cpu())
+        fused.append(out.hs.float().cpu())
+    p = torch.cat(probs).numpy()
+    scores = clustering_scores(labels, p.argmax(axis=1))
+    scores["ECE"] = ece(labels, p)
+    model.train()
+    return scores, p, torch.cat(fused).numpy()
+
+
+def _ball_diagnostics(balls: list, prefix_names: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if not balls:  # variants without L_Balls generate none
+        return out
+    for name, b in zip(prefix_names, balls, strict=True):
+        sizes = b.sizes.double()
+        out[f"balls_{name}"] = float(b.n_balls)
+        out[f"ball_size_{name}"] = float(sizes.mean())
+        out[f"single_{name}"] = float((sizes == 1).double().mean())
+        out[f"purity_{name}"] = float(b.purity.double().mean())
+    return out
+
+
+def train_gib(
+    data: MultiViewData,
+    variant: str,
+    seed: int,
+    config: GIBConfig,
+    device: torch.device,
+    embeddings_at: Sequence[int] = (0, 5, 100),
+    scaling: str = "minmax",
+) -> RunOutput:
+    """Train GIB (or an ablation) on `data`; return the record, history and embeddings."""
+    started, t_start = records.now(), time.perf_counter()
+    seed_everything(seed)
+    views = [torch.as_tensor(scale_view(v, scaling), device=device) for v in data.views]
+    labels = data.labels
+    model = GIB([v.shape[1] for v in views], data.n_clusters, config).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    batch_rng = torch.Generator().manual_seed(seed)
+    ball_rng = torch.Generator(device=device).manual_seed(seed)
+    rep_names = [f"v{i}" for i in range(len(views))] + ["fused"]
+
+    history: list[dict[str, float]] = []
+    embeddings: dict[str, np.ndarray] = {}
+    scores, assignments, fused = evaluate(model, views, labels)
+    history.append({"epoch": 0, **scores, **_weights(model, data.view_names)})
+    if 0 in embeddings_at:
+        embeddings["epoch_0"] = fused
+    log.info(
+        "epoch 0/%d (untrained): ACC %.1f NMI %.1f", config.epochs, scores["ACC"], scores["NMI"]
+    )
+
+    status, diverged_at, epoch_times, ball_times, batches = "done", None, [], [], []
+    for epoch in range(1, config.epochs + 1):
+        t_epoch = time.perf_counter()
+        ball_times.append(0.0)
+        sums: dict[str, float] = defaultdict(float)
+        ball_stats: dict[str, float] = defaultdict(float)
+        batches = batch_plan(
+            data.n_samples, config.batch_size, config.min_batch_factor * data.n_clusters, batch_rng
+        )
+        for idx_cpu in batches:
+            idx = idx_cpu.to(device)
+            out = model([v[idx] for v in views])
+            step = gib_loss(model, out, variant, ball_rng)
+            ball_times[-1] += step.ball_seconds
+            total = step.terms["total"]
+            if not torch.isfinite(total):
+                status, diverged_at = "diverged", epoch
+                break
+            optimiser.zero_grad(set_to_none=True)
+            total.backward()
+            optimiser.step()
+            for name, value in step.terms.items():
+                sums[name] += float(value.detach())
+            for name, value in _ball_diagnostics(step.balls, rep_names).items():
+                ball_stats[name] += value
+        if status == "diverged":
+            log.error("epoch %d: loss is not finite; the run stops as diverged", epoch)
+            break
+        scores, assignments, fused = evaluate(model, views, labels)
+        n_batches = len(batches)
+        row = {
+            "epoch": epoch,
+            **{k: v / n_batches for k, v in sums.items()},
+            **scores,
+            **_weights(model, data.view_names),
+            **{k: v / n_batches for k, v in ball_stats.items()},
+        }
+        epoch_times.append(time.perf_counter() - t_epoch)
+        row["epoch_s"] = epoch_times[-1]
+        row["ball_s"] = ball_times[-1]
+        history.append(row)
+        if epoch in embeddings_at:
+            embeddings[f"epoch_{epoch}"] = fused
+        log.info(
+            "epoch %d/%d: loss %.4f ACC %.1f NMI %.1f (%.2f s)",
+            epoch,
+            config.epochs,
+            row["total"],
+            scores["ACC"],
+            scores["NMI"],
+            epoch_times[-1],
+        )
+
+    # The fused soft assignments of the last evaluated epoch, with the labels: enough to
+    # recompute ECE and draw reliability diagrams without retraining.
+    embeddings["assignments_final"] = assignments.astype(np.float32)
+    embeddings["labels"] = labels
+    table = pd.DataFrame(history)
+    last = history[-1]
+    done = status == "done"
+    metrics = {m: (float(last[m]) if done else None) for m in records.METRICS}
+    final_loss = float(last["total"]) if done and "total" in last else None
+    record = {
+        "schema_version": records.SCHEMA_VERSION,
+        "method": "GIB",
+        "variant": variant,
+        "dataset": data.name,
+        "seed": int(seed),
+        "status": status,
+        "error": None if done else f"loss became NaN/inf in epoch {diverged_at}",
+        "params": {
+            **_flat_config(config),
+            "scaling": scaling,
+            "embeddings_at": list(embeddings_at),
+        },
+        "metrics": metrics,
+        "loss": {"name": "total", "value": final_loss},
+        "diagnostics": {
+            "diverged_epoch": diverged_at,
+            "epochs_run": len(epoch_times),
+            "fusion_weights": _weights(model, data.view_names),
+            "balls": _ball_summary(table, rep_names),
+            "batches_per_epoch": len(batches) if epoch_times else None,
+        },
+        "time": {
+            "wall_s": time.perf_counter() - t_start,
+            "per_epoch_s": float(np.mean(epoch_times)) if epoch_times else None,
+            "ball_share": (
+                sum(ball_times[: len(epoch_times)]) / sum(epoch_times) if epoch_times else None
+            ),
+            "started": started,
+            "finished": records.now(),
+        },
+        "environment": provenance.environment(device=describe_device(device)),
+        "data": {
+            "file": "",
+            "n_samples": data.n_samples,
+            "n_clusters": data.n_clusters,
+            "view_names": data.view_names,
+            "source_sha256": data.source_sha256,
+            "scaling": scaling,
+        },
+    }
+    return RunOutput(record=record, history=table, embeddings=embeddings)
+
+
+def _weights(model: GIB, view_names: Sequence[str]) -> dict[str, float]:
+    weights = model.fusion.weights.detach().cpu().tolist()
+    return {f"w_{name}": float(w) for name, w in zip(view_names, weights, strict=True)}
+
+
+def _flat_config(config: GIBConfig) -> dict[str, Any]:
+    flat = dataclasses.asdict(config)
+    balls = flat.pop("balls")
+    flat.update({f"ball_{k}": v for k, v in balls.items()})
+    flat["encoder_hidden"] = list(config.encoder_hidden)
+    return flat
+
+
+def _ball_summary(table: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Mean over trained epochs of the per-epoch ball diagnostics (empty without L_Balls)."""
+    summary = {}
+    for name in names:
+        column = f"balls_{name}"
+        if column not in table:
+            continue
+        rows = table[table["epoch"] > 0]
+        summary[name] = {
+            "n_balls": float(rows[column].mean()),
+            "mean_size": float(rows[f"ball_size_{name}"].mean()),
+            "single_sample_share": float(rows[f"single_{name}"].mean()),
+            "mean_purity": float(rows[f"purity_{name}"].mean()),
+        }
+    return summary
+
+
+def write_outputs(
+    output: RunOutput, record_path: Path, history_path: Path, embeddings_path: Path, data_file: str
+) -> None:
+    """History and embeddings first, the record (the completion marker) last; all atomic."""
+    with atomic.atomic_path(history_path) as tmp:
+        output.history.to_csv(tmp, index=False)
+    with atomic.atomic_path(embeddings_path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **output.embeddings)
+    output.record["data"]["file"] = data_file
+    output.record["diagnostics"]["history_file"] = str(history_path)
+    output.record["diagnostics"]["embeddings_file"] = str(embeddings_path)
+    records.write(record_path, _finite(output.record))
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN: non-finite floats become null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def run_from_file(
+    method: str,
+    variant: str,
+    data_file: str | Path,
+    seed: int,
+    config: GIBConfig,
+    device: str = "auto",
+    embeddings_at: Sequence[int] = (0, 5, 100),
+    scaling: str = "minmax",
+) -> RunOutput:
+    """Load a converted dataset and train `method` on it."""
+    if method != "GIB":
+        raise ValueError(f"unknown deep method {method!r} (available: GIB)")
+    data = load_hdf5(data_file)
+    return train_gib(data, variant, seed, config, choose_device(device), embeddings_at, scaling)

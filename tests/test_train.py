@@ -1,0 +1,210 @@
+"""One deep run end to end on tiny data: record, history, embeddings, determinism, divergence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from benchmark import records
+from benchmark.cli import main
+from benchmark.data.convert import Converted, write_hdf5
+from benchmark.metrics import accuracy, ece
+from benchmark.models import gib as gib_module
+from benchmark.models.gib import GIBConfig
+from benchmark.train import batch_plan, run_from_file
+
+TINY = {
+    "encoder_hidden": [32, 32],
+    "latent_dim": 16,
+    "head_hidden": 8,
+    "batch_size": 64,
+    "epochs": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory):
+    x, y = make_blobs(n_samples=150, centers=3, n_features=6, cluster_std=0.5, random_state=0)
+    views = [x[:, :3].astype(np.float32), x[:, 3:].astype(np.float32)]
+    data = Converted(
+        name="tiny",
+        views=views,
+        view_names=["a", "b"],
+        labels=y.astype(np.int64),
+        label_values=[0, 1, 2],
+        source_dtypes=["float64"] * 2,
+        source_sparse=[False, False],
+        n_clusters=3,
+    )
+    path = tmp_path_factory.mktemp("data") / "tiny.h5"
+    write_hdf5(data, path, {"tiny.mat": "f" * 64})
+    return path
+
+
+def train_cli(tiny_file, out, variant="GIB", seed=0, extra=()):
+    args = [
+        "train",
+        "--method",
+        "GIB",
+        "--variant",
+        variant,
+        "--data",
+        str(tiny_file),
+        "--seed",
+        str(seed),
+        "--hparams",
+        json.dumps(TINY),
+        "--embeddings-at",
+        "0",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        *extra,
+    ]
+    assert main(args) == 0
+    return records.read(out)
+
+
+def without_timings(record):
+    record = json.loads(json.dumps(record))
+    for key in ("time", "environment"):
+        record.pop(key)
+    record["diagnostics"].pop("history_file")
+    record["diagnostics"].pop("embeddings_file")
+    return record
+
+
+def test_three_epoch_run_writes_a_complete_record(tmp_path, tiny_file):
+    record = train_cli(tiny_file, tmp_path / "seed0.json")
+    assert record["status"] == "done" and record["method"] == "GIB"
+    assert all(record["metrics"][m] is not None for m in ("ACC", "NMI", "ARI", "ECE"))
+    assert record["params"]["alpha"] == 0.5 and record["params"]["ball_theta"] == 0.9
+    assert record["loss"]["name"] == "total" and np.isfinite(record["loss"]["value"])
+    assert record["diagnostics"]["epochs_run"] == 3
+    assert set(record["diagnostics"]["balls"]) == {"v0", "v1", "fused"}
+    assert record["diagnostics"]["balls"]["fused"]["single_sample_share"] == 0.0
+    assert 0 <= record["time"]["ball_share"] < 1
+    history = pd.read_csv(tmp_path / "seed0.history.csv")
+    assert history["epoch"].tolist() == [0, 1, 2, 3]
+    for column in (
+        "total",
+        "L_DDC",
+        "L_Samples",
+        "L_Balls",
+        "vib",
+        "mi_cs",
+        "ACC",
+        "NMI",
+        "ARI",
+        "ECE",
+        "w_a",
+        "w_b",
+        "balls_v0",
+        "purity_fused",
+        "epoch_s",
+    ):
+        assert column in history, column
+    assert history.loc[3, "ACC"] == pytest.approx(record["metrics"]["ACC"])
+    assert history[["w_a", "w_b"]].sum(axis=1).round(6).eq(1).all()
+    embeddings = np.load(tmp_path / "seed0.embeddings.npz")
+    assert sorted(embeddings.files) == ["assignments_final", "epoch_0", "epoch_2", "labels"]
+    assert embeddings["epoch_2"].shape == (150, 16)
+    assert embeddings["assignments_final"].shape == (150, 3)
+
+
+def test_same_seed_gives_identical_records_on_cpu(tmp_path, tiny_file):
+    first = train_cli(tiny_file, tmp_path / "a" / "seed3.json", seed=3)
+    second = train_cli(tiny_file, tmp_path / "b" / "seed3.json", seed=3)
+    assert without_timings(first) == without_timings(second)
+    history_a = pd.read_csv(tmp_path / "a" / "seed3.history.csv").drop(
+        columns=["epoch_s", "ball_s"]
+    )
+    history_b = pd.read_csv(tmp_path / "b" / "seed3.history.csv").drop(
+        columns=["epoch_s", "ball_s"]
+    )
+    pd.testing.assert_frame_equal(history_a, history_b)
+    other = train_cli(tiny_file, tmp_path / "c" / "seed4.json", seed=4)
+    assert without_timings(other)["loss"] != without_timings(first)["loss"]
+
+
+@pytest.mark.parametrize("variant", ["DDC", "DDC+Balls", "DDC+Samples"])
+def test_ablation_runs_record_only_their_terms(tmp_path, tiny_file, variant):
+    record = train_cli(tiny_file, tmp_path / "seed0.json", variant=variant)
+    assert record["variant"] == variant and record["status"] == "done"
+    history = pd.read_csv(tmp_path / "seed0.history.csv")
+    assert ("L_Balls" in history) == ("Balls" in variant)
+    assert ("L_Samples" in history) == ("Samples" in variant)
+
+
+def test_metrics_in_the_record_match_the_saved_assignments(tiny_file):
+    config = GIBConfig.from_dict(TINY)
+    result = run_from_file("GIB", "GIB", tiny_file, 0, config, device="cpu", embeddings_at=[])
+    saved = result.embeddings
+    recomputed = ece(saved["labels"], saved["assignments_final"].astype(np.float64))
+    assert result.record["metrics"]["ECE"] == pytest.approx(recomputed, abs=1e-4)
+    assert result.record["metrics"]["ACC"] == pytest.approx(
+        accuracy(saved["labels"], saved["assignments_final"].argmax(1))
+    )
+
+
+def test_a_non_finite_loss_is_recorded_as_diverged(tmp_path, tiny_file, monkeypatch):
+    real = gib_module.gib_loss
+    calls = {"n": 0}
+
+    def exploding(model, out, variant, generator):
+        step = real(model, out, variant, generator)
+        calls["n"] += 1
+        if calls["n"] > 4:  # from the 2nd epoch on (3 batches per epoch)
+            step.terms["total"] = step.terms["total"] * float("nan")
+        return step
+
+    monkeypatch.setattr("benchmark.train.gib_loss", exploding)
+    record = train_cli(tiny_file, tmp_path / "seed0.json")
+    assert record["status"] == "diverged"
+    assert record["metrics"] == {"ACC": None, "NMI": None, "ARI": None, "ECE": None}
+    assert record["diagnostics"]["diverged_epoch"] == 2
+    assert "NaN/inf" in record["error"]
+    history = pd.read_csv(tmp_path / "seed0.history.csv")
+    assert history["epoch"].tolist() == [0, 1]
+
+
+def test_batch_plan_keeps_every_sample_and_merges_a_small_last_batch():
+    g = torch.Generator().manual_seed(0)
+    plan = batch_plan(1000, 256, min_last=20, generator=g)
+    assert [len(b) for b in plan] == [256, 256, 256, 232]
+    plan = batch_plan(1030, 256, min_last=20, generator=g)
+    assert [len(b) for b in plan] == [256, 256, 256, 262]
+    assert sorted(torch.cat(plan).tolist()) == list(range(1030))
+
+
+def test_bad_hyper_parameters_are_a_clear_error(tmp_path, tiny_file, capsys):
+    args = [
+        "train",
+        "--method",
+        "GIB",
+        "--variant",
+        "GIB",
+        "--data",
+        str(tiny_file),
+        "--seed",
+        "0",
+        "--hparams",
+        '{"epoch": 3}',
+        "--out",
+        str(tmp_path / "r.json"),
+    ]
+    assert main(args) == 2
+    assert "invalid hyper-parameters" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+    args[args.index("--variant") + 1] = "Nope"
+    args[args.index("--hparams") + 1] = "{}"
+    assert main(args) == 2
+    assert "unknown GIB variant 'Nope'" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
