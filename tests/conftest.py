@@ -56,6 +56,25 @@ def mirror() -> Path:
     return found
 
 
+def write_dataset(path: Path, name: str, views: list[np.ndarray], labels: np.ndarray) -> Path:
+    """A converted dataset (the suite's HDF5 format) from in-memory views and 0-based labels."""
+    from benchmark.data.convert import Converted, write_hdf5
+
+    labels = np.asarray(labels, dtype=np.int64)
+    data = Converted(
+        name=name,
+        views=[np.asarray(v, dtype=np.float32) for v in views],
+        view_names=[chr(ord("a") + i) for i in range(len(views))],
+        labels=labels,
+        label_values=sorted(int(v) for v in np.unique(labels)),
+        source_dtypes=[str(np.asarray(v).dtype) for v in views],
+        source_sparse=[False] * len(views),
+        n_clusters=int(np.unique(labels).size),
+    )
+    write_hdf5(data, path, {f"{name}.mat": "0" * 64})
+    return path
+
+
 def write_mat73(path: Path, variables: dict[str, object]) -> None:
     """Write a MATLAB v7.3 file (HDF5 with MATLAB's 512-byte header), as MATLAB lays it out:
     arrays transposed (column-major), cell arrays as object references under #refs#, sparse

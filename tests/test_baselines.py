@@ -10,8 +10,8 @@ from sklearn.datasets import make_blobs
 from baselines.methods import concatenate_standardised, knn_affinity, run_baseline
 from benchmark import records
 from benchmark.baseline_run import BaselineParams, parse_variant, run
-from benchmark.data.convert import Converted, write_hdf5
 from benchmark.metrics import accuracy
+from tests.conftest import write_dataset
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +60,7 @@ def test_variants_are_checked():
 @pytest.fixture
 def blob_file(tmp_path, blobs):
     views, y = blobs
-    data = Converted(
-        name="blobs",
-        views=views,
-        view_names=["a", "b"],
-        labels=y.astype(np.int64),
-        label_values=[0, 1, 2],
-        source_dtypes=["float32"] * 2,
-        source_sparse=[False, False],
-        n_clusters=3,
-    )
-    path = tmp_path / "blobs.h5"
-    write_hdf5(data, path, {"blobs.mat": "0" * 64})
-    return path
+    return write_dataset(tmp_path / "blobs.h5", "blobs", views, y)
 
 
 def test_run_record_is_complete_and_deterministic(tmp_path, blob_file):

@@ -12,11 +12,11 @@ from sklearn.datasets import make_blobs
 
 from benchmark import records
 from benchmark.cli import main
-from benchmark.data.convert import Converted, write_hdf5
 from benchmark.metrics import accuracy, ece
 from benchmark.models import gib as gib_module
 from benchmark.models.gib import GIBConfig
 from benchmark.train import batch_plan, run_from_file
+from tests.conftest import write_dataset
 
 TINY = {
     "encoder_hidden": [32, 32],
@@ -30,20 +30,8 @@ TINY = {
 @pytest.fixture(scope="module")
 def tiny_file(tmp_path_factory):
     x, y = make_blobs(n_samples=150, centers=3, n_features=6, cluster_std=0.5, random_state=0)
-    views = [x[:, :3].astype(np.float32), x[:, 3:].astype(np.float32)]
-    data = Converted(
-        name="tiny",
-        views=views,
-        view_names=["a", "b"],
-        labels=y.astype(np.int64),
-        label_values=[0, 1, 2],
-        source_dtypes=["float64"] * 2,
-        source_sparse=[False, False],
-        n_clusters=3,
-    )
     path = tmp_path_factory.mktemp("data") / "tiny.h5"
-    write_hdf5(data, path, {"tiny.mat": "f" * 64})
-    return path
+    return write_dataset(path, "tiny", [x[:, :3], x[:, 3:]], y)
 
 
 def train_cli(tiny_file, out, variant="GIB", seed=0, extra=()):
