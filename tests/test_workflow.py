@@ -190,6 +190,11 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     again = snakemake(repo, workdir, "--configfile", str(config))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
+    report = workdir / "report.zip"
+    made = snakemake(repo, workdir, "--configfile", str(config), "--report", str(report))
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert report.stat().st_size > 0
+
     # An interrupted run (two records and the aggregates missing) resumes with just those two.
     shutil.rmtree(workdir / "results/runs/KM/NGs/view1")
     for path in ["results/runs.csv", "results/summary.csv"]:

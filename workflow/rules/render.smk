@@ -7,7 +7,7 @@ rule table:
     output:
         md=report(
             "results/tables/{table}.md",
-            caption="../report/{table}.rst",
+            caption="../report/tables.rst",
             category="Tables",
             subcategory="{table}",
         ),
