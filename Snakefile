@@ -1,4 +1,5 @@
-# mmcbench: reproduce GIB / CLIB (Tables 1 and 2) against the classical baselines.
+# mmcbench: reproduce GIB / CLIB (their tables, ablations, reliability diagrams) against the
+# classical baselines.
 # Usage: snakemake --cores 8 --use-conda all            (paper setting, config/config.yaml)
 #        snakemake --cores 2 --configfile config/demo.yaml  (embedded default, offline)
 import os
@@ -35,6 +36,7 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
@@ -43,3 +45,4 @@ rule all:
         "results/runs.csv",
         "results/summary.csv",
         table_targets(),
+        figure_targets(),

@@ -135,12 +135,17 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from benchmark.models.gib import VARIANTS, GIBConfig
+    from benchmark.models import clib, gib
     from benchmark.train import run_from_file, write_outputs
 
-    if args.variant not in VARIANTS:
+    variants, config_class = {
+        "GIB": (gib.VARIANTS, gib.GIBConfig),
+        "CLIB": (clib.VARIANTS, clib.CLIBConfig),
+    }[args.method]
+    if args.variant not in variants:
         raise MmcbenchError(
-            f"train: unknown GIB variant {args.variant!r}; expected one of {', '.join(VARIANTS)}"
+            f"train: unknown {args.method} variant {args.variant!r}; "
+            f"expected one of {', '.join(variants)}"
         )
     if args.device == "cuda" and not torch.cuda.is_available():
         raise MmcbenchError("train: --device cuda, but CUDA is not available on this machine")
@@ -149,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         hparams.update(alpha=args.alpha, beta=args.beta)
         if args.epochs is not None:
             hparams["epochs"] = args.epochs
-        config = GIBConfig.from_dict(hparams)
+        config = config_class.from_dict(hparams)
     except (ValueError, TypeError) as exc:
         raise MmcbenchError(f"train: invalid hyper-parameters ({exc})") from exc
     if args.threads:
@@ -220,8 +225,30 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     summary = pd.read_csv(args.summary)
     published = load_published(args.published)
-    render(summary, published, TABLES[args.table], Path(args.out_prefix), args.alpha, args.beta)
+    settings = {m: (float(a), float(b)) for m, a, b in args.setting or []}
+    render(
+        summary,
+        published,
+        TABLES[args.table],
+        Path(args.out_prefix),
+        args.alpha,
+        args.beta,
+        settings=settings,
+    )
     log.info("wrote %s.{md,tex,csv}", args.out_prefix)
+    return 0
+
+
+def cmd_reliability(args: argparse.Namespace) -> int:
+    from benchmark.figures.reliability import reliability_figure
+
+    runs: dict[str, list[str]] = {}
+    for method, *paths in args.runs:
+        if not paths:
+            raise MmcbenchError(f"reliability: --runs {method} names no embeddings file")
+        runs.setdefault(method, []).extend(paths)
+    reliability_figure(args.dataset, runs, Path(args.out))
+    log.info("wrote %s", args.out)
     return 0
 
 
@@ -277,15 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling", default="minmax", choices=["minmax", "none"])
     p.set_defaults(func=cmd_baseline)
 
-    p = sub.add_parser("train", help="train one deep run (GIB or an ablation)")
-    p.add_argument("--method", required=True, choices=["GIB"])
-    p.add_argument("--variant", required=True, help="GIB, DDC, DDC+Balls or DDC+Samples")
+    p = sub.add_parser("train", help="train one deep run (GIB, CLIB or an ablation)")
+    p.add_argument("--method", required=True, choices=["GIB", "CLIB"])
+    p.add_argument(
+        "--variant",
+        required=True,
+        help="GIB: GIB, DDC, DDC+Balls, DDC+Samples; CLIB: CLIB, IB+cluH, IB+cluH+re, "
+        "IB+cluH+caliH, IB+cluH+con, no-warmup, calihead-backprop",
+    )
     p.add_argument("--data", required=True, help="converted dataset (.h5)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--alpha", type=float, default=0.5)
     p.add_argument("--beta", type=float, default=0.5)
     p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs")
-    p.add_argument("--hparams", default=None, help="JSON object of GIB hyper-parameters")
+    p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
     p.add_argument("--embeddings-at", type=int, nargs="*", default=[0, 5, 100])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -308,13 +340,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("render", help="render a table from summary.csv")
-    p.add_argument("table", choices=["table1", "table2"])
-    p.add_argument("--alpha", type=float, default=0.5, help="GIB's α shown in the table")
-    p.add_argument("--beta", type=float, default=0.5, help="GIB's β shown in the table")
+    p.add_argument("table", choices=["table1", "table2", "clib_results", "clib_ablation"])
+    p.add_argument("--alpha", type=float, default=0.5, help="deep methods' α shown in the table")
+    p.add_argument("--beta", type=float, default=0.5, help="deep methods' β shown in the table")
+    p.add_argument(
+        "--setting",
+        nargs=3,
+        action="append",
+        metavar=("METHOD", "ALPHA", "BETA"),
+        help="(α, β) shown for one deep method (GIB or CLIB), overriding --alpha/--beta",
+    )
     p.add_argument("--summary", default="results/summary.csv")
     p.add_argument("--published", default=None, help="published numbers (default: bundled)")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.md, .tex and .csv")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("reliability", help="draw a reliability diagram from saved assignments")
+    p.add_argument("--dataset", required=True, help="dataset name (for the title)")
+    p.add_argument(
+        "--runs",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="METHOD_OR_FILE",
+        help="a panel: its name, then the embeddings files (.npz) of its seeds; repeatable",
+    )
+    p.add_argument("--out", required=True, help="figure file (.png, .pdf or .svg)")
+    p.set_defaults(func=cmd_reliability)
     return parser
 
 

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -54,8 +56,36 @@ def ari(labels: np.ndarray, clusters: np.ndarray) -> float:
     return 100.0 * float(adjusted_rand_score(labels, clusters))
 
 
-def ece(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS) -> float:
-    """Expected calibration error in percent, for soft cluster assignments (n × k).
+@dataclass(frozen=True)
+class CalibrationBins:
+    """Per confidence bin: sample count, accuracy and mean confidence (empty bins: count 0).
+
+    `n_bins + 1` slots: the last one holds confidence exactly 1.0 (torchmetrics' binning).
+    """
+
+    counts: np.ndarray
+    correct: np.ndarray  # number of correct predictions per bin
+    confidence_sum: np.ndarray
+
+    def __add__(self, other: CalibrationBins) -> CalibrationBins:
+        return CalibrationBins(
+            self.counts + other.counts,
+            self.correct + other.correct,
+            self.confidence_sum + other.confidence_sum,
+        )
+
+    def ece(self) -> float:
+        """Σ_b |b|/n · |acc(b) − conf(b)|, in percent."""
+        filled = self.counts > 0
+        n = self.counts.sum()
+        gaps = np.abs(self.correct[filled] - self.confidence_sum[filled])  # |b|·|acc − conf|
+        return 100.0 * float(gaps.sum() / n)
+
+
+def calibration_bins(
+    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS
+) -> CalibrationBins:
+    """Confidence bins of soft cluster assignments (n × k), as `ece` computes them.
 
     Labels must be coded 0…C−1. Column j of `probabilities` is cluster j; the columns are
     permuted onto classes by the ACC map of the argmax clustering. A cluster the map leaves
@@ -81,11 +111,17 @@ def ece(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS) -
     # bins are [0, 1/15), …, [14/15, 1) and confidence exactly 1.0 gets a slot of its own.
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.searchsorted(edges, confidence, side="right") - 1
-    total = 0.0
-    for b in np.unique(bins):
-        members = bins == b
-        total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return 100.0 * total
+    slots = n_bins + 1
+    return CalibrationBins(
+        np.bincount(bins, minlength=slots).astype(np.float64),
+        np.bincount(bins, weights=correct.astype(np.float64), minlength=slots),
+        np.bincount(bins, weights=confidence, minlength=slots),
+    )
+
+
+def ece(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """Expected calibration error in percent, for soft cluster assignments (n × k)."""
+    return calibration_bins(labels, probabilities, n_bins).ece()
 
 
 def clustering_scores(labels: np.ndarray, clusters: np.ndarray) -> dict[str, float]:

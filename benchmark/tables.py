@@ -21,7 +21,7 @@ from benchmark import atomic
 
 VERDICT_POINTS = 2.0
 SINGLE_VIEW = ("KM", "Ncuts")
-DEEP = ("GIB",)
+DEEP = ("GIB", "CLIB")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class TableSpec:
     heading: str
     sources: tuple[PaperTable, ...]
     rows: tuple[RowSpec, ...]
+    metrics: tuple[str, ...] = ("ACC", "NMI")  # shown beside the paper's (ARI added after)
 
 
 BASELINE_ROWS = (
@@ -72,7 +73,38 @@ TABLE2 = TableSpec(
     (PaperTable("GIB", "table2", "GIB paper, Table 2 (ablations)"),),
     tuple(RowSpec(v, "GIB", v) for v in ("DDC", "DDC+Balls", "DDC+Samples", "GIB")),
 )
-TABLES = {"table1": TABLE1, "table2": TABLE2}
+CLIB_RESULTS = TableSpec(
+    "clib_results",
+    "CLIB results: baselines, GIB and CLIB with ECE, published vs reproduced",
+    (PaperTable("CLIB", "results", "CLIB paper, results table"),),
+    (*BASELINE_ROWS, RowSpec("GIB", "GIB", "GIB"), RowSpec("CLIB", "CLIB", "CLIB")),
+    ("ACC", "NMI", "ECE"),
+)
+CLIB_ABLATION = TableSpec(
+    "clib_ablation",
+    "CLIB ablations, published vs reproduced",
+    (PaperTable("CLIB", "ablation", "CLIB paper, ablation table"),),
+    tuple(
+        RowSpec(v, "CLIB", v)
+        for v in (
+            "IB+cluH",
+            "IB+cluH+re",
+            "IB+cluH+caliH",
+            "IB+cluH+con",
+            "no-warmup",
+            "calihead-backprop",
+            "CLIB",
+        )
+    ),
+    ("ACC", "NMI", "ECE"),
+)
+TABLES = {
+    "table1": TABLE1,
+    "table2": TABLE2,
+    "clib_results": CLIB_RESULTS,
+    "clib_ablation": CLIB_ABLATION,
+}
+Setting = dict[str, tuple[float, float]]  # deep method → (α, β) its table rows show
 
 
 def load_published(path: str | Path | None = None) -> pd.DataFrame:
@@ -83,15 +115,23 @@ def load_published(path: str | Path | None = None) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def _at_setting(summary: pd.DataFrame, alpha: float, beta: float) -> pd.DataFrame:
-    """Deep-method rows at (α, β); other methods untouched."""
+def _settings(alpha: float, beta: float, settings: Setting | None) -> Setting:
+    """(α, β) per deep method: `settings` where given, else (alpha, beta)."""
+    return {m: (settings or {}).get(m, (alpha, beta)) for m in DEEP}
+
+
+def _at_setting(summary: pd.DataFrame, settings: Setting) -> pd.DataFrame:
+    """Deep-method rows at their method's (α, β); other methods untouched."""
     if "p_alpha" not in summary:
         return summary
-    deep = summary["method"].isin(DEEP)
-    at = np.isclose(summary["p_alpha"].astype(float), alpha) & np.isclose(
-        summary["p_beta"].astype(float), beta
-    )
-    return summary[~deep | at]
+    keep = ~summary["method"].isin(DEEP)
+    for method, (alpha, beta) in settings.items():
+        keep |= (
+            (summary["method"] == method)
+            & np.isclose(summary["p_alpha"].astype(float), alpha)
+            & np.isclose(summary["p_beta"].astype(float), beta)
+        )
+    return summary[keep]
 
 
 def best_single_view(summary: pd.DataFrame, method: str, dataset: str) -> str | None:
@@ -109,10 +149,14 @@ def best_single_view(summary: pd.DataFrame, method: str, dataset: str) -> str | 
 
 
 def table_cells(
-    summary: pd.DataFrame, spec: TableSpec, alpha: float = 0.5, beta: float = 0.5
+    summary: pd.DataFrame,
+    spec: TableSpec,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    settings: Setting | None = None,
 ) -> pd.DataFrame:
     """The summary rows a table shows, with a `label` column (the paper's row name)."""
-    summary = _at_setting(summary, alpha, beta)
+    summary = _at_setting(summary, _settings(alpha, beta, settings))
     chosen = []
     for dataset in summary["dataset"].drop_duplicates():
         for row in spec.rows:
@@ -134,9 +178,10 @@ def comparison(
     alpha: float = 0.5,
     beta: float = 0.5,
     metrics: tuple[str, ...] = ("ACC", "NMI", "ARI", "ECE"),
+    settings: Setting | None = None,
 ) -> pd.DataFrame:
     """Long table: one row per (paper, dataset, row label, metric), published and reproduced."""
-    cells = table_cells(summary, spec, alpha, beta)
+    cells = table_cells(summary, spec, alpha, beta, settings)
     cells = cells[cells["metric"].isin(metrics)]
     rows = []
     for _, cell in cells.iterrows():
@@ -207,12 +252,12 @@ def _row_label(row: pd.Series) -> str:
     return f"{row['label']} ({row['view_name']})" if row["view_name"] else row["label"]
 
 
-def _lines(part: pd.DataFrame, with_paper: bool) -> list[list[str]]:
+def _lines(part: pd.DataFrame, with_paper: bool, metrics: tuple[str, ...]) -> list[list[str]]:
     out = []
     for (dataset, _label), cell in part.groupby(["dataset", "label"], sort=False):
         by = {r["metric"]: r for _, r in cell.iterrows()}
         line = [dataset, _row_label(cell.iloc[0])]
-        for metric in ("ACC", "NMI"):
+        for metric in metrics:
             r = by.get(metric)
             if r is None:
                 line += ["–"] * (3 if with_paper else 1)
@@ -269,30 +314,36 @@ def _latex_table(caption: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-PAPER_HEADER = [
-    "Dataset",
-    "Method",
-    "ACC paper",
-    "ACC reproduced",
-    "Δ ACC",
-    "ACC best seed†",
-    "ACC lowest loss‡",
-    "NMI paper",
-    "NMI reproduced",
-    "Δ NMI",
-]
-EXTENDED_HEADER = ["Dataset", "Method", "ACC", "ACC best seed†", "ACC lowest loss‡", "NMI", "ARI"]
+def paper_header(metrics: tuple[str, ...]) -> list[str]:
+    header = ["Dataset", "Method"]
+    for metric in metrics:
+        header += [f"{metric} paper", f"{metric} reproduced", f"Δ {metric}"]
+        if metric == "ACC":
+            header += ["ACC best seed†", "ACC lowest loss‡"]
+    return header
 
 
-def legend(alpha: float, beta: float) -> str:
+def extended_header(metrics: tuple[str, ...]) -> list[str]:
+    header = ["Dataset", "Method"]
+    for metric in metrics:
+        header.append(metric)
+        if metric == "ACC":
+            header += ["ACC best seed†", "ACC lowest loss‡"]
+    return [*header, "ARI"]
+
+
+def legend(settings: Setting) -> str:
     return (
         "Reproduced = mean ± std over seeds (n done; honest, no label used to choose anything; "
         "failed = diverged or error runs, not in the mean). Δ = reproduced mean − published "
         "value; ✓ = within 2 points (protocol.md). † = the seed with the best final ACC: the "
         "papers' protocol, which uses the labels. ‡ = the seed with the lowest final loss "
-        "(label-free; k-means inertia for KM/AmKM, total training loss for GIB; – where a "
+        "(label-free; k-means inertia for KM/AmKM, total training loss for GIB and CLIB; – where a "
         "method has none). KM and Ncuts use the best single view by mean ACC (named in "
-        f"brackets); the CSV keeps every view. GIB runs at α = {alpha:g}, β = {beta:g}."
+        "brackets); the CSV keeps every view. ECE (lower is better) is N/A for hard "
+        "assignments. "
+        + "; ".join(f"{m} runs at α = {a:g}, β = {b:g}" for m, (a, b) in settings.items())
+        + "."
     )
 
 
@@ -303,10 +354,12 @@ def render(
     out_prefix: Path,
     alpha: float = 0.5,
     beta: float = 0.5,
+    settings: Setting | None = None,
 ) -> pd.DataFrame:
     """Write `<out_prefix>.{md,tex,csv}` for one paper table."""
-    long = comparison(summary, published, spec, alpha, beta)
-    text = legend(alpha, beta)
+    settings = _settings(alpha, beta, settings)
+    long = comparison(summary, published, spec, alpha, beta, settings=settings)
+    text = legend(settings)
     md = [f"# {spec.heading}", "", text, ""]
     tex = [f"% {text}"]
     for source in spec.sources:
@@ -322,21 +375,23 @@ def render(
         if part.empty:
             md += ["No dataset of this table was reproduced in this run.", ""]
         else:
-            rows = _lines(part, with_paper=True)
-            md += [_markdown_table(PAPER_HEADER, rows), ""]
-            tex += [_latex_table(f"{source.title}: published vs reproduced", PAPER_HEADER, rows)]
+            rows = _lines(part, with_paper=True, metrics=spec.metrics)
+            header = paper_header(spec.metrics)
+            md += [_markdown_table(header, rows), ""]
+            tex += [_latex_table(f"{source.title}: published vs reproduced", header, rows)]
         if missing:
             md += [f"Not in this run: {', '.join(missing)} (see `mmcbench datasets`).", ""]
     extended = long[long["paper"] == ""] if not long.empty else long
     if not extended.empty:
-        rows = _lines(extended, with_paper=False)
+        rows = _lines(extended, with_paper=False, metrics=spec.metrics)
+        header = extended_header(spec.metrics)
         md += [
             "## Datasets not in the papers (reproduced only)",
             "",
-            _markdown_table(EXTENDED_HEADER, rows),
+            _markdown_table(header, rows),
             "",
         ]
-        tex += [_latex_table("Datasets not in the papers (reproduced only)", EXTENDED_HEADER, rows)]
+        tex += [_latex_table("Datasets not in the papers (reproduced only)", header, rows)]
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out_prefix.with_suffix(".md"), "\n".join(md))
     atomic.write_text(out_prefix.with_suffix(".tex"), "\n\n".join(tex) + "\n")

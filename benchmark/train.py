@@ -1,17 +1,16 @@
-"""One deep run: (method, variant, dataset, seed, hyper-parameters) → run record.
+"""One deep run (GIB or CLIB): (method, variant, dataset, seed, hyper-parameters) → run record.
 
 The whole dataset goes to the device once; batches are index permutations from a seeded
 generator. After every epoch an evaluation pass over all samples (eval mode: H = μ, running
 BatchNorm statistics) records the loss terms (mean over the epoch's batches), ACC, NMI, ARI,
-ECE of the fused assignment, the fusion weights and granular-ball diagnostics. Epoch 0 is the
-untrained model. Fused embeddings are kept at chosen epochs (for t-SNE), with the final fused
-assignments and the labels. A non-finite loss stops the run, which is then recorded as
-`diverged` with no final metrics.
+ECE of the fused assignment, the fusion weights and the method's diagnostics (GIB: granular
+balls; CLIB: the screened pseudo-labels). Epoch 0 is the untrained model. Fused embeddings
+are kept at chosen epochs (for t-SNE), with the final fused assignments and the labels. A
+non-finite loss stops the run, which is then recorded as `diverged` with no final metrics.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import random
@@ -29,10 +28,15 @@ import torch
 from benchmark import atomic, provenance, records
 from benchmark.data.load import MultiViewData, load_hdf5, scale_view
 from benchmark.metrics import clustering_scores, ece
-from benchmark.models.gib import GIB, GIBConfig, gib_loss
+from benchmark.models.clib import CLIBConfig
+from benchmark.models.gib import GIBConfig
+from benchmark.trainers import Trainer
+from benchmark.trainers.clib import CLIBTrainer
+from benchmark.trainers.gib import GIBTrainer
 
 log = logging.getLogger(__name__)
 EVAL_CHUNK = 4096
+DEEP_METHODS = ("GIB", "CLIB")
 
 
 @dataclass
@@ -79,80 +83,87 @@ def batch_plan(
 
 @torch.no_grad()
 def evaluate(
-    model: GIB, views: list[torch.Tensor], labels: np.ndarray
+    trainer: Trainer, views: list[torch.Tensor], labels: np.ndarray
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """Metrics of the fused assignment over all samples, the assignments and H^s."""
-    model.eval()
+    """Metrics of the fused assignment over all samples, the assignments and the fused H."""
+    trainer.model.eval()
     probs, fused = [], []
     n = views[0].shape[0]
     for start in range(0, n, EVAL_CHUNK):
-        out = model([v[start : start + EVAL_CHUNK] for v in views], per_view=False)
-        probs.append(out.ys.double().cpu())
-        fused.append(out.hs.float().cpu())
+        p, h = trainer.predict([v[start : start + EVAL_CHUNK] for v in views])
+        probs.append(p.double().cpu())
+        fused.append(h.float().cpu())
     p = torch.cat(probs).numpy()
     scores = clustering_scores(labels, p.argmax(axis=1))
     scores["ECE"] = ece(labels, p)
-    model.train()
+    trainer.model.train()
     return scores, p, torch.cat(fused).numpy()
 
 
-def _ball_diagnostics(balls: list, prefix_names: Sequence[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    if not balls:  # variants without L_Balls generate none
-        return out
-    for name, b in zip(prefix_names, balls, strict=True):
-        sizes = b.sizes.double()
-        out[f"balls_{name}"] = float(b.n_balls)
-        out[f"ball_size_{name}"] = float(sizes.mean())
-        out[f"single_{name}"] = float((sizes == 1).double().mean())
-        out[f"purity_{name}"] = float(b.purity.double().mean())
-    return out
+def make_trainer(
+    method: str,
+    data: MultiViewData,
+    views: list[torch.Tensor],
+    variant: str,
+    seed: int,
+    config: GIBConfig | CLIBConfig,
+    device: torch.device,
+) -> Trainer:
+    if method == "GIB":
+        return GIBTrainer(data, views, variant, seed, config, device)
+    if method == "CLIB":
+        return CLIBTrainer(data, views, variant, seed, config, device)
+    raise ValueError(f"unknown deep method {method!r} (available: {', '.join(DEEP_METHODS)})")
 
 
-def train_gib(
+def train(
+    method: str,
     data: MultiViewData,
     variant: str,
     seed: int,
-    config: GIBConfig,
+    config: GIBConfig | CLIBConfig,
     device: torch.device,
     embeddings_at: Sequence[int] = (0, 5, 100),
     scaling: str = "minmax",
 ) -> RunOutput:
-    """Train GIB (or an ablation) on `data`; return the record, history and embeddings."""
+    """Train `method` (or an ablation) on `data`; return the record, history and embeddings."""
     started, t_start = records.now(), time.perf_counter()
     seed_everything(seed)
     views = [torch.as_tensor(scale_view(v, scaling), device=device) for v in data.views]
     labels = data.labels
-    model = GIB([v.shape[1] for v in views], data.n_clusters, config).to(device)
+    trainer = make_trainer(method, data, views, variant, seed, config, device)
+    model = trainer.model
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     batch_rng = torch.Generator().manual_seed(seed)
-    ball_rng = torch.Generator(device=device).manual_seed(seed)
-    rep_names = [f"v{i}" for i in range(len(views))] + ["fused"]
 
     history: list[dict[str, float]] = []
     embeddings: dict[str, np.ndarray] = {}
-    scores, assignments, fused = evaluate(model, views, labels)
+    scores, assignments, fused = evaluate(trainer, views, labels)
     history.append({"epoch": 0, **scores, **_weights(model, data.view_names)})
     if 0 in embeddings_at:
         embeddings["epoch_0"] = fused
     log.info(
-        "epoch 0/%d (untrained): ACC %.1f NMI %.1f", config.epochs, scores["ACC"], scores["NMI"]
+        "%s %s epoch 0/%d (untrained): ACC %.1f NMI %.1f",
+        method,
+        variant,
+        config.epochs,
+        scores["ACC"],
+        scores["NMI"],
     )
 
-    status, diverged_at, epoch_times, ball_times, batches = "done", None, [], [], []
+    status, diverged_at, epoch_times, extra_times, batches = "done", None, [], [], []
     for epoch in range(1, config.epochs + 1):
         t_epoch = time.perf_counter()
-        ball_times.append(0.0)
+        trainer.before_epoch(epoch)
+        extra_times.append(0.0)
         sums: dict[str, float] = defaultdict(float)
-        ball_stats: dict[str, float] = defaultdict(float)
+        stats: dict[str, float] = defaultdict(float)
         batches = batch_plan(
             data.n_samples, config.batch_size, config.min_batch_factor * data.n_clusters, batch_rng
         )
         for idx_cpu in batches:
-            idx = idx_cpu.to(device)
-            out = model([v[idx] for v in views])
-            step = gib_loss(model, out, variant, ball_rng)
-            ball_times[-1] += step.ball_seconds
+            step = trainer.step(idx_cpu.to(device))
+            extra_times[-1] += step.extra_seconds
             total = step.terms["total"]
             if not torch.isfinite(total):
                 status, diverged_at = "diverged", epoch
@@ -162,33 +173,39 @@ def train_gib(
             optimiser.step()
             for name, value in step.terms.items():
                 sums[name] += float(value.detach())
-            for name, value in _ball_diagnostics(step.balls, rep_names).items():
-                ball_stats[name] += value
+            for name, value in step.stats.items():
+                stats[name] += value
         if status == "diverged":
             log.error("epoch %d: loss is not finite; the run stops as diverged", epoch)
             break
-        scores, assignments, fused = evaluate(model, views, labels)
+        epoch_stats = trainer.after_epoch()
+        scores, assignments, fused = evaluate(trainer, views, labels)
         n_batches = len(batches)
         row = {
             "epoch": epoch,
             **{k: v / n_batches for k, v in sums.items()},
             **scores,
             **_weights(model, data.view_names),
-            **{k: v / n_batches for k, v in ball_stats.items()},
+            **{k: v / n_batches for k, v in stats.items()},
+            **epoch_stats,
         }
         epoch_times.append(time.perf_counter() - t_epoch)
         row["epoch_s"] = epoch_times[-1]
-        row["ball_s"] = ball_times[-1]
+        if method == "GIB":
+            row["ball_s"] = extra_times[-1]
         history.append(row)
         if epoch in embeddings_at:
             embeddings[f"epoch_{epoch}"] = fused
         log.info(
-            "epoch %d/%d: loss %.4f ACC %.1f NMI %.1f (%.2f s)",
+            "%s %s epoch %d/%d: loss %.4f ACC %.1f NMI %.1f ECE %.1f (%.2f s)",
+            method,
+            variant,
             epoch,
             config.epochs,
             row["total"],
             scores["ACC"],
             scores["NMI"],
+            scores["ECE"],
             epoch_times[-1],
         )
 
@@ -203,14 +220,14 @@ def train_gib(
     final_loss = float(last["total"]) if done and "total" in last else None
     record = {
         "schema_version": records.SCHEMA_VERSION,
-        "method": "GIB",
+        "method": method,
         "variant": variant,
         "dataset": data.name,
         "seed": int(seed),
         "status": status,
         "error": None if done else f"loss became NaN/inf in epoch {diverged_at}",
         "params": {
-            **_flat_config(config),
+            **trainer.params(),
             "scaling": scaling,
             "embeddings_at": list(embeddings_at),
         },
@@ -220,14 +237,16 @@ def train_gib(
             "diverged_epoch": diverged_at,
             "epochs_run": len(epoch_times),
             "fusion_weights": _weights(model, data.view_names),
-            "balls": _ball_summary(table, rep_names),
+            **trainer.diagnostics(table),
             "batches_per_epoch": len(batches) if epoch_times else None,
         },
         "time": {
             "wall_s": time.perf_counter() - t_start,
             "per_epoch_s": float(np.mean(epoch_times)) if epoch_times else None,
             "ball_share": (
-                sum(ball_times[: len(epoch_times)]) / sum(epoch_times) if epoch_times else None
+                sum(extra_times[: len(epoch_times)]) / sum(epoch_times)
+                if epoch_times and method == "GIB"
+                else None
             ),
             "started": started,
             "finished": records.now(),
@@ -245,34 +264,9 @@ def train_gib(
     return RunOutput(record=record, history=table, embeddings=embeddings)
 
 
-def _weights(model: GIB, view_names: Sequence[str]) -> dict[str, float]:
+def _weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, float]:
     weights = model.fusion.weights.detach().cpu().tolist()
     return {f"w_{name}": float(w) for name, w in zip(view_names, weights, strict=True)}
-
-
-def _flat_config(config: GIBConfig) -> dict[str, Any]:
-    flat = dataclasses.asdict(config)
-    balls = flat.pop("balls")
-    flat.update({f"ball_{k}": v for k, v in balls.items()})
-    flat["encoder_hidden"] = list(config.encoder_hidden)
-    return flat
-
-
-def _ball_summary(table: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Mean over trained epochs of the per-epoch ball diagnostics (empty without L_Balls)."""
-    summary = {}
-    for name in names:
-        column = f"balls_{name}"
-        if column not in table:
-            continue
-        rows = table[table["epoch"] > 0]
-        summary[name] = {
-            "n_balls": float(rows[column].mean()),
-            "mean_size": float(rows[f"ball_size_{name}"].mean()),
-            "single_sample_share": float(rows[f"single_{name}"].mean()),
-            "mean_purity": float(rows[f"purity_{name}"].mean()),
-        }
-    return summary
 
 
 def write_outputs(
@@ -305,13 +299,13 @@ def run_from_file(
     variant: str,
     data_file: str | Path,
     seed: int,
-    config: GIBConfig,
+    config: GIBConfig | CLIBConfig,
     device: str = "auto",
     embeddings_at: Sequence[int] = (0, 5, 100),
     scaling: str = "minmax",
 ) -> RunOutput:
     """Load a converted dataset and train `method` on it."""
-    if method != "GIB":
-        raise ValueError(f"unknown deep method {method!r} (available: GIB)")
+    if method not in DEEP_METHODS:
+        raise ValueError(f"unknown deep method {method!r} (available: {', '.join(DEEP_METHODS)})")
     data = load_hdf5(data_file)
-    return train_gib(data, variant, seed, config, choose_device(device), embeddings_at, scaling)
+    return train(method, data, variant, seed, config, choose_device(device), embeddings_at, scaling)

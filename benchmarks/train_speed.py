@@ -1,11 +1,12 @@
-"""Seconds per GIB epoch and the share spent generating granular balls, printed as a table.
+"""Seconds per GIB / CLIB epoch (and GIB's share spent on granular balls), printed as a table.
 
     python benchmarks/train_speed.py resources/hdf5/mfeat.h5 resources/hdf5/Scene-15.h5 \
-        resources/hdf5/BDGP.h5 --synthetic [--epochs 2] [--variants GIB DDC]
+        resources/hdf5/BDGP.h5 --synthetic [--epochs 2] [--variants GIB DDC CLIB]
 
-Runs the real training loop (`benchmark.train.train_gib`, evaluation pass included) for a few
-epochs on CPU, and on CUDA when present. `--synthetic` adds a MIRFlickr-shaped set: 12,154
-samples, 4 views of 4096, 1000, 768 and 100 dimensions, 6 clusters.
+Runs the real training loop (`benchmark.train.train`, evaluation pass included) for a few
+epochs (CLIB variants warm up for 1 epoch, so that both phases are timed) on CPU, and on
+CUDA when present. `--synthetic` adds a MIRFlickr-shaped set: 12,154 samples, 4 views of
+4096, 1000, 768 and 100 dimensions, 6 clusters.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import numpy as np
 import torch
 
 from benchmark.data.load import MultiViewData, load_hdf5
+from benchmark.models.clib import VARIANTS as CLIB_VARIANTS
+from benchmark.models.clib import CLIBConfig
 from benchmark.models.gib import GIBConfig
-from benchmark.train import describe_device, train_gib
+from benchmark.train import describe_device, train
 
 SYNTHETIC_DIMS = (4096, 1000, 768, 100)
 
@@ -42,12 +45,16 @@ def synthetic(seed: int = 0) -> MultiViewData:
     )
 
 
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f}%"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", help="converted datasets (.h5)")
     parser.add_argument("--synthetic", action="store_true")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--variants", nargs="+", default=["GIB", "DDC"])
+    parser.add_argument("--variants", nargs="+", default=["GIB", "DDC", "CLIB"])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu (+ cuda)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -56,7 +63,6 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     sets = [load_hdf5(p) for p in args.datasets] + ([synthetic()] if args.synthetic else [])
-    config = GIBConfig(epochs=args.epochs)
     rows = []
     print(
         f"{'dataset':<14} {'n':>6} {'views':>5} {'variant':<12} {'device':<28} "
@@ -67,8 +73,14 @@ def main() -> None:
         device = torch.device(device_name)
         for data in sets:
             for variant in args.variants:
-                out = train_gib(
-                    data, variant, seed=0, config=config, device=device, embeddings_at=()
+                method = "CLIB" if variant in CLIB_VARIANTS else "GIB"
+                config = (
+                    CLIBConfig(epochs=args.epochs, warmup_epochs=1)
+                    if method == "CLIB"
+                    else GIBConfig(epochs=args.epochs)
+                )
+                out = train(
+                    method, data, variant, seed=0, config=config, device=device, embeddings_at=()
                 )
                 t = out.record["time"]
                 row = {
@@ -85,7 +97,7 @@ def main() -> None:
                 print(
                     f"{row['dataset']:<14} {row['n']:>6} {row['views']:>5} {variant:<12} "
                     f"{row['device']:<28} {row['seconds_per_epoch']:8.2f} "
-                    f"{100 * row['ball_share']:7.1f}%",
+                    f"{_percent(row['ball_share']):>8}",
                     flush=True,
                 )
     if args.json:

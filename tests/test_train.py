@@ -153,7 +153,7 @@ def test_a_non_finite_loss_is_recorded_as_diverged(tmp_path, tiny_file, monkeypa
             step.terms["total"] = step.terms["total"] * float("nan")
         return step
 
-    monkeypatch.setattr("benchmark.train.gib_loss", exploding)
+    monkeypatch.setattr("benchmark.trainers.gib.gib_loss", exploding)
     record = train_cli(tiny_file, tmp_path / "seed0.json")
     assert record["status"] == "diverged"
     assert record["metrics"] == {"ACC": None, "NMI": None, "ARI": None, "ECE": None}

@@ -67,9 +67,10 @@ def baseline_records():
     ]
 
 
-# Hyper-parameters of GIB that are passed to `mmcbench train` as JSON (α and β come from the
-# run's path, so that grid points are ordinary runs).
-GIB_RUN_KEYS = ("variants", "alpha", "beta", "embeddings_at", "device", "threads")
+# Hyper-parameters of GIB and CLIB that are passed to `mmcbench train` as JSON (α and β come
+# from the run's path, so that grid points are ordinary runs).
+DEEP_METHODS = {"GIB": "gib", "CLIB": "clib"}  # method → config section
+DEEP_RUN_KEYS = ("variants", "alpha", "beta", "embeddings_at", "device", "threads")
 
 
 def setting_dir(alpha, beta):
@@ -77,20 +78,27 @@ def setting_dir(alpha, beta):
     return f"a{alpha:g}_b{beta:g}"
 
 
-def gib_hparams():
-    """`--hparams` of `mmcbench train`: the gib config section minus the per-run keys."""
-    hparams = {k: v for k, v in config["gib"].items() if k not in GIB_RUN_KEYS}
+def deep_section(method):
+    """The config section of a deep method (`gib` or `clib`)."""
+    return config[DEEP_METHODS[method]]
+
+
+def deep_hparams(method):
+    """`--hparams` of `mmcbench train`: the method's config section minus the per-run keys."""
+    section = deep_section(method)
+    hparams = {k: v for k, v in section.items() if k not in DEEP_RUN_KEYS}
     return shlex.quote(json.dumps(hparams, sort_keys=True))
 
 
-def train_records():
-    """Every GIB run record (full model and ablations) the config asks for."""
-    gib = config["gib"]
-    setting = setting_dir(gib["alpha"], gib["beta"])
+def train_records(method=None):
+    """Every deep run record (full models and ablations) the config asks for."""
+    methods = [method] if method else list(DEEP_METHODS)
     return [
-        f"results/runs/GIB/{dataset}/{variant}/{setting}/seed{seed}.json"
+        f"results/runs/{m}/{dataset}/{variant}/"
+        f"{setting_dir(deep_section(m)['alpha'], deep_section(m)['beta'])}/seed{seed}.json"
+        for m in methods
         for dataset in DATASETS
-        for variant in gib["variants"]
+        for variant in deep_section(m)["variants"]
         for seed in SEEDS
     ]
 
@@ -101,6 +109,30 @@ def all_records():
 
 
 def table_targets():
-    """Rendered tables: Table 1 always, Table 2 when GIB ablations run."""
-    names = ["table1"] + (["table2"] if config["gib"]["variants"] else [])
+    """Rendered tables: Table 1 always, Table 2 with GIB runs, the CLIB tables with CLIB runs."""
+    names = ["table1"]
+    if config["gib"]["variants"]:
+        names.append("table2")
+    if config["clib"]["variants"]:
+        names += ["clib_results", "clib_ablation"]
     return [f"results/tables/{n}.{ext}" for n in names for ext in ("md", "tex", "csv")]
+
+
+def full_model_embeddings(wildcards):
+    """Embeddings files of the full GIB and CLIB runs on a dataset, by method (for figures)."""
+    runs = {}
+    for method in DEEP_METHODS:
+        if method in deep_section(method)["variants"]:
+            runs[method] = [
+                record.removesuffix(".json") + ".embeddings.npz"
+                for record in train_records(method)
+                if f"/{method}/{wildcards.dataset}/{method}/" in record
+            ]
+    return runs
+
+
+def figure_targets():
+    """Reliability diagrams, one per dataset, when GIB or CLIB (full model) runs."""
+    if not any(method in deep_section(method)["variants"] for method in DEEP_METHODS):
+        return []
+    return [f"figures/reliability/{dataset}.png" for dataset in DATASETS]

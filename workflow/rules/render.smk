@@ -16,15 +16,16 @@ rule table:
     log:
         "logs/render/{table}.log",
     wildcard_constraints:
-        table="table1|table2",
+        table="table1|table2|clib_results|clib_ablation",
     localrule: True
     conda:
         "../envs/mmcbench.yaml"
     params:
         cli=MMCBENCH,
-        alpha=config["gib"]["alpha"],
-        beta=config["gib"]["beta"],
+        settings=" ".join(
+            f"--setting {method} {config[section]['alpha']} {config[section]['beta']}"
+            for method, section in DEEP_METHODS.items()
+        ),
     shell:
-        "{params.cli} render {wildcards.table} --summary {input}"
-        " --alpha {params.alpha} --beta {params.beta}"
+        "{params.cli} render {wildcards.table} --summary {input} {params.settings}"
         " --out-prefix results/tables/{wildcards.table} > {log} 2>&1"

@@ -1,4 +1,4 @@
-# Deep runs: GIB and its ablations, per dataset, variant, (α, β) and seed.
+# Deep runs: GIB, CLIB and their ablations, per dataset, variant, (α, β) and seed.
 
 
 rule train:
@@ -13,21 +13,23 @@ rule train:
     benchmark:
         "logs/benchmarks/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.tsv"
     wildcard_constraints:
-        method="GIB",
-        variant=r"GIB|DDC|DDC\+Balls|DDC\+Samples",
+        method="GIB|CLIB",
+        variant=r"GIB|DDC|DDC\+Balls|DDC\+Samples|CLIB|IB\+cluH(\+re|\+caliH|\+con)?|no-warmup|calihead-backprop",
         alpha=r"[0-9.]+",
         beta=r"[0-9.]+",
     conda:
         "../envs/mmcbench.yaml"
-    threads: config["gib"]["threads"]
+    threads: lambda wildcards: deep_section(wildcards.method)["threads"]
     resources:
         mem_mb=8000,
         runtime=240,
     params:
         cli=MMCBENCH,
-        hparams=gib_hparams(),
-        embeddings=" ".join(str(e) for e in config["gib"]["embeddings_at"]),
-        device=config["gib"]["device"],
+        hparams=lambda wildcards: deep_hparams(wildcards.method),
+        embeddings=lambda wildcards: " ".join(
+            str(e) for e in deep_section(wildcards.method)["embeddings_at"]
+        ),
+        device=lambda wildcards: deep_section(wildcards.method)["device"],
     shell:
         "{params.cli} train --method {wildcards.method} --variant {wildcards.variant}"
         " --data {input} --seed {wildcards.seed} --alpha {wildcards.alpha}"

@@ -1,0 +1,1 @@
+"""Figures rendered from the files runs and aggregation wrote (never retrains anything)."""

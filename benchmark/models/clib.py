@@ -1,0 +1,251 @@
+"""CLIB: Calibrated Information Bottleneck (spec/CLIB.md), its losses and its ablations.
+
+L_total = L_IB + α L_Cal, with
+- L_IB  = Σ_m I(X^m; H^m) − Σ_{i<j} I(H^i; H^j) − β Σ_m I(H^m; H^f)   (read literally)
+- L_Cal = L_caliH + L_re + L_cluH + L_con on entropy-screened pseudo-labels.
+The first `warmup_epochs` train L_IB only; then the heads are initialised from k-means
+(Hungarian-aligned across modalities, see `benchmark.models.head_init`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+
+import torch
+from torch import nn
+
+from benchmark.losses import gaussian_kl, mutual_information
+from benchmark.models.layers import ClusteringHead, SoftmaxFusion, VariationalEncoder
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Which parts of the full model a variant keeps (spec/CLIB.md, ablation table)."""
+
+    cluH: bool = True
+    re: bool = True
+    caliH: bool = True
+    con: bool = True
+    warmup: bool = True
+    cali_backprop: bool = False
+
+
+VARIANTS: dict[str, Terms] = {
+    "CLIB": Terms(),
+    "IB+cluH": Terms(re=False, caliH=False, con=False),
+    "IB+cluH+re": Terms(caliH=False, con=False),
+    "IB+cluH+caliH": Terms(re=False, con=False),
+    "IB+cluH+con": Terms(re=False, caliH=False),
+    "no-warmup": Terms(warmup=False),
+    "calihead-backprop": Terms(cali_backprop=True),
+}
+CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
+
+
+@dataclass(frozen=True)
+class CLIBConfig:
+    """Every resolved choice of spec/CLIB.md, with the spec's default (config keys `clib.*`)."""
+
+    alpha: float = 0.5
+    beta: float = 0.5
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-4
+    encoder_hidden: tuple[int, ...] = (512, 512)
+    latent_dim: int = 256
+    head_hidden: int = 100
+    variational: bool = True
+    screen_frac: float = 0.5
+    warmup_epochs: int = 20
+    head_init_steps: int = 200
+    # The spec gives no optimiser for the head initialisation: Adam at this rate, batches of
+    # `batch_size` drawn from all samples (a config key, our choice).
+    head_init_lr: float = 1e-3
+    kmeans_n_init: int = 10
+    detach_cali: bool = True
+    mi_eps: float = 1e-9
+    min_batch_factor: int = 2
+
+    @classmethod
+    def from_dict(cls, values: dict) -> CLIBConfig:
+        values = dict(values)
+        if "encoder_hidden" in values:
+            values["encoder_hidden"] = tuple(values["encoder_hidden"])
+        return cls(**values)
+
+    def for_variant(self, variant: str) -> CLIBConfig:
+        """The configuration a variant trains with (no-warmup: 0 epochs; backprop: no detach)."""
+        terms = variant_terms(variant)
+        changes = {}
+        if not terms.warmup:
+            changes["warmup_epochs"] = 0
+        if terms.cali_backprop:
+            changes["detach_cali"] = False
+        return self.__class__(**{**self.__dict__, **changes})
+
+
+def variant_terms(variant: str) -> Terms:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown CLIB variant {variant!r}; expected one of {list(VARIANTS)}")
+    return VARIANTS[variant]
+
+
+@dataclass
+class CLIBOutput:
+    h: list[torch.Tensor]  # per modality H^m (sampled in training, μ in eval)
+    mu: list[torch.Tensor]
+    logvar: list[torch.Tensor | None]
+    hf: torch.Tensor  # fused H^f
+    p_cal: list[torch.Tensor]  # per-modality calibration heads
+    p_clu: torch.Tensor  # cluster head on H^f: the clustering and its confidence
+
+
+class CLIB(nn.Module):
+    """Variational encoders, self-weighted fusion, calibration heads and the cluster head."""
+
+    def __init__(self, input_dims: list[int], n_clusters: int, config: CLIBConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.n_clusters = n_clusters
+        self.encoders = nn.ModuleList(
+            VariationalEncoder(d, config.encoder_hidden, config.latent_dim, config.variational)
+            for d in input_dims
+        )
+        self.fusion = SoftmaxFusion(len(input_dims))
+        self.cali_heads = nn.ModuleList(
+            ClusteringHead(config.latent_dim, n_clusters, config.head_hidden) for _ in input_dims
+        )
+        self.cluster_head = ClusteringHead(config.latent_dim, n_clusters, config.head_hidden)
+
+    def encode(self, views: list[torch.Tensor]) -> tuple[list, list, list, torch.Tensor]:
+        """(H^m, μ^m, log σ²^m per modality, H^f)."""
+        encoded = [encoder(x) for encoder, x in zip(self.encoders, views, strict=True)]
+        h = [e[0] for e in encoded]
+        return h, [e[1] for e in encoded], [e[2] for e in encoded], self.fusion(h)
+
+    def forward(self, views: list[torch.Tensor], heads: bool = True) -> CLIBOutput:
+        h, mu, logvar, hf = self.encode(views)
+        p_cal: list[torch.Tensor] = []
+        p_clu = hf.new_zeros((hf.shape[0], self.n_clusters))
+        if heads:
+            # Default: calibration heads see H^m.detach(), so L_caliH (and L_re, L_con through
+            # p^cal) send no gradient to the encoders; ablation calihead-backprop lifts this.
+            cal_in = [hm.detach() for hm in h] if self.config.detach_cali else h
+            p_cal = [head(x)[0] for head, x in zip(self.cali_heads, cal_in, strict=True)]
+            p_clu = self.cluster_head(hf)[0]
+        return CLIBOutput(h=h, mu=mu, logvar=logvar, hf=hf, p_cal=p_cal, p_clu=p_clu)
+
+
+# ----------------------------------------------------------------------------- screening
+def quality(p: torch.Tensor) -> torch.Tensor:
+    """S(P) = 1 − H(P) / (2 H_max), H_max = log k: 1 for one-hot rows, 0.5 for uniform ones."""
+    k = p.shape[1]
+    entropy = -(p * p.clamp_min(1e-30).log()).sum(dim=1)
+    return 1.0 - entropy / (2.0 * math.log(k))
+
+
+def per_cluster_quota(batch_size: int, n_clusters: int, screen_frac: float) -> int:
+    """K = ceil(screen_frac · B / k) samples per cluster per modality."""
+    return math.ceil(screen_frac * batch_size / n_clusters)
+
+
+def screen(p: torch.Tensor, quota: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q_{c,m} for one modality: (sample indices, their cluster c), at most `quota` per cluster.
+
+    Each sample belongs to the cluster of its argmax only, so it is picked at most once.
+    """
+    score = quality(p.detach())
+    cluster = p.detach().argmax(dim=1)
+    # Order by cluster, then by descending score; rank within each cluster's run.
+    order = torch.argsort(score, descending=True, stable=True)
+    order = order[torch.argsort(cluster[order], stable=True)]
+    sorted_clusters = cluster[order]
+    counts = torch.bincount(sorted_clusters, minlength=p.shape[1])
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(order.numel(), device=p.device) - starts[sorted_clusters]
+    keep = rank < quota
+    return order[keep], sorted_clusters[keep]
+
+
+@dataclass
+class Screened:
+    """The pseudo-label set S: per modality Q_m, and their union as (sample, cluster) pairs."""
+
+    per_modality: list[tuple[torch.Tensor, torch.Tensor]]
+    samples: torch.Tensor
+    clusters: torch.Tensor
+
+
+def screen_all(p_cal: list[torch.Tensor], quota: int) -> Screened:
+    per_modality = [screen(p, quota) for p in p_cal]
+    k = p_cal[0].shape[1]
+    pairs = torch.cat([idx * k + c for idx, c in per_modality]).unique()
+    return Screened(per_modality, pairs // k, pairs % k)
+
+
+# ----------------------------------------------------------------------------- losses
+def information_bottleneck(out: CLIBOutput, beta: float, eps: float) -> dict[str, torch.Tensor]:
+    """L_IB and its parts (MI on softmax(H) rows: feature-level, D = latent_dim)."""
+    zero = out.hf.new_zeros(())
+    soft = [torch.softmax(hm, dim=1) for hm in out.h]
+    soft_f = torch.softmax(out.hf, dim=1)
+    kl = sum(
+        (gaussian_kl(m, lv) for m, lv in zip(out.mu, out.logvar, strict=True) if lv is not None),
+        zero,
+    )
+    mi_hh = sum(
+        (mutual_information(soft[i], soft[j], eps) for i, j in combinations(range(len(soft)), 2)),
+        zero,
+    )
+    mi_hf = sum((mutual_information(s, soft_f, eps) for s in soft), zero)
+    return {"vib": kl, "mi_hh": mi_hh, "mi_hf": mi_hf, "L_IB": kl - mi_hh - beta * mi_hf}
+
+
+def calibration_terms(out: CLIBOutput, screened: Screened, terms: Terms) -> dict[str, torch.Tensor]:
+    """The active terms of L_Cal (spec/CLIB.md "Losses")."""
+    batch = out.p_clu.shape[0]
+    result: dict[str, torch.Tensor] = {}
+    if terms.caliH:
+        nll = out.p_clu.new_zeros(())
+        for p, (idx, c) in zip(out.p_cal, screened.per_modality, strict=True):
+            nll = nll - p[idx, c].clamp_min(1e-30).log().sum()
+        result["L_caliH"] = nll / batch
+    if terms.re:
+        marginals = [p.mean(dim=0) for p in out.p_cal]
+        result["L_re"] = sum((m * m.clamp_min(1e-30).log()).sum() for m in marginals) / len(
+            marginals
+        )
+    if terms.cluH:
+        picked = out.p_clu[screened.samples, screened.clusters]
+        result["L_cluH"] = -picked.clamp_min(1e-30).log().mean()
+    if terms.con:
+        log_clu = out.p_clu.clamp_min(1e-30).log()
+        result["L_con"] = sum(
+            (p * (p.clamp_min(1e-30).log() - log_clu)).sum(dim=1).mean() for p in out.p_cal
+        )
+    return result
+
+
+@dataclass
+class CLIBStep:
+    terms: dict[str, torch.Tensor]
+    screened: Screened | None
+
+
+def clib_loss(model: CLIB, out: CLIBOutput, variant: str, warming_up: bool) -> CLIBStep:
+    """All loss terms of one step: L_IB only while warming up, L_IB + α L_Cal after."""
+    cfg = model.config
+    terms = information_bottleneck(out, cfg.beta, cfg.mi_eps)
+    total = terms["L_IB"]
+    screened = None
+    if not warming_up:
+        quota = per_cluster_quota(out.hf.shape[0], model.n_clusters, cfg.screen_frac)
+        screened = screen_all(out.p_cal, quota)
+        cal = calibration_terms(out, screened, variant_terms(variant))
+        terms.update(cal)
+        terms["L_Cal"] = sum(cal.values(), out.hf.new_zeros(()))
+        total = total + cfg.alpha * terms["L_Cal"]
+    terms["total"] = total
+    return CLIBStep(terms=terms, screened=screened)
