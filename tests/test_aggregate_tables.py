@@ -10,7 +10,7 @@ import pytest
 from benchmark import records
 from benchmark.aggregate import aggregate, runs_table, summarise
 from benchmark.errors import RecordError
-from benchmark.tables import TABLE1, TABLE2, load_published, render
+from benchmark.tables import CLIB_ABLATION, CLIB_RESULTS, TABLE1, TABLE2, load_published, render
 
 
 def make_record(
@@ -185,3 +185,43 @@ def test_grid_points_stay_apart_and_tables_show_the_chosen_setting(tmp_path):
     assert "GIB runs at α = 0.5, β = 0.5" in md
     other = render(summary, load_published(), TABLE1, tmp_path / "t1", alpha=0.9, beta=0.5)
     assert other[(other["label"] == "GIB") & (other["metric"] == "ACC")]["mean"].iloc[0] == 20.0
+
+
+def clib_record(method, variant, dataset, seed, acc, ece_value, alpha=0.5):
+    record = make_record(method, variant, dataset, seed, acc, nmi=acc - 10, loss=1.0 + seed)
+    record["params"].update(alpha=alpha, beta=0.5)
+    record["loss"]["name"] = "total"
+    record["metrics"]["ECE"] = ece_value
+    return record
+
+
+def test_clib_tables_show_ece_and_each_method_at_its_own_setting(tmp_path):
+    paths = []
+    for method, variant, seed, acc, ece_value, alpha in [
+        ("CLIB", "CLIB", 0, 66.0, 14.0, 0.5),
+        ("CLIB", "CLIB", 1, 70.0, 18.0, 0.5),
+        ("CLIB", "CLIB", 0, 10.0, 50.0, 0.1),  # another grid point: not in the table
+        ("CLIB", "IB+cluH", 0, 40.0, 30.0, 0.5),
+        ("GIB", "GIB", 0, 60.0, 25.0, 0.3),
+        ("AmKM", "all", 0, 45.0, None, None),
+    ]:
+        record = clib_record(method, variant, "Caltech-2V", seed, acc, ece_value, alpha=alpha)
+        if alpha is None:
+            record["params"] = {"n_init": 10}
+        path = tmp_path / method / variant / f"a{alpha}" / f"seed{seed}.json"
+        records.write(path, record)
+        paths.append(path)
+    summary = summarise(runs_table(paths))
+    settings = {"CLIB": (0.5, 0.5), "GIB": (0.3, 0.5)}
+    long = render(summary, load_published(), CLIB_RESULTS, tmp_path / "cr", settings=settings)
+    ece_row = long[(long["label"] == "CLIB") & (long["metric"] == "ECE")].iloc[0]
+    assert ece_row["published"] == 16.0 and ece_row["mean"] == pytest.approx(16.0)
+    assert long[(long["label"] == "GIB") & (long["metric"] == "ACC")]["mean"].iloc[0] == 60.0
+    md = (tmp_path / "cr.md").read_text()
+    assert "ECE paper" in md and "| Caltech-2V | CLIB | 68.6 | 68.0 ± 2.8 (2) | -0.6 ✓" in md
+    assert "GIB runs at α = 0.3, β = 0.5; CLIB runs at α = 0.5, β = 0.5" in md
+    amkm = long[(long["label"] == "AmKM") & (long["metric"] == "ECE")].iloc[0]
+    assert math.isnan(amkm["mean"]) and math.isnan(amkm["published"])  # N/A for hard ones
+    ablation = render(summary, load_published(), CLIB_ABLATION, tmp_path / "ca", settings=settings)
+    assert set(ablation["label"]) == {"CLIB", "IB+cluH"}
+    assert "| Caltech-2V | IB+cluH |" in (tmp_path / "ca.md").read_text()

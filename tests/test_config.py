@@ -56,3 +56,24 @@ def test_error_from_a_command_line_override_says_so(schema):
     config = {"datasets": ["mfeat"], "seeds": "x"}
     with pytest.raises(ConfigError, match=r"\(command-line --config\): key 'seeds'"):
         check_config(config, schema, ["config/demo.yaml"], overrides={"seeds": "x"})
+
+
+@pytest.mark.parametrize("section", ["gib", "clib"])
+def test_schema_defaults_are_the_spec_defaults_of_the_code(schema, section):
+    import dataclasses
+
+    from benchmark.models.clib import CLIBConfig
+    from benchmark.models.gib import GIBConfig
+
+    config_class = {"gib": GIBConfig, "clib": CLIBConfig}[section]
+    properties = schema["properties"][section]["properties"]
+    for field in dataclasses.fields(config_class):
+        default = field.default if field.default is not dataclasses.MISSING else None
+        if field.name == "balls":
+            default = dataclasses.asdict(field.default_factory())
+            schema_default = {k: v["default"] for k, v in properties["balls"]["properties"].items()}
+        else:
+            schema_default = properties[field.name]["default"]
+        if isinstance(default, tuple):
+            default = list(default)
+        assert schema_default == default, field.name

@@ -57,10 +57,23 @@ def planned_baselines(config: dict) -> int:
     return sum(2 * len(get_dataset(d).views) + 2 for d in config["datasets"]) * config["seeds"]
 
 
+GIB_VARIANTS = ["GIB", "DDC", "DDC+Balls", "DDC+Samples"]
+CLIB_VARIANTS = [
+    "CLIB",
+    "IB+cluH",
+    "IB+cluH+re",
+    "IB+cluH+caliH",
+    "IB+cluH+con",
+    "no-warmup",
+    "calihead-backprop",
+]
+
+
 def planned_training(config: dict) -> int:
-    """GIB runs: variants × datasets × seeds (all four variants by default)."""
-    variants = config.get("gib", {}).get("variants", ["GIB", "DDC", "DDC+Balls", "DDC+Samples"])
-    return len(variants) * len(config["datasets"]) * config["seeds"]
+    """GIB and CLIB runs: variants × datasets × seeds (all variants by default)."""
+    gib = config.get("gib", {}).get("variants", GIB_VARIANTS)
+    clib = config.get("clib", {}).get("variants", CLIB_VARIANTS)
+    return (len(gib) + len(clib)) * len(config["datasets"]) * config["seeds"]
 
 
 def write_config(path: Path, base: Path | None = None, **overrides) -> Path:
@@ -88,13 +101,14 @@ def test_dry_run_plans_every_run(repo, tmp_path, name):
     assert counts["baseline"] == planned_baselines(config)
     assert counts["train"] == planned_training(config)
     assert counts["convert"] == len(config["datasets"])
-    assert counts["table"] == 2
+    assert counts["table"] == 4  # table1, table2, clib_results, clib_ablation
+    assert counts["reliability"] == len(config["datasets"])
     assert not (tmp_path / "results").exists()
 
 
 def test_demo_and_paper_job_counts():
     assert planned_baselines({"datasets": ["mfeat"], "seeds": 5}) == 70
-    assert planned_training({"datasets": ["mfeat"], "seeds": 3}) == 12
+    assert planned_training({"datasets": ["mfeat"], "seeds": 3}) == 3 * (4 + 7)
     paper = ["Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"]
     assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
 
@@ -167,10 +181,15 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
 
     runs = pd.read_csv(workdir / "results/runs.csv")
     assert set(runs["dataset"]) == {"3-sources", "NGs"}
-    assert len(runs) == (32 + 16) * 4 and set(runs["status"]) == {"done"}
+    assert len(runs) == (32 + 16 + 28) * 4 and set(runs["status"]) == {"done"}
     gib = runs[runs["method"] == "GIB"]
-    assert set(gib["variant"]) == {"GIB", "DDC", "DDC+Balls", "DDC+Samples"}
+    assert set(gib["variant"]) == set(GIB_VARIANTS)
     assert gib["value"].notna().all() and (gib["p_epochs"] == 2).all()
+    clib = runs[runs["method"] == "CLIB"]
+    assert set(clib["variant"]) == set(CLIB_VARIANTS)
+    assert clib["value"].notna().all() and (clib["p_epochs"] == 3).all()
+    no_warmup = clib[clib["variant"] == "no-warmup"]
+    assert (no_warmup["p_warmup_epochs"] == 0).all()
     assert runs["max_rss_mb"].notna().all()  # Snakemake benchmark files were picked up
     summary = pd.read_csv(workdir / "results/summary.csv")
     acc = summary[summary["metric"] == "ACC"]
@@ -182,6 +201,12 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert "| NGs | GIB |" in md
     table2 = (workdir / "results/tables/table2.md").read_text()
     assert "| 3-sources | DDC+Balls |" in table2
+    clib_results = (workdir / "results/tables/clib_results.md").read_text()
+    assert "| NGs | CLIB |" in clib_results and "ECE" in clib_results
+    clib_ablation = (workdir / "results/tables/clib_ablation.md").read_text()
+    assert "| 3-sources | IB+cluH+con |" in clib_ablation
+    for dataset in ("3-sources", "NGs"):
+        assert (workdir / f"figures/reliability/{dataset}.png").stat().st_size > 0
     history = next((workdir / "results/runs/GIB/NGs/GIB").rglob("seed0.history.csv"))
     assert pd.read_csv(history)["epoch"].tolist() == [0, 1, 2]
     manifest = json.loads((workdir / "resources/raw/NGs/manifest.json").read_text())

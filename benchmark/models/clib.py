@@ -9,6 +9,7 @@ The first `warmup_epochs` train L_IB only; then the heads are initialised from k
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from itertools import combinations
@@ -18,6 +19,7 @@ from torch import nn
 
 from benchmark.losses import gaussian_kl, mutual_information
 from benchmark.models.layers import ClusteringHead, SoftmaxFusion, VariationalEncoder
+from benchmark.models.settings import DeepConfig
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,9 @@ CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
 
 
 @dataclass(frozen=True)
-class CLIBConfig:
+class CLIBConfig(DeepConfig):
     """Every resolved choice of spec/CLIB.md, with the spec's default (config keys `clib.*`)."""
 
-    alpha: float = 0.5
-    beta: float = 0.5
-    epochs: int = 100
-    batch_size: int = 256
-    lr: float = 1e-4
-    encoder_hidden: tuple[int, ...] = (512, 512)
-    latent_dim: int = 256
-    head_hidden: int = 100
-    variational: bool = True
     screen_frac: float = 0.5
     warmup_epochs: int = 20
     head_init_steps: int = 200
@@ -65,15 +58,6 @@ class CLIBConfig:
     head_init_lr: float = 1e-3
     kmeans_n_init: int = 10
     detach_cali: bool = True
-    mi_eps: float = 1e-9
-    min_batch_factor: int = 2
-
-    @classmethod
-    def from_dict(cls, values: dict) -> CLIBConfig:
-        values = dict(values)
-        if "encoder_hidden" in values:
-            values["encoder_hidden"] = tuple(values["encoder_hidden"])
-        return cls(**values)
 
     def for_variant(self, variant: str) -> CLIBConfig:
         """The configuration a variant trains with (no-warmup: 0 epochs; backprop: no detach)."""
@@ -83,7 +67,7 @@ class CLIBConfig:
             changes["warmup_epochs"] = 0
         if terms.cali_backprop:
             changes["detach_cali"] = False
-        return self.__class__(**{**self.__dict__, **changes})
+        return dataclasses.replace(self, **changes)
 
 
 def variant_terms(variant: str) -> Terms:

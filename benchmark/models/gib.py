@@ -25,6 +25,7 @@ from benchmark.models.layers import (
     VariationalEncoder,
     running_stats_frozen,
 )
+from benchmark.models.settings import DeepConfig
 
 VARIANTS: dict[str, tuple[bool, bool]] = {  # variant → (L_Balls on, L_Samples on)
     "DDC": (False, False),
@@ -49,32 +50,19 @@ TERMS = (
 
 
 @dataclass(frozen=True)
-class GIBConfig:
+class GIBConfig(DeepConfig):
     """Every resolved choice of spec/GIB.md, with the spec's default (config keys `gib.*`)."""
 
-    alpha: float = 0.5
-    beta: float = 0.5
-    epochs: int = 100
-    batch_size: int = 256
-    lr: float = 1e-4
-    encoder_hidden: tuple[int, ...] = (512, 512)
-    latent_dim: int = 256
-    head_hidden: int = 100
-    variational: bool = True
     ball_representation: Literal["softmax"] = "softmax"
     ddc2: Literal["clusters", "samples"] = "clusters"
     rel_sigma: float = 0.15
-    mi_eps: float = 1e-9
-    min_batch_factor: int = 2  # a last batch < factor·k samples joins the previous one
     balls: BallSettings = field(default_factory=BallSettings)
 
     @classmethod
     def from_dict(cls, values: dict) -> GIBConfig:
         values = dict(values)
         balls = BallSettings(**values.pop("balls", {}))
-        if "encoder_hidden" in values:
-            values["encoder_hidden"] = tuple(values["encoder_hidden"])
-        return cls(balls=balls, **values)
+        return super().from_dict({**values, "balls": balls})
 
 
 @dataclass
