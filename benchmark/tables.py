@@ -236,6 +236,8 @@ def _num(value: float | None, signed: bool = False) -> str:
 
 def _mean_std(row: pd.Series) -> str:
     if pd.isna(row["mean"]):
+        if row["n_runs"] and row["n_runs"] > row["n_failed"]:
+            return "N/A"  # runs finished without this metric (ECE of hard assignments)
         return f"not run (0/{int(row['n_runs'])} done)" if row["n_runs"] else "not run"
     std = "" if pd.isna(row["std"]) else f" ± {row['std']:.1f}"
     failed = f", {int(row['n_failed'])} failed" if row["n_failed"] else ""

@@ -225,3 +225,5 @@ def test_clib_tables_show_ece_and_each_method_at_its_own_setting(tmp_path):
     ablation = render(summary, load_published(), CLIB_ABLATION, tmp_path / "ca", settings=settings)
     assert set(ablation["label"]) == {"CLIB", "IB+cluH"}
     assert "| Caltech-2V | IB+cluH |" in (tmp_path / "ca.md").read_text()
+    amkm_line = next(line for line in md.splitlines() if line.startswith("| Caltech-2V | AmKM |"))
+    assert amkm_line.rstrip(" |").endswith("| – | N/A | –")  # ECE: paper –, ours N/A, Δ –
