@@ -51,6 +51,7 @@ class CLIBTrainer:
         stats: dict[str, float] = {}
         if step.screened is not None:
             size = step.screened.samples.numel()
+            # (sample, cluster) pairs over the batch size: above 1 when modalities disagree.
             stats = {"screened_size": float(size), "screened_share": size / idx.numel()}
             self._screened.append(
                 (idx.cpu()[step.screened.samples.cpu()], step.screened.clusters.cpu())
