@@ -36,7 +36,8 @@ from benchmark.trainers.gib import GIBTrainer
 
 log = logging.getLogger(__name__)
 EVAL_CHUNK = 4096
-DEEP_METHODS = ("GIB", "CLIB")
+TRAINERS = {"GIB": GIBTrainer, "CLIB": CLIBTrainer}
+DEEP_METHODS = tuple(TRAINERS)
 
 
 @dataclass
@@ -109,10 +110,8 @@ def make_trainer(
     config: GIBConfig | CLIBConfig,
     device: torch.device,
 ) -> Trainer:
-    if method == "GIB":
-        return GIBTrainer(data, views, variant, seed, config, device)
-    if method == "CLIB":
-        return CLIBTrainer(data, views, variant, seed, config, device)
+    if method in TRAINERS:
+        return TRAINERS[method](data, views, variant, seed, config, device)
     raise ValueError(f"unknown deep method {method!r} (available: {', '.join(DEEP_METHODS)})")
 
 
@@ -191,7 +190,7 @@ def train(
         }
         epoch_times.append(time.perf_counter() - t_epoch)
         row["epoch_s"] = epoch_times[-1]
-        if method == "GIB":
+        if trainer.times_balls:
             row["ball_s"] = extra_times[-1]
         history.append(row)
         if epoch in embeddings_at:
@@ -245,7 +244,7 @@ def train(
             "per_epoch_s": float(np.mean(epoch_times)) if epoch_times else None,
             "ball_share": (
                 sum(extra_times[: len(epoch_times)]) / sum(epoch_times)
-                if epoch_times and method == "GIB"
+                if epoch_times and trainer.times_balls
                 else None
             ),
             "started": started,

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from benchmark.losses import gaussian_kl, mutual_information
-from benchmark.models.layers import ClusteringHead, SoftmaxFusion, VariationalEncoder
+from benchmark.models.layers import ClusteringHead, FusedEncoders
 from benchmark.models.settings import DeepConfig
 
 
@@ -86,28 +86,15 @@ class CLIBOutput:
     p_clu: torch.Tensor  # cluster head on H^f: the clustering and its confidence
 
 
-class CLIB(nn.Module):
+class CLIB(FusedEncoders):
     """Variational encoders, self-weighted fusion, calibration heads and the cluster head."""
 
     def __init__(self, input_dims: list[int], n_clusters: int, config: CLIBConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.n_clusters = n_clusters
-        self.encoders = nn.ModuleList(
-            VariationalEncoder(d, config.encoder_hidden, config.latent_dim, config.variational)
-            for d in input_dims
-        )
-        self.fusion = SoftmaxFusion(len(input_dims))
+        super().__init__(input_dims, n_clusters, config)
         self.cali_heads = nn.ModuleList(
             ClusteringHead(config.latent_dim, n_clusters, config.head_hidden) for _ in input_dims
         )
         self.cluster_head = ClusteringHead(config.latent_dim, n_clusters, config.head_hidden)
-
-    def encode(self, views: list[torch.Tensor]) -> tuple[list, list, list, torch.Tensor]:
-        """(H^m, μ^m, log σ²^m per modality, H^f)."""
-        encoded = [encoder(x) for encoder, x in zip(self.encoders, views, strict=True)]
-        h = [e[0] for e in encoded]
-        return h, [e[1] for e in encoded], [e[2] for e in encoded], self.fusion(h)
 
     def forward(self, views: list[torch.Tensor], heads: bool = True) -> CLIBOutput:
         h, mu, logvar, hf = self.encode(views)

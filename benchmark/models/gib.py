@@ -15,14 +15,12 @@ from itertools import combinations
 from typing import Literal
 
 import torch
-from torch import nn
 
 from benchmark.losses import ddc_terms, gaussian_kl, mutual_information
 from benchmark.models.granular import Balls, BallSettings, granular_balls
 from benchmark.models.layers import (
     ClusteringHead,
-    SoftmaxFusion,
-    VariationalEncoder,
+    FusedEncoders,
     running_stats_frozen,
 )
 from benchmark.models.settings import DeepConfig
@@ -76,25 +74,16 @@ class GIBOutput:
     zs: torch.Tensor  # DDC hidden activations of the fused pass
 
 
-class GIB(nn.Module):
+class GIB(FusedEncoders):
     """Variational encoders, softmax fusion and one DDC module shared by all modalities."""
 
     def __init__(self, input_dims: list[int], n_clusters: int, config: GIBConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.n_clusters = n_clusters
-        self.encoders = nn.ModuleList(
-            VariationalEncoder(d, config.encoder_hidden, config.latent_dim, config.variational)
-            for d in input_dims
-        )
-        self.fusion = SoftmaxFusion(len(input_dims))
+        super().__init__(input_dims, n_clusters, config)
         # Spec's resolution: one DDC module for Y^i and Y^s, so cluster ids are comparable.
         self.ddc = ClusteringHead(config.latent_dim, n_clusters, config.head_hidden)
 
     def forward(self, views: list[torch.Tensor], per_view: bool = True) -> GIBOutput:
-        encoded = [encoder(x) for encoder, x in zip(self.encoders, views, strict=True)]
-        h = [e[0] for e in encoded]
-        hs = self.fusion(h)
+        h, mu, logvar, hs = self.encode(views)
         ys, zs = self.ddc(hs)
         y = []
         if per_view:
@@ -104,8 +93,8 @@ class GIB(nn.Module):
                 y = [self.ddc(hi)[0] for hi in h]
         return GIBOutput(
             h=h,
-            mu=[e[1] for e in encoded],
-            logvar=[e[2] for e in encoded],
+            mu=mu,
+            logvar=logvar,
             hs=hs,
             y=y,
             ys=ys,

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from benchmark.models.settings import DeepConfig
+
 
 @contextlib.contextmanager
 def running_stats_frozen(module: nn.Module) -> Iterator[None]:
@@ -93,3 +95,24 @@ class ClusteringHead(nn.Module):
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.hidden(h)
         return torch.softmax(self.out(z), dim=1), z
+
+
+class FusedEncoders(nn.Module):
+    """One variational encoder per modality and the softmax fusion: the trunk GIB and CLIB
+    share. Subclasses add their heads after calling this constructor."""
+
+    def __init__(self, input_dims: list[int], n_clusters: int, config: DeepConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.n_clusters = n_clusters
+        self.encoders = nn.ModuleList(
+            VariationalEncoder(d, config.encoder_hidden, config.latent_dim, config.variational)
+            for d in input_dims
+        )
+        self.fusion = SoftmaxFusion(len(input_dims))
+
+    def encode(self, views: list[torch.Tensor]) -> tuple[list, list, list, torch.Tensor]:
+        """(H^m, μ^m, log σ²^m per modality, the fused H)."""
+        encoded = [encoder(x) for encoder, x in zip(self.encoders, views, strict=True)]
+        h = [e[0] for e in encoded]
+        return h, [e[1] for e in encoded], [e[2] for e in encoded], self.fusion(h)

@@ -22,6 +22,7 @@ class Trainer(Protocol):
 
     method: str
     model: nn.Module
+    times_balls: bool  # StepOutcome.extra_seconds is granular-ball time (GIB)
 
     def before_epoch(self, epoch: int) -> None: ...
 

@@ -19,6 +19,7 @@ class CLIBTrainer:
     """CLIB or one of its ablations (spec/CLIB.md, ablation table)."""
 
     method = "CLIB"
+    times_balls = False
 
     def __init__(
         self,
@@ -33,7 +34,7 @@ class CLIBTrainer:
         self.variant, self.views, self.seed = variant, views, seed
         self.model = CLIB([v.shape[1] for v in views], data.n_clusters, self.config).to(device)
         # Labels only score the screened pseudo-labels (a diagnostic); training never sees them.
-        self.labels = torch.as_tensor(data.labels)
+        self.labels = data.labels
         self.warming_up = self.config.warmup_epochs > 0
         self.init_diagnostics: dict[str, float] = {}
         self._screened: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -65,7 +66,7 @@ class CLIBTrainer:
         samples = torch.cat([s for s, _ in self._screened]).numpy()
         clusters = torch.cat([c for _, c in self._screened]).numpy()
         self._screened = []
-        return {"screened_acc": accuracy(self.labels.numpy()[samples], clusters)}
+        return {"screened_acc": accuracy(self.labels[samples], clusters)}
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(views)

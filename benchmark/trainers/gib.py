@@ -49,6 +49,7 @@ class GIBTrainer:
     """GIB or one of its ablations (DDC, DDC+Balls, DDC+Samples)."""
 
     method = "GIB"
+    times_balls = True
 
     def __init__(
         self,
