@@ -175,26 +175,40 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 def aggregate(
     record_paths: Iterable[str | Path],
-    runs_csv: Path,
+    runs_csv: Path | None,
     summary_csv: Path,
     runs_root: Path | None = None,
     bench_root: Path | None = None,
 ) -> pd.DataFrame:
-    """Write runs.csv and summary.csv atomically; return the summary."""
+    """Write runs.csv (unless None) and summary.csv atomically; return the summary."""
     runs = runs_table(record_paths, runs_root, bench_root)
     if runs.empty:
         raise ValueError("no run records to aggregate")
     summary = summarise(runs)
-    with atomic.atomic_path(runs_csv) as tmp:
-        runs.to_csv(tmp, index=False)
+    if runs_csv is not None:
+        with atomic.atomic_path(runs_csv) as tmp:
+            runs.to_csv(tmp, index=False)
     with atomic.atomic_path(summary_csv) as tmp:
         summary.to_csv(tmp, index=False)
-    done = int((runs.drop_duplicates(IDENTITY)["status"] == "done").sum())
+    unique = runs.drop_duplicates(IDENTITY)
     log.info(
-        "aggregated %d runs (%d done) into %s and %s",
-        runs.drop_duplicates(IDENTITY).shape[0],
-        done,
-        runs_csv,
-        summary_csv,
+        "aggregated %d runs (%d done) into %s",
+        unique.shape[0],
+        int((unique["status"] == "done").sum()),
+        " and ".join(str(p) for p in (runs_csv, summary_csv) if p is not None),
     )
     return summary
+
+
+def aggregate_grid(
+    record_paths: Iterable[str | Path],
+    grid_csv: Path,
+    runs_root: Path | None = None,
+    bench_root: Path | None = None,
+) -> pd.DataFrame:
+    """Write grid.csv atomically: the summary of exactly the α/β grid's runs.
+
+    A grid cell summarises the grid's own seeds, so the cell at the default (α, β) averages the
+    same number of seeds as every other cell, even though the tables' runs there have more.
+    """
+    return aggregate(record_paths, None, grid_csv, runs_root, bench_root)

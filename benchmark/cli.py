@@ -1,7 +1,8 @@
 """The `mmcbench` command (also `python -m benchmark`, which is what the workflow rules call).
 
-Subcommands: datasets, fetch, convert, baseline, aggregate, render. Errors in the input
-(missing or corrupt files, bad arguments) print one paragraph and exit with status 2.
+Subcommands: datasets, fetch, convert, baseline, train, aggregate, render, reliability, tsne,
+plot. Errors in the input (missing or corrupt files, bad arguments) print one paragraph and exit
+with status 2.
 """
 
 from __future__ import annotations
@@ -177,9 +178,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     m, status = result.record["metrics"], result.record["status"]
     if status == "done":
         log.info(
-            "%s %s seed %d: ACC %.1f NMI %.1f ARI %.1f ECE %.1f (%.1f s)",
+            "done: %s %s on %s, α = %g, β = %g, seed %d: ACC %.1f NMI %.1f ARI %.1f ECE %.1f "
+            "(%.1f s)",
+            args.method,
             args.variant,
             result.record["dataset"],
+            args.alpha,
+            args.beta,
             args.seed,
             m["ACC"],
             m["NMI"],
@@ -189,9 +194,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     else:
         log.error(
-            "%s %s seed %d: %s",
+            "%s: %s %s on %s, α = %g, β = %g, seed %d: %s",
+            status,
+            args.method,
             args.variant,
             result.record["dataset"],
+            args.alpha,
+            args.beta,
             args.seed,
             result.record["error"],
         )
@@ -199,7 +208,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from benchmark.aggregate import aggregate
+    from benchmark.aggregate import aggregate, aggregate_grid
 
     paths = list(args.records)
     if args.records_from:
@@ -208,6 +217,14 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         paths += sorted(str(p) for p in Path(args.runs_dir).rglob("seed*.json"))
     if not paths:
         raise MmcbenchError("aggregate: no run records given (use --runs-dir or record paths)")
+    if args.grid_csv:
+        aggregate_grid(
+            paths,
+            Path(args.grid_csv),
+            runs_root=Path(args.runs_dir or "results/runs"),
+            bench_root=Path(args.benchmarks_dir),
+        )
+        return 0
     aggregate(
         paths,
         Path(args.runs_csv),
@@ -337,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmarks-dir", default="logs/benchmarks")
     p.add_argument("--runs-csv", default="results/runs.csv")
     p.add_argument("--summary-csv", default="results/summary.csv")
+    p.add_argument(
+        "--grid-csv",
+        default=None,
+        help="instead: summarise the given records (an α/β grid) into this grid.csv only",
+    )
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("render", help="render a table from summary.csv")
@@ -367,6 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="figure file (.png, .pdf or .svg)")
     p.set_defaults(func=cmd_reliability)
+
+    from benchmark.figures.commands import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -377,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     try:
         return args.func(args)
     except MmcbenchError as exc:

@@ -18,6 +18,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
 ECE_BINS = 15
+LOWER_IS_BETTER = frozenset({"ECE"})  # every other metric: higher is better
 
 
 def cluster_to_class_map(labels: np.ndarray, clusters: np.ndarray) -> dict[int, int]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import atomic
+from benchmark.metrics import LOWER_IS_BETTER
 
 VERDICT_POINTS = 2.0
 SINGLE_VIEW = ("KM", "Ncuts")
@@ -224,7 +225,24 @@ def comparison(
                     "loss_selected_seed": cell["loss_selected_seed"],
                 }
             )
-    return pd.DataFrame(rows)
+    return _with_ranks(pd.DataFrame(rows))
+
+
+def _with_ranks(long: pd.DataFrame) -> pd.DataFrame:
+    """Add `rank` (reproduced mean) and `published_rank` within (paper, dataset, metric).
+
+    1 = best: highest, or lowest for ECE; ties share the better rank. The papers print the best
+    bold and the second underlined, and so do the Markdown and LaTeX tables.
+    """
+    if long.empty:
+        return long.assign(rank=pd.Series(dtype=float), published_rank=pd.Series(dtype=float))
+    long = long.copy()
+    keys = ["paper", "dataset", "metric"]
+    for value, rank in (("mean", "rank"), ("published", "published_rank")):
+        signed = long[value].astype(float).where(~long["metric"].isin(LOWER_IS_BETTER))
+        signed = signed.fillna(-long[value].astype(float))  # lower is better: rank the negative
+        long[rank] = signed.groupby([long[k] for k in keys]).rank(method="min", ascending=False)
+    return long
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -254,30 +272,69 @@ def _row_label(row: pd.Series) -> str:
     return f"{row['label']} ({row['view_name']})" if row["view_name"] else row["label"]
 
 
-def _lines(part: pd.DataFrame, with_paper: bool, metrics: tuple[str, ...]) -> list[list[str]]:
+@dataclass(frozen=True)
+class Cell:
+    """A table cell's text and its rank among the dataset's rows (1 = best, 2 = second)."""
+
+    text: str
+    rank: float | None = None
+
+
+def _rank(row: pd.Series | None, column: str) -> float | None:
+    if row is None or column not in row or pd.isna(row[column]):
+        return None
+    return float(row[column])
+
+
+def _lines(part: pd.DataFrame, with_paper: bool, metrics: tuple[str, ...]) -> list[list[Cell]]:
     out = []
     for (dataset, _label), cell in part.groupby(["dataset", "label"], sort=False):
         by = {r["metric"]: r for _, r in cell.iterrows()}
-        line = [dataset, _row_label(cell.iloc[0])]
+        line = [Cell(dataset), Cell(_row_label(cell.iloc[0]))]
         for metric in metrics:
             r = by.get(metric)
             if r is None:
-                line += ["–"] * (3 if with_paper else 1)
+                line += [Cell("–")] * (3 if with_paper else 1)
                 continue
-            line += (
-                [_num(r["published"]), _mean_std(r), _delta(r)] if with_paper else [_mean_std(r)]
-            )
+            reproduced = Cell(_mean_std(r), _rank(r, "rank"))
+            if with_paper:
+                line += [
+                    Cell(_num(r["published"]), _rank(r, "published_rank")),
+                    reproduced,
+                    Cell(_delta(r)),
+                ]
+            else:
+                line.append(reproduced)
             if metric == "ACC":
-                line += [_num(r["label_selected"]), _num(r["loss_selected"])]
+                line += [Cell(_num(r["label_selected"])), Cell(_num(r["loss_selected"]))]
         if not with_paper:
-            line.append(_mean_std(by["ARI"]) if "ARI" in by else "–")
+            line.append(
+                Cell(_mean_std(by["ARI"]), _rank(by["ARI"], "rank")) if "ARI" in by else Cell("–")
+            )
         out.append(line)
     return out
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def _md_cell(cell: Cell) -> str:
+    if cell.rank == 1:
+        return f"**{cell.text}**"
+    if cell.rank == 2:
+        return f"<u>{cell.text}</u>"
+    return cell.text
+
+
+def _tex_cell(cell: Cell) -> str:
+    text = _latex_escape(cell.text)
+    if cell.rank == 1:
+        return rf"\textbf{{{text}}}"
+    if cell.rank == 2:
+        return rf"\underline{{{text}}}"
+    return text
+
+
+def _markdown_table(header: list[str], rows: list[list[Cell]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -300,7 +357,7 @@ def _latex_escape(text: str) -> str:
     )
 
 
-def _latex_table(caption: str, header: list[str], rows: list[list[str]]) -> str:
+def _latex_table(caption: str, header: list[str], rows: list[list[Cell]]) -> str:
     spec = "ll" + "r" * (len(header) - 2)
     lines = [
         r"\begin{table}[t]",
@@ -311,7 +368,7 @@ def _latex_table(caption: str, header: list[str], rows: list[list[str]]) -> str:
         " & ".join(_latex_escape(h) for h in header) + r" \\",
         r"\midrule",
     ]
-    lines += [" & ".join(_latex_escape(c) for c in r) + r" \\" for r in rows]
+    lines += [" & ".join(_tex_cell(c) for c in r) + r" \\" for r in rows]
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines)
 
@@ -343,7 +400,8 @@ def legend(settings: Setting) -> str:
         "(label-free; k-means inertia for KM/AmKM, total training loss for GIB and CLIB; – where a "
         "method has none). KM and Ncuts use the best single view by mean ACC (named in "
         "brackets); the CSV keeps every view. ECE (lower is better) is N/A for hard "
-        "assignments. "
+        "assignments. Best value per dataset and column in bold, second underlined (the "
+        "reproduced column ranks the means, the paper column the published values). "
         + "; ".join(f"{m} runs at α = {a:g}, β = {b:g}" for m, (a, b) in settings.items())
         + "."
     )

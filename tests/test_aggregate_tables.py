@@ -13,6 +13,11 @@ from benchmark.errors import RecordError
 from benchmark.tables import CLIB_ABLATION, CLIB_RESULTS, TABLE1, TABLE2, load_published, render
 
 
+def plain(markdown: str) -> str:
+    """A rendered Markdown table without the best/second emphasis."""
+    return markdown.replace("**", "").replace("<u>", "").replace("</u>", "")
+
+
 def make_record(
     method, variant, dataset, seed, acc, nmi=50.0, status="done", loss=None, view_name=None
 ):
@@ -129,7 +134,7 @@ def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, reco
     mfeat = long[long["dataset"] == "mfeat"]
     assert set(mfeat["paper"]) == {""} and mfeat["published"].isna().all()
 
-    md = (tmp_path / "t1.md").read_text()
+    md = plain((tmp_path / "t1.md").read_text())
     assert "| Caltech-2V | KM (WM) | 41.6 | 42.0 ± 2.8 (2, 1 failed) | +0.4 ✓ | 44.0 | 44.0 |" in md
     assert "Not in this run: Caltech-3V, IAPR, MIRFlickr, WVU" in md
     assert "| mfeat | AmKM | 85.0 ± 7.1 (2) | 90.0 | 90.0 |" in md
@@ -180,7 +185,7 @@ def test_grid_points_stay_apart_and_tables_show_the_chosen_setting(tmp_path):
     assert gib["published"] == 69.7 and gib["delta"] == pytest.approx(68.0 - 69.7)
     ddc = long[(long["label"] == "DDC") & (long["metric"] == "NMI")].iloc[0]
     assert ddc["published"] == 50.1 and ddc["mean"] == pytest.approx(51.0)
-    md = (tmp_path / "t2.md").read_text()
+    md = plain((tmp_path / "t2.md").read_text())
     assert "| Caltech-2V | GIB | 69.7 | 68.0 ± 2.8 (2) | -1.7 ✓ | 70.0 | 66.0 |" in md
     assert "GIB runs at α = 0.5, β = 0.5" in md
     other = render(summary, load_published(), TABLE1, tmp_path / "t1", alpha=0.9, beta=0.5)
@@ -217,13 +222,56 @@ def test_clib_tables_show_ece_and_each_method_at_its_own_setting(tmp_path):
     ece_row = long[(long["label"] == "CLIB") & (long["metric"] == "ECE")].iloc[0]
     assert ece_row["published"] == 16.0 and ece_row["mean"] == pytest.approx(16.0)
     assert long[(long["label"] == "GIB") & (long["metric"] == "ACC")]["mean"].iloc[0] == 60.0
-    md = (tmp_path / "cr.md").read_text()
+    md = plain((tmp_path / "cr.md").read_text())
     assert "ECE paper" in md and "| Caltech-2V | CLIB | 68.6 | 68.0 ± 2.8 (2) | -0.6 ✓" in md
     assert "GIB runs at α = 0.3, β = 0.5; CLIB runs at α = 0.5, β = 0.5" in md
     amkm = long[(long["label"] == "AmKM") & (long["metric"] == "ECE")].iloc[0]
     assert math.isnan(amkm["mean"]) and math.isnan(amkm["published"])  # N/A for hard ones
     ablation = render(summary, load_published(), CLIB_ABLATION, tmp_path / "ca", settings=settings)
     assert set(ablation["label"]) == {"CLIB", "IB+cluH"}
-    assert "| Caltech-2V | IB+cluH |" in (tmp_path / "ca.md").read_text()
+    assert "| Caltech-2V | IB+cluH |" in plain((tmp_path / "ca.md").read_text())
     amkm_line = next(line for line in md.splitlines() if line.startswith("| Caltech-2V | AmKM |"))
     assert amkm_line.rstrip(" |").endswith("| – | N/A | –")  # ECE: paper –, ours N/A, Δ –
+
+
+def _latex_rows(tex: str) -> list[str]:
+    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0]
+    return [line for line in body.strip().splitlines() if line.strip()]
+
+
+def test_latex_and_markdown_mark_the_best_bold_and_the_second_underlined(tmp_path):
+    accs = {"DDC": 61.0, "DDC+Balls": 75.0, "DDC+Samples": 40.0, "GIB": 68.0}
+    paths = []
+    for variant, acc in accs.items():
+        for seed, shift in ((0, -1.0), (1, 1.0)):
+            path = tmp_path / variant / f"seed{seed}.json"
+            records.write(path, gib_record(variant, "Caltech-2V", seed, acc + shift, 1.0))
+            paths.append(path)
+    render(summarise(runs_table(paths)), load_published(), TABLE2, tmp_path / "t2")
+    tex = (tmp_path / "t2.tex").read_text()
+    assert tex.count("{") == tex.count("}")  # balanced braces (compile-free check)
+    assert tex.count(r"\begin{") == tex.count(r"\end{")
+    rows = _latex_rows(tex)
+    assert [r.split(" & ")[1] for r in rows] == list(accs)  # one row per method, in order
+    by_method = {r.split(" & ")[1]: r.split(" & ") for r in rows}
+    # Column 3 is the reproduced ACC: bold on the true maximum (DDC+Balls), underline on GIB.
+    assert by_method["DDC+Balls"][3].startswith(r"\textbf{75.0")
+    assert by_method["GIB"][3].startswith(r"\underline{68.0")
+    assert not by_method["DDC"][3].startswith("\\")
+    # Column 2 is the paper's ACC: bold on its published maximum (GIB, 69.7).
+    assert by_method["GIB"][2] == r"\textbf{69.7}"
+    md = (tmp_path / "t2.md").read_text()
+    assert "**75.0 ± 1.4 (2)**" in md and "<u>68.0 ± 1.4 (2)</u>" in md
+
+
+def test_lower_ece_ranks_first(tmp_path):
+    paths = []
+    for variant, ece_value in (("CLIB", 5.0), ("IB+cluH", 9.0), ("no-warmup", 20.0)):
+        path = tmp_path / variant / "seed0.json"
+        records.write(path, clib_record("CLIB", variant, "Caltech-2V", 0, 50.0, ece_value))
+        paths.append(path)
+    long = render(summarise(runs_table(paths)), load_published(), CLIB_ABLATION, tmp_path / "a")
+    ece_rank = long[long["metric"] == "ECE"].set_index("label")["rank"]
+    assert ece_rank.to_dict() == {"IB+cluH": 2.0, "no-warmup": 3.0, "CLIB": 1.0}
+    acc_rank = long[long["metric"] == "ACC"]["rank"]
+    assert set(acc_rank) == {1.0}  # a tie shares the best rank

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,11 +70,49 @@ CLIB_VARIANTS = [
 ]
 
 
+FULL_GRID = [i / 10 for i in range(11)]
+
+
+def planned_runs(config: dict, grid: bool = True) -> set[tuple]:
+    """Distinct GIB and CLIB runs: the tables' (variants × datasets × seeds at the method's
+    α, β) and, with `grid`, the α/β grid's (full model × points × grid seeds)."""
+    runs = set()
+    for method, default_variants in (("GIB", GIB_VARIANTS), ("CLIB", CLIB_VARIANTS)):
+        section = config.get(method.lower(), {})
+        alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
+        for dataset in config["datasets"]:
+            for variant in section.get("variants", default_variants):
+                for seed in range(config["seeds"]):
+                    runs.add((method, dataset, variant, alpha, beta, seed))
+            points = section.get("grid", {})
+            if not grid or not points.get("seeds"):
+                continue
+            for a in points.get("alphas", FULL_GRID):
+                for b in points.get("betas", FULL_GRID):
+                    for seed in range(points["seeds"]):
+                        runs.add((method, dataset, method, float(a), float(b), seed))
+    return runs
+
+
 def planned_training(config: dict) -> int:
-    """GIB and CLIB runs: variants × datasets × seeds (all variants by default)."""
-    gib = config.get("gib", {}).get("variants", GIB_VARIANTS)
-    clib = config.get("clib", {}).get("variants", CLIB_VARIANTS)
-    return (len(gib) + len(clib)) * len(config["datasets"]) * config["seeds"]
+    """Training jobs a config asks for: the distinct runs of the tables and the grids."""
+    return len(planned_runs(config))
+
+
+def planned_figures(config: dict) -> dict[str, int]:
+    """Figure jobs per rule (every method's full model runs in the shipped configs)."""
+    n = len(config["datasets"])
+    grids = sum(1 for m in ("gib", "clib") if config.get(m, {}).get("grid", {}).get("seeds"))
+    metrics = len(config.get("figures", {}).get("grid_metrics", ["ACC", "NMI", "ECE"]))
+    return {
+        "reliability": n,
+        "convergence_figure": 2 * n,
+        "tsne": 2 * n,
+        "tsne_figure": 2 * n,
+        "grid_figure": grids * n * metrics,
+        "grid_summary": 1 if grids else 0,
+        "paper_vs_reproduced": 1,
+    }
 
 
 def write_config(path: Path, base: Path | None = None, **overrides) -> Path:
@@ -102,13 +141,39 @@ def test_dry_run_plans_every_run(repo, tmp_path, name):
     assert counts["train"] == planned_training(config)
     assert counts["convert"] == len(config["datasets"])
     assert counts["table"] == 4  # table1, table2, clib_results, clib_ablation
-    assert counts["reliability"] == len(config["datasets"])
+    for rule, expected in planned_figures(config).items():
+        assert counts.get(rule, 0) == expected, rule
     assert not (tmp_path / "results").exists()
 
 
-def test_demo_and_paper_job_counts():
+def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path):
+    config = write_config(
+        tmp_path / "grid.yaml",
+        base=repo / "config/demo.yaml",
+        gib={"variants": ["GIB"], "grid": {"alphas": [0.5, 1.0], "betas": [0.0, 0.5], "seeds": 2}},
+        clib={"variants": [], "grid": {"seeds": 0}},
+        baselines={"methods": ["AmKM"]},
+    )
+    result = snakemake(repo, tmp_path, "-n", "--configfile", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    # 3 table seeds at (0.5, 0.5) + 4 grid points × 2 seeds, of which (0.5, 0.5) seeds 0-1
+    # are the tables' runs: 3 + 8 - 2 = 9 jobs, each output planned once.
+    assert job_counts(result.stdout)["train"] == 9
+    # The train rule's message names each job's run: method, variant, dataset, α, β, seed.
+    planned = re.findall(r"Job \d+: (GIB GIB on mfeat, α = \S+ β = \S+ seed \d+)", result.stdout)
+    assert len(planned) == len(set(planned)) == 9
+    assert "GIB GIB on mfeat, α = 0.5, β = 0.5, seed 2" in planned
+    assert "GIB GIB on mfeat, α = 1, β = 0, seed 1" in planned
+
+
+def test_demo_and_paper_job_counts(repo):
     assert planned_baselines({"datasets": ["mfeat"], "seeds": 5}) == 70
     assert planned_training({"datasets": ["mfeat"], "seeds": 3}) == 3 * (4 + 7)
+    demo = yaml.safe_load((repo / "config/demo.yaml").read_text())
+    assert planned_training(demo) == 3 * (4 + 7) + 2 * (9 - 1)  # 3 × 3 grid, 1 seed
+    paper = yaml.safe_load((repo / "config/config.yaml").read_text())
+    grid_only = planned_runs(paper) - planned_runs(paper, grid=False)
+    assert len(grid_only) == 2 * 6 * (121 * 3 - 3)  # the default point's 3 seeds are shared
     paper = ["Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"]
     assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
 
@@ -207,6 +272,19 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert "| 3-sources | IB+cluH+con |" in clib_ablation
     for dataset in ("3-sources", "NGs"):
         assert (workdir / f"figures/reliability/{dataset}.png").stat().st_size > 0
+        for method in ("GIB", "CLIB"):
+            stems = [f"convergence/{method}_{dataset}", f"tsne/{method}_{dataset}"]
+            stems += [f"grid/{method}_{dataset}_{m}" for m in ("ACC", "NMI", "ECE")]
+            for stem in stems:
+                for ext in ("png", "pdf"):
+                    assert (workdir / f"figures/{stem}.{ext}").stat().st_size > 0, stem
+    assert (workdir / "figures/paper_vs_reproduced.png").stat().st_size > 0
+    grid = pd.read_csv(workdir / "results/grid.csv")
+    acc = grid[grid["metric"] == "ACC"]
+    assert len(acc) == 2 * 2 * 2  # methods × datasets × points (0.5, 0.5) and (1, 0.5)
+    assert set(acc["p_alpha"]) == {0.5, 1.0} and (acc["n"] == 2).all()
+    tsne = pd.read_csv(workdir / "results/tsne/GIB_NGs.csv")
+    assert set(tsne["epoch"]) == {0, 2} and len(tsne) == 2 * 200  # subsampled to 200
     history = next((workdir / "results/runs/GIB/NGs/GIB").rglob("seed0.history.csv"))
     assert pd.read_csv(history)["epoch"].tolist() == [0, 1, 2]
     manifest = json.loads((workdir / "resources/raw/NGs/manifest.json").read_text())

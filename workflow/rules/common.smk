@@ -3,7 +3,11 @@ import json
 import re
 import shlex
 
+import pandas as pd
+from snakemake.utils import Paramspace
+
 from benchmark.data.registry import dataset_names, get_dataset
+from benchmark.errors import ConfigError
 
 # The package CLI with this checkout first on PYTHONPATH, so that jobs need no install.
 MMCBENCH = (
@@ -13,6 +17,11 @@ MMCBENCH = (
 SINGLE_VIEW_METHODS = ("KM", "Ncuts")
 DATASETS = config["datasets"]
 SEEDS = list(range(config["seeds"]))
+if config["figures"]["tsne_seed"] not in SEEDS:
+    raise ConfigError(
+        f"config key 'figures.tsne_seed' = {config['figures']['tsne_seed']}: the t-SNE figure "
+        f"shows a run of the tables, whose seeds are 0..{SEEDS[-1]} (key 'seeds')"
+    )
 
 
 wildcard_constraints:
@@ -70,7 +79,15 @@ def baseline_records():
 # Hyper-parameters of GIB and CLIB that are passed to `mmcbench train` as JSON (α and β come
 # from the run's path, so that grid points are ordinary runs).
 DEEP_METHODS = {"GIB": "gib", "CLIB": "clib"}  # method → config section
-DEEP_RUN_KEYS = ("variants", "alpha", "beta", "embeddings_at", "device", "threads")
+DEEP_RUN_KEYS = (
+    "variants",
+    "alpha",
+    "beta",
+    "embeddings_at",
+    "device",
+    "threads",
+    "grid",
+)
 
 
 def setting_dir(alpha, beta):
@@ -103,9 +120,46 @@ def train_records(method=None):
     ]
 
 
+def grid_space(method):
+    """The method's α/β grid as a Paramspace whose instances are run path components
+    (`a0.1_b0.5`, the same spelling as `setting_dir`, so a grid point at the default (α, β)
+    is the very same run file)."""
+    grid = deep_section(method)["grid"]
+    points = pd.DataFrame(
+        [(f"{a:g}", f"{b:g}") for a in grid["alphas"] for b in grid["betas"]],
+        columns=["a", "b"],
+    )
+    return Paramspace(points, filename_params="*", param_sep="")
+
+
+def grid_methods():
+    """Deep methods whose α/β grid is switched on (grid.seeds > 0)."""
+    return [m for m in DEEP_METHODS if deep_section(m)["grid"]["seeds"] > 0]
+
+
+def grid_records(method=None):
+    """Every run record of the α/β grids: the full model per dataset, point and grid seed."""
+    methods = [method] if method else grid_methods()
+    return [
+        f"results/runs/{m}/{dataset}/{m}/{point}/seed{seed}.json"
+        for m in methods
+        for dataset in DATASETS
+        for point in grid_space(m).instance_patterns
+        for seed in range(deep_section(m)["grid"]["seeds"])
+    ]
+
+
 def all_records():
     """Every run record the tables are built from."""
     return baseline_records() + train_records()
+
+
+TABLE_PAPER = {  # report category of each table
+    "table1": "GIB paper",
+    "table2": "GIB paper",
+    "clib_results": "CLIB paper",
+    "clib_ablation": "CLIB paper",
+}
 
 
 def table_targets():
@@ -120,19 +174,56 @@ def table_targets():
 
 def full_model_embeddings(wildcards):
     """Embeddings files of the full GIB and CLIB runs on a dataset, by method (for figures)."""
-    runs = {}
-    for method in DEEP_METHODS:
-        if method in deep_section(method)["variants"]:
-            runs[method] = [
-                record.removesuffix(".json") + ".embeddings.npz"
-                for record in train_records(method)
-                if f"/{method}/{wildcards.dataset}/{method}/" in record
-            ]
-    return runs
+    return {
+        method: full_model_runs(method, wildcards.dataset, ".embeddings.npz")
+        for method in full_model_methods()
+    }
+
+
+def full_model_methods():
+    """Deep methods whose full model (variant = method name) is among the table runs."""
+    return [m for m in DEEP_METHODS if m in deep_section(m)["variants"]]
+
+
+def full_model_runs(method, dataset, suffix, seeds=None):
+    """Files of the full model's table runs (default α, β) on a dataset, one per seed."""
+    section = deep_section(method)
+    setting = setting_dir(section["alpha"], section["beta"])
+    return [
+        f"results/runs/{method}/{dataset}/{method}/{setting}/seed{seed}{suffix}"
+        for seed in (SEEDS if seeds is None else seeds)
+    ]
+
+
+def tsne_embeddings(wildcards):
+    """The embeddings file the t-SNE figure of a method and dataset shows."""
+    seed = config["figures"]["tsne_seed"]
+    return full_model_runs(
+        wildcards.method, wildcards.dataset, ".embeddings.npz", [seed]
+    )
+
+
+def figure_files(stem):
+    """A figure's PNG and PDF."""
+    return [f"{stem}.png", f"{stem}.pdf"]
 
 
 def figure_targets():
-    """Reliability diagrams, one per dataset, when GIB or CLIB (full model) runs."""
-    if not any(method in deep_section(method)["variants"] for method in DEEP_METHODS):
-        return []
-    return [f"figures/reliability/{dataset}.png" for dataset in DATASETS]
+    """Every figure the config asks for: reliability diagrams, convergence curves and t-SNE
+    of the full models, α/β grids, and the paper-vs-reproduced overview."""
+    targets = figure_files("figures/paper_vs_reproduced")
+    full = full_model_methods()
+    if full:
+        targets += [f"figures/reliability/{dataset}.png" for dataset in DATASETS]
+    for method in full:
+        for dataset in DATASETS:
+            targets += figure_files(f"figures/convergence/{method}_{dataset}")
+            targets += figure_files(f"figures/tsne/{method}_{dataset}")
+    for method in grid_methods():
+        targets += [
+            f"figures/grid/{method}_{dataset}_{metric}.{ext}"
+            for dataset in DATASETS
+            for metric in config["figures"]["grid_metrics"]
+            for ext in ("png", "pdf")
+        ]
+    return targets

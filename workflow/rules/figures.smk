@@ -1,4 +1,4 @@
-# Saved run outputs -> figures (restyling a figure never retrains anything).
+# Saved run outputs and CSVs -> figures (PNG + PDF); restyling a figure never retrains anything.
 
 
 rule reliability:
@@ -8,8 +8,9 @@ rule reliability:
         report(
             "figures/reliability/{dataset}.png",
             caption="../report/reliability.rst",
-            category="Figures",
+            category="CLIB paper",
             subcategory="Reliability diagrams",
+            labels={"figure": "reliability", "dataset": "{dataset}"},
         ),
     log:
         "logs/figures/reliability/{dataset}.log",
@@ -24,3 +25,158 @@ rule reliability:
     shell:
         "{params.cli} reliability --dataset {wildcards.dataset} {params.runs}"
         " --out {output} > {log} 2>&1"
+
+
+rule grid_summary:
+    input:
+        records=grid_records(),
+    output:
+        grid="results/grid.csv",
+    log:
+        "logs/grid_summary.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule grid_figure:
+    input:
+        "results/grid.csv",
+    output:
+        png=report(
+            "figures/grid/{method}_{dataset}_{metric}.png",
+            caption="../report/grid.rst",
+            category="{method} paper",
+            subcategory="α/β grid",
+            labels={"figure": "grid", "dataset": "{dataset}", "metric": "{metric}"},
+        ),
+        pdf="figures/grid/{method}_{dataset}_{metric}.pdf",
+    log:
+        "logs/figures/grid/{method}_{dataset}_{metric}.log",
+    wildcard_constraints:
+        method="GIB|CLIB",
+        metric="ACC|NMI|ARI|ECE",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+        style=config["figures"]["grid_style"],
+    shell:
+        "{params.cli} plot grid --grid {input} --method {wildcards.method}"
+        " --dataset {wildcards.dataset} --metric {wildcards.metric} --style {params.style}"
+        " --out-prefix figures/grid/{wildcards.method}_{wildcards.dataset}_{wildcards.metric}"
+        " > {log} 2>&1"
+
+
+rule convergence_figure:
+    input:
+        lambda wildcards: full_model_runs(
+            wildcards.method, wildcards.dataset, ".history.csv"
+        ),
+    output:
+        png=report(
+            "figures/convergence/{method}_{dataset}.png",
+            caption="../report/convergence.rst",
+            category="{method} paper",
+            subcategory="Training curves",
+            labels={"figure": "convergence", "dataset": "{dataset}"},
+        ),
+        pdf="figures/convergence/{method}_{dataset}.pdf",
+    log:
+        "logs/figures/convergence/{method}_{dataset}.log",
+    wildcard_constraints:
+        method="GIB|CLIB",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+        alpha=lambda wildcards: deep_section(wildcards.method)["alpha"],
+        beta=lambda wildcards: deep_section(wildcards.method)["beta"],
+    shell:
+        "{params.cli} plot convergence --method {wildcards.method}"
+        " --dataset {wildcards.dataset} --histories {input}"
+        " --alpha {params.alpha} --beta {params.beta}"
+        " --out-prefix figures/convergence/{wildcards.method}_{wildcards.dataset} > {log} 2>&1"
+
+
+rule tsne:
+    input:
+        tsne_embeddings,
+    output:
+        "results/tsne/{method}_{dataset}.csv",
+    log:
+        "logs/tsne/{method}_{dataset}.log",
+    wildcard_constraints:
+        method="GIB|CLIB",
+    conda:
+        "../envs/mmcbench.yaml"
+    threads: 1
+    params:
+        cli=MMCBENCH,
+        seed=config["figures"]["tsne_seed"],
+        perplexity=config["figures"]["tsne_perplexity"],
+        max_samples=config["figures"]["tsne_max_samples"],
+    shell:
+        "OMP_NUM_THREADS={threads} {params.cli} tsne --embeddings {input}"
+        " --seed {params.seed} --perplexity {params.perplexity}"
+        " --max-samples {params.max_samples} --out {output} > {log} 2>&1"
+
+
+rule tsne_figure:
+    input:
+        coordinates="results/tsne/{method}_{dataset}.csv",
+        history=lambda wildcards: full_model_runs(
+            wildcards.method,
+            wildcards.dataset,
+            ".history.csv",
+            [config["figures"]["tsne_seed"]],
+        ),
+    output:
+        png=report(
+            "figures/tsne/{method}_{dataset}.png",
+            caption="../report/tsne.rst",
+            category="{method} paper",
+            subcategory="t-SNE",
+            labels={"figure": "t-SNE", "dataset": "{dataset}"},
+        ),
+        pdf="figures/tsne/{method}_{dataset}.pdf",
+    log:
+        "logs/figures/tsne/{method}_{dataset}.log",
+    wildcard_constraints:
+        method="GIB|CLIB",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+    shell:
+        "{params.cli} plot tsne --coordinates {input.coordinates} --history {input.history}"
+        " --method {wildcards.method} --dataset {wildcards.dataset}"
+        " --out-prefix figures/tsne/{wildcards.method}_{wildcards.dataset} > {log} 2>&1"
+
+
+rule paper_vs_reproduced:
+    input:
+        [t for t in table_targets() if t.endswith(".csv")],
+    output:
+        png=report(
+            "figures/paper_vs_reproduced.png",
+            caption="../report/paper_vs_reproduced.rst",
+            category="Overview",
+            labels={"figure": "published vs reproduced"},
+        ),
+        pdf="figures/paper_vs_reproduced.pdf",
+    log:
+        "logs/figures/paper_vs_reproduced.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+    shell:
+        "{params.cli} plot paper-vs-reproduced --tables {input}"
+        " --out-prefix figures/paper_vs_reproduced > {log} 2>&1"

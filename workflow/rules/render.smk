@@ -8,8 +8,9 @@ rule table:
         md=report(
             "results/tables/{table}.md",
             caption="../report/tables.rst",
-            category="Tables",
-            subcategory="{table}",
+            category=lambda wildcards: TABLE_PAPER[wildcards.table],
+            subcategory="Tables",
+            labels={"table": "{table}"},
         ),
         tex="results/tables/{table}.tex",
         csv="results/tables/{table}.csv",

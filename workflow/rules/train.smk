@@ -30,9 +30,12 @@ rule train:
             str(e) for e in deep_section(wildcards.method)["embeddings_at"]
         ),
         device=lambda wildcards: deep_section(wildcards.method)["device"],
+    message:
+        "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
+        " β = {wildcards.beta}, seed {wildcards.seed} (one line per epoch in {log})"
     shell:
         "{params.cli} train --method {wildcards.method} --variant {wildcards.variant}"
         " --data {input} --seed {wildcards.seed} --alpha {wildcards.alpha}"
         " --beta {wildcards.beta} --hparams {params.hparams}"
         " --embeddings-at {params.embeddings} --device {params.device} --threads {threads}"
-        " --out {output.record} > {log} 2>&1"
+        " --out {output.record} > {log} 2>&1 && tail -n 1 {log}"

@@ -1,4 +1,4 @@
-"""Snakemake script for rule `aggregate`: the DAG's run records -> runs.csv, summary.csv.
+"""Snakemake script for rules `aggregate` (runs.csv, summary.csv) and `grid_summary` (grid.csv).
 
 A script rather than a shell command so that thousands of record paths need no command line.
 """
@@ -10,17 +10,15 @@ from pathlib import Path
 smk = globals()["snakemake"]  # injected by Snakemake
 sys.path.insert(0, str(Path(smk.scriptdir).resolve().parents[1]))  # the checkout's package
 
-from benchmark.aggregate import aggregate  # noqa: E402
+from benchmark.aggregate import aggregate, aggregate_grid  # noqa: E402
 
 logging.basicConfig(
     filename=smk.log[0],
     level=logging.INFO,
     format="%(asctime)s %(levelname)s %(name)s: %(message)s",
 )
-aggregate(
-    smk.input.records,
-    Path(smk.output.runs),
-    Path(smk.output.summary),
-    runs_root=Path("results/runs"),
-    bench_root=Path("logs/benchmarks"),
-)
+roots = {"runs_root": Path("results/runs"), "bench_root": Path("logs/benchmarks")}
+if smk.rule == "grid_summary":
+    aggregate_grid(smk.input.records, Path(smk.output.grid), **roots)
+else:
+    aggregate(smk.input.records, Path(smk.output.runs), Path(smk.output.summary), **roots)

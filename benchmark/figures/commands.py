@@ -1,0 +1,127 @@
+"""`mmcbench tsne` and `mmcbench plot …`: figures from files written by runs and aggregation.
+
+Every `plot` command reads CSV/NPZ files only and writes `<out-prefix>.png` and `.pdf`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from benchmark import atomic
+from benchmark.errors import MmcbenchError
+from benchmark.figures import GRID_STYLES
+
+log = logging.getLogger("mmcbench")
+
+
+def _saved(out_prefix: str, fig) -> int:
+    from benchmark.figures import style  # matplotlib and seaborn: only when drawing
+
+    paths = style.save(fig, Path(out_prefix))
+    log.info("wrote %s", ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_tsne(args: argparse.Namespace) -> int:
+    from benchmark.figures.tsne import tsne_coordinates
+
+    coordinates = tsne_coordinates(
+        args.embeddings, args.epochs, args.seed, args.perplexity, args.max_samples
+    )
+    with atomic.atomic_path(args.out) as tmp:
+        coordinates.to_csv(tmp, index=False)
+    log.info("wrote %s (%d points)", args.out, len(coordinates))
+    return 0
+
+
+def cmd_plot_grid(args: argparse.Namespace) -> int:
+    from benchmark.figures.grid import grid_figure, load_grid
+
+    fig = grid_figure(load_grid(args.grid), args.method, args.dataset, args.metric, args.style)
+    return _saved(args.out_prefix, fig)
+
+
+def cmd_plot_convergence(args: argparse.Namespace) -> int:
+    from benchmark.figures.convergence import convergence_figure, load_histories, warmup_epochs
+
+    setting = f" (α = {args.alpha:g}, β = {args.beta:g})" if args.alpha is not None else ""
+    fig = convergence_figure(
+        args.method,
+        args.dataset,
+        load_histories(args.histories),
+        warmup=warmup_epochs(args.histories[0]),
+        setting=setting,
+    )
+    return _saved(args.out_prefix, fig)
+
+
+def cmd_plot_tsne(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from benchmark.figures.tsne import tsne_figure
+
+    try:
+        coordinates = pd.read_csv(args.coordinates)
+        scores = pd.read_csv(args.history).set_index("epoch") if args.history else None
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise MmcbenchError(f"plot tsne: cannot read an input ({exc})") from exc
+    if missing := {"epoch", "x", "y", "label"} - set(coordinates.columns):
+        raise MmcbenchError(f"{args.coordinates}: not t-SNE coordinates, missing {sorted(missing)}")
+    return _saved(args.out_prefix, tsne_figure(coordinates, args.method, args.dataset, scores))
+
+
+def cmd_plot_paper(args: argparse.Namespace) -> int:
+    from benchmark.figures.paper_vs_reproduced import (
+        load_comparisons,
+        paper_vs_reproduced_figure,
+    )
+
+    return _saved(args.out_prefix, paper_vs_reproduced_figure(load_comparisons(args.tables)))
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register `tsne` and `plot` on the main parser's subcommands."""
+    p = sub.add_parser("tsne", help="t-SNE coordinates of a run's saved fused embeddings")
+    p.add_argument("--embeddings", required=True, help="a run's .embeddings.npz")
+    p.add_argument("--epochs", type=int, nargs="*", default=None, help="default: every saved")
+    p.add_argument("--seed", type=int, default=0, help="t-SNE and subsampling seed")
+    p.add_argument("--perplexity", type=float, default=30.0)
+    p.add_argument("--max-samples", type=int, default=5000, help="random subsample above this")
+    p.add_argument("--out", required=True, help="coordinates CSV (epoch, sample, x, y, label)")
+    p.set_defaults(func=cmd_tsne)
+
+    plot = sub.add_parser("plot", help="draw a figure (PNG + PDF) from CSV/NPZ files")
+    kinds = plot.add_subparsers(dest="figure", required=True)
+
+    def common(q: argparse.ArgumentParser, method: bool = True) -> None:
+        if method:
+            q.add_argument("--method", required=True, help="GIB or CLIB")
+            q.add_argument("--dataset", required=True)
+        q.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
+
+    q = kinds.add_parser("grid", help="α/β grid heatmap (or 3-D bars) from grid.csv")
+    q.add_argument("--grid", default="results/grid.csv")
+    q.add_argument("--metric", required=True, help="ACC, NMI, ARI or ECE")
+    q.add_argument("--style", default="heatmap", choices=GRID_STYLES)
+    common(q)
+    q.set_defaults(func=cmd_plot_grid)
+
+    q = kinds.add_parser("convergence", help="loss/ACC/NMI(/ECE) against epoch, mean ± std")
+    q.add_argument("--histories", nargs="+", required=True, help="history CSVs, one per seed")
+    q.add_argument("--alpha", type=float, default=None, help="(for the title)")
+    q.add_argument("--beta", type=float, default=None, help="(for the title)")
+    common(q)
+    q.set_defaults(func=cmd_plot_convergence)
+
+    q = kinds.add_parser("tsne", help="t-SNE panels per epoch from `mmcbench tsne` output")
+    q.add_argument("--coordinates", required=True)
+    q.add_argument("--history", default=None, help="the run's history CSV (ACC/NMI in titles)")
+    common(q)
+    q.set_defaults(func=cmd_plot_tsne)
+
+    q = kinds.add_parser("paper-vs-reproduced", help="published vs reproduced, every table")
+    q.add_argument("--tables", nargs="+", required=True, help="results/tables/<table>.csv")
+    common(q, method=False)
+    q.set_defaults(func=cmd_plot_paper)

@@ -1,0 +1,135 @@
+"""α/β grid figures (GIB Fig. 4, CLIB's parameter analysis) from results/grid.csv only.
+
+A heatmap of the mean over the grid's seeds per (α, β), values written in the cells, the best
+cell outlined (highest mean; lowest for ECE). The papers draw 3-D bars: `style="bars3d"`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colors
+from matplotlib import pyplot as plt
+from matplotlib.patches import Rectangle
+
+from benchmark.errors import MmcbenchError
+from benchmark.figures import GRID_STYLES, style
+from benchmark.metrics import LOWER_IS_BETTER
+
+STYLES = GRID_STYLES
+
+
+def load_grid(path: str | Path) -> pd.DataFrame:
+    """results/grid.csv, checked for the columns the figures need."""
+    try:
+        grid = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise MmcbenchError(f"{path}: cannot read the grid summary ({exc})") from exc
+    needed = {"method", "dataset", "metric", "p_alpha", "p_beta", "mean", "n", "n_runs"}
+    if missing := needed - set(grid.columns):
+        raise MmcbenchError(f"{path}: not a grid summary, missing columns {sorted(missing)}")
+    return grid
+
+
+def grid_matrix(grid: pd.DataFrame, method: str, dataset: str, metric: str) -> pd.DataFrame:
+    """Mean of `metric` with β as rows (ascending upwards when drawn) and α as columns."""
+    cells = grid[
+        (grid["method"] == method) & (grid["dataset"] == dataset) & (grid["metric"] == metric)
+    ]
+    if cells.empty:
+        raise MmcbenchError(f"grid: no {metric} of {method} on {dataset} in the grid summary")
+    return cells.pivot_table(index="p_beta", columns="p_alpha", values="mean", aggfunc="first")
+
+
+def best_cell(matrix: pd.DataFrame, metric: str) -> tuple[float, float, float] | None:
+    """(α, β, value) of the best cell (ties: the first in α, then β order); None if all NaN."""
+    stacked = matrix.stack().dropna()
+    if stacked.empty:
+        return None
+    (beta, alpha) = stacked.idxmin() if metric in LOWER_IS_BETTER else stacked.idxmax()
+    return float(alpha), float(beta), float(stacked[(beta, alpha)])
+
+
+def _title(method: str, dataset: str, metric: str, cells: pd.DataFrame, best) -> str:
+    seeds = int(cells["n_runs"].max())
+    failed = int((cells["n_runs"] - cells["n"]).clip(lower=0).sum())
+    text = f"{method} on {dataset}: {metric} (%), mean of {seeds} seed{'s' * (seeds != 1)}"
+    if failed:
+        text += f", {failed} failed runs"
+    if best:
+        text += f"\nbest α = {best[0]:g}, β = {best[1]:g}: {best[2]:.1f}"
+    return text
+
+
+def _heatmap(ax: plt.Axes, matrix: pd.DataFrame, metric: str, best) -> None:
+    import seaborn as sns
+
+    shown = matrix.sort_index(ascending=False)  # β grows upwards
+    size = max(shown.shape)
+    sns.heatmap(
+        shown,
+        ax=ax,
+        cmap=style.SEQUENTIAL_CMAP + ("_r" if metric in LOWER_IS_BETTER else ""),
+        annot=True,
+        fmt=".0f" if size > 6 else ".1f",
+        annot_kws={"fontsize": 5 if size > 6 else 7},
+        linewidths=0.3,
+        square=True,
+        cbar_kws={"label": f"{metric} (%)", "shrink": 0.8},
+    )
+    ax.set_xticklabels([f"{a:g}" for a in shown.columns], rotation=0)
+    ax.set_yticklabels([f"{b:g}" for b in shown.index], rotation=0)
+    ax.set_xlabel("α")
+    ax.set_ylabel("β")
+    if best:
+        col = list(shown.columns).index(best[0])
+        row = list(shown.index).index(best[1])
+        ax.add_patch(Rectangle((col, row), 1, 1, fill=False, edgecolor="red", linewidth=1.5))
+
+
+def _bars3d(fig: plt.Figure, matrix: pd.DataFrame, metric: str, best) -> plt.Axes:
+    ax = fig.add_subplot(projection="3d")
+    alphas, betas = list(matrix.columns), list(matrix.index)
+    values = matrix.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    norm = colors.Normalize(finite.min(), finite.max() if finite.max() > finite.min() else 1)
+    cmap = plt.get_cmap(style.SEQUENTIAL_CMAP + ("_r" if metric in LOWER_IS_BETTER else ""))
+    for i, beta in enumerate(betas):
+        for j, alpha in enumerate(alphas):
+            value = values[i, j]
+            if not np.isfinite(value):
+                continue
+            is_best = best is not None and (alpha, beta) == (best[0], best[1])
+            colour = "red" if is_best else cmap(norm(value))
+            ax.bar3d(j, i, 0, 0.7, 0.7, value, color=colour, shade=True)
+    step = 2 if max(len(alphas), len(betas)) > 6 else 1  # every other label on a fine grid
+    ax.set_xticks(np.arange(0, len(alphas), step) + 0.35, [f"{a:g}" for a in alphas[::step]])
+    ax.set_yticks(np.arange(0, len(betas), step) + 0.35, [f"{b:g}" for b in betas[::step]])
+    ax.set_xlabel("α")
+    ax.set_ylabel("β")
+    ax.set_zlabel(f"{metric} (%)")
+    return ax
+
+
+def grid_figure(
+    grid: pd.DataFrame, method: str, dataset: str, metric: str, kind: str = "heatmap"
+) -> plt.Figure:
+    """The grid of one method, dataset and metric (not saved; see `style.save`)."""
+    if kind not in STYLES:
+        raise MmcbenchError(f"grid: unknown style {kind!r} (choose from {', '.join(STYLES)})")
+    style.apply()
+    matrix = grid_matrix(grid, method, dataset, metric)
+    best = best_cell(matrix, metric)
+    cells = grid[
+        (grid["method"] == method) & (grid["dataset"] == dataset) & (grid["metric"] == metric)
+    ]
+    fig = plt.figure(figsize=(style.COLUMN_IN, style.COLUMN_IN * 0.95))
+    if kind == "heatmap":
+        ax = fig.add_subplot()
+        _heatmap(ax, matrix, metric, best)
+    else:
+        ax = _bars3d(fig, matrix, metric, best)
+    ax.set_title(_title(method, dataset, metric, cells, best))
+    return fig

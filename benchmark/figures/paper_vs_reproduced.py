@@ -1,0 +1,138 @@
+"""Published vs reproduced, every cell of every rendered table, in one figure.
+
+Reads the tables' CSVs only (`results/tables/<table>.csv`, the long comparison `render`
+writes). One row of panels per table, one panel per metric the table prints; a line per cell:
+the reproduced mean (filled circle, ± std bar) and the published value (open diamond), joined
+so that the gap is visible. Cells of datasets the papers do not have show the reproduced value
+alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.lines import Line2D
+
+from benchmark.errors import MmcbenchError
+from benchmark.figures import style
+from benchmark.tables import TABLES, VERDICT_POINTS
+
+ROW_IN = 0.15  # height per cell row, inches
+
+
+def load_comparisons(paths: Sequence[str | Path]) -> dict[str, pd.DataFrame]:
+    """Table name (file stem) → its comparison CSV, restricted to the metrics it prints."""
+    out = {}
+    for path in paths:
+        path = Path(path)
+        spec = TABLES.get(path.stem)
+        if spec is None:
+            raise MmcbenchError(f"{path}: not a table CSV (known: {', '.join(TABLES)})")
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            frame = pd.DataFrame(columns=["paper", "dataset", "label", "metric", "mean"])
+        except (OSError, pd.errors.ParserError) as exc:
+            raise MmcbenchError(f"{path}: cannot read the table CSV ({exc})") from exc
+        if missing := {"paper", "dataset", "label", "metric", "mean"} - set(frame.columns):
+            raise MmcbenchError(f"{path}: not a table CSV, missing columns {sorted(missing)}")
+        out[path.stem] = frame[frame["metric"].isin(spec.metrics)]
+    return out
+
+
+def _row_names(frame: pd.DataFrame) -> list[str]:
+    two_papers = frame["paper"].fillna("").nunique() > 1
+    names = []
+    for _, r in frame.iterrows():
+        name = f"{r['dataset']} · {r['label']}"
+        if two_papers and isinstance(r["paper"], str) and r["paper"]:
+            name += f" [{r['paper']}]"
+        names.append(name)
+    return names
+
+
+def _panel(ax: plt.Axes, frame: pd.DataFrame, rows: list[str], colours) -> str:
+    index = {name: i for i, name in enumerate(rows)}
+    y = np.array([index[n] for n in _row_names(frame)])
+    mean = frame["mean"].to_numpy(dtype=float)
+    std = frame["std"].to_numpy(dtype=float) if "std" in frame else np.full_like(mean, np.nan)
+    published = frame["published"].to_numpy(dtype=float) if "published" in frame else mean * np.nan
+    for yi, m, p in zip(y, mean, published, strict=True):
+        if np.isfinite(m) and np.isfinite(p):
+            ax.plot([m, p], [yi, yi], color="0.6", linewidth=1, zorder=1)
+    ax.errorbar(
+        mean,
+        y,
+        xerr=np.nan_to_num(std),
+        fmt="o",
+        color=colours[0],
+        markersize=3,
+        elinewidth=0.8,
+        capsize=1.5,
+        zorder=2,
+    )
+    ax.scatter(published, y, marker="D", facecolors="none", edgecolors="black", s=14, zorder=3)
+    ax.set_xlim(-2, 102)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(axis="x", linewidth=0.3)
+    both = np.isfinite(mean) & np.isfinite(published)
+    within = int((np.abs(mean - published)[both] <= VERDICT_POINTS).sum())
+    return (
+        f"{within}/{int(both.sum())} within {VERDICT_POINTS:g} pts"
+        if both.any()
+        else "no published value"
+    )
+
+
+def paper_vs_reproduced_figure(comparisons: dict[str, pd.DataFrame]) -> plt.Figure:
+    """The figure over all tables (not saved)."""
+    style.apply()
+    tables = {name: frame for name, frame in comparisons.items() if not frame.empty}
+    if not tables:
+        raise MmcbenchError("paper vs reproduced: no table has a reproduced cell")
+    n_cols = max(len(TABLES[name].metrics) for name in tables)
+    row_lists = {}
+    for name, frame in tables.items():
+        names = _row_names(frame)
+        row_lists[name] = list(dict.fromkeys(names))
+    heights = [max(len(r), 2) for r in row_lists.values()]
+    fig, axes = plt.subplots(
+        len(tables),
+        n_cols,
+        figsize=(style.FULL_IN, ROW_IN * sum(heights) + 0.55 * len(tables) + 0.6),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+        sharex=True,
+    )
+    colours = style.palette(1)
+    for r, (name, frame) in enumerate(tables.items()):
+        metrics = TABLES[name].metrics
+        for c in range(n_cols):
+            ax = axes[r][c]
+            if c >= len(metrics):
+                ax.set_visible(False)
+                continue
+            metric = metrics[c]
+            verdict = _panel(ax, frame[frame["metric"] == metric], row_lists[name], colours)
+            ax.set_yticks(range(len(row_lists[name])))
+            ax.set_yticklabels(row_lists[name] if c == 0 else [])
+            ax.set_title(f"{name} · {metric}\n{verdict}")
+            ax.set_xlabel(f"{metric} (%)" if r == len(tables) - 1 else "")
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=colours[0], markersize=4),
+        Line2D([], [], marker="D", linestyle="", markerfacecolor="none", color="black"),
+    ]
+    fig.legend(
+        handles,
+        ["reproduced mean ± std over seeds", "published"],
+        loc="upper center",
+        ncol=2,
+        frameon=False,
+        bbox_to_anchor=(0.5, 1.0),
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
