@@ -90,11 +90,11 @@ def convergence_figure(
     if warmup:
         axes[0][0].annotate(
             "warm-up ends",
-            (warmup, 1),
+            (warmup, 0.45),
             xycoords=("data", "axes fraction"),
-            xytext=(2, -2),
+            xytext=(3, 0),
             textcoords="offset points",
-            va="top",
+            va="center",
             fontsize=6,
             color="grey",
         )

@@ -55,7 +55,8 @@ def best_cell(matrix: pd.DataFrame, metric: str) -> tuple[float, float, float] |
 def _title(method: str, dataset: str, metric: str, cells: pd.DataFrame, best) -> str:
     seeds = int(cells["n_runs"].max())
     failed = int((cells["n_runs"] - cells["n"]).clip(lower=0).sum())
-    text = f"{method} on {dataset}: {metric} (%), mean of {seeds} seed{'s' * (seeds != 1)}"
+    better = ", lower is better" if metric in LOWER_IS_BETTER else ""
+    text = f"{method} on {dataset}: {metric} (%{better}), mean of {seeds} seed{'s' * (seeds != 1)}"
     if failed:
         text += f", {failed} failed runs"
     if best:
