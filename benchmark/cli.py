@@ -208,7 +208,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from benchmark.aggregate import aggregate, aggregate_grid
+    from benchmark.aggregate import aggregate
 
     paths = list(args.records)
     if args.records_from:
@@ -217,18 +217,11 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         paths += sorted(str(p) for p in Path(args.runs_dir).rglob("seed*.json"))
     if not paths:
         raise MmcbenchError("aggregate: no run records given (use --runs-dir or record paths)")
-    if args.grid_csv:
-        aggregate_grid(
-            paths,
-            Path(args.grid_csv),
-            runs_root=Path(args.runs_dir or "results/runs"),
-            bench_root=Path(args.benchmarks_dir),
-        )
-        return 0
+    # --grid-csv: a grid's summary only (aggregate_grid), no runs.csv.
     aggregate(
         paths,
-        Path(args.runs_csv),
-        Path(args.summary_csv),
+        None if args.grid_csv else Path(args.runs_csv),
+        Path(args.grid_csv or args.summary_csv),
         runs_root=Path(args.runs_dir or "results/runs"),
         bench_root=Path(args.benchmarks_dir),
     )

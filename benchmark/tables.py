@@ -238,9 +238,9 @@ def _with_ranks(long: pd.DataFrame) -> pd.DataFrame:
         return long.assign(rank=pd.Series(dtype=float), published_rank=pd.Series(dtype=float))
     long = long.copy()
     keys = ["paper", "dataset", "metric"]
+    sign = np.where(long["metric"].isin(LOWER_IS_BETTER), -1.0, 1.0)  # rank −ECE, +others
     for value, rank in (("mean", "rank"), ("published", "published_rank")):
-        signed = long[value].astype(float).where(~long["metric"].isin(LOWER_IS_BETTER))
-        signed = signed.fillna(-long[value].astype(float))  # lower is better: rank the negative
+        signed = long[value].astype(float) * sign
         long[rank] = signed.groupby([long[k] for k in keys]).rank(method="min", ascending=False)
     return long
 

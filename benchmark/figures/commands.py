@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 from benchmark import atomic
-from benchmark.errors import MmcbenchError
 from benchmark.figures import GRID_STYLES
 
 log = logging.getLogger("mmcbench")
@@ -58,17 +57,13 @@ def cmd_plot_convergence(args: argparse.Namespace) -> int:
 
 
 def cmd_plot_tsne(args: argparse.Namespace) -> int:
-    import pandas as pd
-
+    from benchmark.figures.inputs import read_csv
     from benchmark.figures.tsne import tsne_figure
 
-    try:
-        coordinates = pd.read_csv(args.coordinates)
-        scores = pd.read_csv(args.history).set_index("epoch") if args.history else None
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise MmcbenchError(f"plot tsne: cannot read an input ({exc})") from exc
-    if missing := {"epoch", "x", "y", "label"} - set(coordinates.columns):
-        raise MmcbenchError(f"{args.coordinates}: not t-SNE coordinates, missing {sorted(missing)}")
+    coordinates = read_csv(args.coordinates, "t-SNE coordinates CSV", ["epoch", "x", "y", "label"])
+    scores = None
+    if args.history:
+        scores = read_csv(args.history, "run history", ["epoch", "ACC", "NMI"]).set_index("epoch")
     return _saved(args.out_prefix, tsne_figure(coordinates, args.method, args.dataset, scores))
 
 

@@ -16,6 +16,7 @@ from matplotlib import pyplot as plt
 
 from benchmark.errors import MmcbenchError
 from benchmark.figures import style
+from benchmark.figures.inputs import read_csv
 
 PANELS = {"GIB": ("total", "ACC", "NMI"), "CLIB": ("total", "ACC", "NMI", "ECE")}
 PERCENT = ("ACC", "NMI", "ARI", "ECE")
@@ -26,13 +27,7 @@ def load_histories(paths: Sequence[str | Path]) -> pd.DataFrame:
     """The history CSVs of several seeds stacked, with a `run` column (0, 1, …)."""
     frames = []
     for i, path in enumerate(paths):
-        try:
-            frame = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise MmcbenchError(f"{path}: cannot read the history CSV ({exc})") from exc
-        if "epoch" not in frame:
-            raise MmcbenchError(f"{path}: not a run history (no 'epoch' column)")
-        frames.append(frame.assign(run=i))
+        frames.append(read_csv(path, "run history", ["epoch"]).assign(run=i))
     if not frames:
         raise MmcbenchError("convergence: no history files given")
     return pd.concat(frames, ignore_index=True)

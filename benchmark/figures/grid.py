@@ -16,6 +16,7 @@ from matplotlib.patches import Rectangle
 
 from benchmark.errors import MmcbenchError
 from benchmark.figures import GRID_STYLES, style
+from benchmark.figures.inputs import read_csv
 from benchmark.metrics import LOWER_IS_BETTER
 
 STYLES = GRID_STYLES
@@ -23,24 +24,27 @@ STYLES = GRID_STYLES
 
 def load_grid(path: str | Path) -> pd.DataFrame:
     """results/grid.csv, checked for the columns the figures need."""
-    try:
-        grid = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise MmcbenchError(f"{path}: cannot read the grid summary ({exc})") from exc
-    needed = {"method", "dataset", "metric", "p_alpha", "p_beta", "mean", "n", "n_runs"}
-    if missing := needed - set(grid.columns):
-        raise MmcbenchError(f"{path}: not a grid summary, missing columns {sorted(missing)}")
-    return grid
+    needed = ("method", "dataset", "metric", "p_alpha", "p_beta", "mean", "n", "n_runs")
+    return read_csv(path, "grid summary", needed)
 
 
-def grid_matrix(grid: pd.DataFrame, method: str, dataset: str, metric: str) -> pd.DataFrame:
-    """Mean of `metric` with β as rows (ascending upwards when drawn) and α as columns."""
+def grid_cells(grid: pd.DataFrame, method: str, dataset: str, metric: str) -> pd.DataFrame:
+    """The grid summary's rows of one method, dataset and metric (an error if there are none)."""
     cells = grid[
         (grid["method"] == method) & (grid["dataset"] == dataset) & (grid["metric"] == metric)
     ]
     if cells.empty:
         raise MmcbenchError(f"grid: no {metric} of {method} on {dataset} in the grid summary")
+    return cells
+
+
+def _matrix(cells: pd.DataFrame) -> pd.DataFrame:
     return cells.pivot_table(index="p_beta", columns="p_alpha", values="mean", aggfunc="first")
+
+
+def grid_matrix(grid: pd.DataFrame, method: str, dataset: str, metric: str) -> pd.DataFrame:
+    """Mean of `metric` with β as rows (ascending upwards when drawn) and α as columns."""
+    return _matrix(grid_cells(grid, method, dataset, metric))
 
 
 def best_cell(matrix: pd.DataFrame, metric: str) -> tuple[float, float, float] | None:
@@ -121,11 +125,9 @@ def grid_figure(
     if kind not in STYLES:
         raise MmcbenchError(f"grid: unknown style {kind!r} (choose from {', '.join(STYLES)})")
     style.apply()
-    matrix = grid_matrix(grid, method, dataset, metric)
+    cells = grid_cells(grid, method, dataset, metric)
+    matrix = _matrix(cells)
     best = best_cell(matrix, metric)
-    cells = grid[
-        (grid["method"] == method) & (grid["dataset"] == dataset) & (grid["metric"] == metric)
-    ]
     fig = plt.figure(figsize=(style.COLUMN_IN, style.COLUMN_IN * 0.95))
     if kind == "heatmap":
         ax = fig.add_subplot()

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 
 from benchmark.errors import MmcbenchError
 from benchmark.figures import style
+from benchmark.figures.inputs import read_csv
 from benchmark.tables import TABLES, VERDICT_POINTS
 
 ROW_IN = 0.15  # height per cell row, inches
@@ -32,14 +33,9 @@ def load_comparisons(paths: Sequence[str | Path]) -> dict[str, pd.DataFrame]:
         spec = TABLES.get(path.stem)
         if spec is None:
             raise MmcbenchError(f"{path}: not a table CSV (known: {', '.join(TABLES)})")
-        try:
-            frame = pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            frame = pd.DataFrame(columns=["paper", "dataset", "label", "metric", "mean"])
-        except (OSError, pd.errors.ParserError) as exc:
-            raise MmcbenchError(f"{path}: cannot read the table CSV ({exc})") from exc
-        if missing := {"paper", "dataset", "label", "metric", "mean"} - set(frame.columns):
-            raise MmcbenchError(f"{path}: not a table CSV, missing columns {sorted(missing)}")
+        needed = ["paper", "dataset", "label", "metric", "mean"]
+        # A table with no reproduced cell is written as an empty CSV: no rows, not an error.
+        frame = read_csv(path, "table CSV", needed, if_empty=pd.DataFrame(columns=needed))
         out[path.stem] = frame[frame["metric"].isin(spec.metrics)]
     return out
 

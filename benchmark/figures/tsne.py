@@ -23,14 +23,27 @@ EPOCH_KEY = re.compile(r"epoch_(\d+)$")
 MAX_LEGEND_CLASSES = 10
 
 
-def saved_epochs(path: str | Path) -> dict[int, str]:
-    """Epoch → key of the fused embeddings saved in a run's embeddings file."""
+def load_embeddings(
+    path: str | Path, epochs: Sequence[int] | None = None
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """(labels, epoch → fused embeddings) of a run's embeddings file, read once.
+
+    `epochs` None = every saved epoch; an epoch that was not saved is a clear error.
+    """
     try:
         with np.load(path) as saved:
-            keys = list(saved.files)
+            available = {int(m.group(1)): k for k in saved.files if (m := EPOCH_KEY.match(k))}
+            wanted = sorted(available) if epochs is None else list(epochs)
+            if missing := [e for e in wanted if e not in available]:
+                raise MmcbenchError(
+                    f"{path}: no embeddings saved at epoch(s) {missing} (saved: "
+                    f"{sorted(available)}); add them to the method's `embeddings_at` and rerun"
+                )
+            if "labels" not in saved.files:
+                raise MmcbenchError(f"{path}: embeddings file without 'labels'")
+            return saved["labels"], {e: saved[available[e]] for e in wanted}
     except (OSError, ValueError) as exc:
         raise MmcbenchError(f"{path}: not a readable embeddings file ({exc})") from exc
-    return {int(m.group(1)): k for k in keys if (m := EPOCH_KEY.match(k))}
 
 
 def tsne_coordinates(
@@ -43,18 +56,7 @@ def tsne_coordinates(
     """(epoch, sample, x, y, label) per saved epoch; the same subsample at every epoch."""
     from sklearn.manifold import TSNE
 
-    available = saved_epochs(path)
-    epochs = sorted(available) if epochs is None else list(epochs)
-    if missing := [e for e in epochs if e not in available]:
-        raise MmcbenchError(
-            f"{path}: no embeddings saved at epoch(s) {missing} (saved: {sorted(available)}); "
-            "add them to the method's `embeddings_at` and rerun"
-        )
-    with np.load(path) as saved:
-        if "labels" not in saved.files:
-            raise MmcbenchError(f"{path}: embeddings file without 'labels'")
-        labels = saved["labels"]
-        arrays = {e: saved[available[e]] for e in epochs}
+    labels, arrays = load_embeddings(path, epochs)
     rng = np.random.default_rng(seed)
     n = labels.shape[0]
     chosen = np.sort(rng.choice(n, max_samples, replace=False)) if n > max_samples else np.arange(n)

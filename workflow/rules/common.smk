@@ -107,12 +107,21 @@ def deep_hparams(method):
     return shlex.quote(json.dumps(hparams, sort_keys=True))
 
 
+def default_setting(method):
+    """`setting_dir` of the (α, β) the method's table runs use."""
+    return setting_dir(deep_section(method)["alpha"], deep_section(method)["beta"])
+
+
+def deep_run(method, dataset, variant, setting, seed, suffix=".json"):
+    """A deep run's file (record by default; `.history.csv`, `.embeddings.npz` beside it)."""
+    return f"results/runs/{method}/{dataset}/{variant}/{setting}/seed{seed}{suffix}"
+
+
 def train_records(method=None):
     """Every deep run record (full models and ablations) the config asks for."""
     methods = [method] if method else list(DEEP_METHODS)
     return [
-        f"results/runs/{m}/{dataset}/{variant}/"
-        f"{setting_dir(deep_section(m)['alpha'], deep_section(m)['beta'])}/seed{seed}.json"
+        deep_run(m, dataset, variant, default_setting(m), seed)
         for m in methods
         for dataset in DATASETS
         for variant in deep_section(m)["variants"]
@@ -141,7 +150,7 @@ def grid_records(method=None):
     """Every run record of the α/β grids: the full model per dataset, point and grid seed."""
     methods = [method] if method else grid_methods()
     return [
-        f"results/runs/{m}/{dataset}/{m}/{point}/seed{seed}.json"
+        deep_run(m, dataset, m, point, seed)
         for m in methods
         for dataset in DATASETS
         for point in grid_space(m).instance_patterns
@@ -187,10 +196,8 @@ def full_model_methods():
 
 def full_model_runs(method, dataset, suffix, seeds=None):
     """Files of the full model's table runs (default α, β) on a dataset, one per seed."""
-    section = deep_section(method)
-    setting = setting_dir(section["alpha"], section["beta"])
     return [
-        f"results/runs/{method}/{dataset}/{method}/{setting}/seed{seed}{suffix}"
+        deep_run(method, dataset, method, default_setting(method), seed, suffix)
         for seed in (SEEDS if seeds is None else seeds)
     ]
 
