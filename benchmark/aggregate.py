@@ -190,7 +190,7 @@ def aggregate(
             runs.to_csv(tmp, index=False)
     with atomic.atomic_path(summary_csv) as tmp:
         summary.to_csv(tmp, index=False)
-    unique = runs.drop_duplicates(IDENTITY)
+    unique = runs.drop_duplicates("record")  # one run per record file (α, β included)
     log.info(
         "aggregated %d runs (%d done) into %s",
         unique.shape[0],

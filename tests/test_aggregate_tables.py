@@ -275,3 +275,17 @@ def test_lower_ece_ranks_first(tmp_path):
     assert ece_rank.to_dict() == {"IB+cluH": 2.0, "no-warmup": 3.0, "CLIB": 1.0}
     acc_rank = long[long["metric"] == "ACC"]["rank"]
     assert set(acc_rank) == {1.0}  # a tie shares the best rank
+
+
+def test_aggregate_counts_grid_points_as_separate_runs(tmp_path, caplog):
+    from benchmark.aggregate import aggregate_grid
+
+    paths = []
+    for alpha in (0.0, 0.5, 1.0):
+        path = tmp_path / f"a{alpha:g}" / "seed0.json"
+        records.write(path, gib_record("GIB", "mfeat", 0, 50.0, 1.0, alpha=alpha))
+        paths.append(path)
+    with caplog.at_level("INFO", logger="benchmark.aggregate"):
+        grid = aggregate_grid(paths, tmp_path / "grid.csv")
+    assert "aggregated 3 runs (3 done)" in caplog.text
+    assert sorted(grid[grid["metric"] == "ACC"]["p_alpha"]) == [0.0, 0.5, 1.0]
