@@ -262,6 +262,29 @@ def cmd_reliability(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from benchmark import estimate
+
+    snakefile = Path(args.snakefile)
+    if not snakefile.is_file():
+        raise MmcbenchError(f"estimate: {snakefile}: no such Snakefile (give --snakefile)")
+    for path in args.configfile:
+        if not Path(path).is_file():
+            raise MmcbenchError(f"estimate: {path}: no such config file")
+    config = estimate.load_config(snakefile, args.configfile)
+    timings = estimate.load_timings(Path(args.timings))
+    device = args.device or ("cuda" if any(row["device"] == "cuda" for row in timings) else "cpu")
+    if device == "cpu" and not args.device:
+        print(
+            "No GPU timing stored (run benchmarks/train_speed.py --devices cuda --save on a GPU "
+            "node): the hours below are CPU hours."
+        )
+    runs = estimate.planned_runs(snakefile, args.configfile, Path(args.directory))
+    lines = estimate.cost_lines(runs, config, timings, device)
+    print(estimate.render(lines, device))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmcbench", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -382,6 +405,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="figure file (.png, .pdf or .svg)")
     p.set_defaults(func=cmd_reliability)
+
+    from benchmark.estimate import TIMINGS_CSV
+
+    p = sub.add_parser(
+        "estimate", help="runs per rule and device-hours of a config's DAG, before launch"
+    )
+    p.add_argument("--configfile", nargs="+", required=True, help="the config file(s) to run")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if timed, else cpu")
+    p.add_argument("--snakefile", default=str(Path(__file__).resolve().parent.parent / "Snakefile"))
+    p.add_argument("--directory", default=".", help="working directory (runs done there count)")
+    p.add_argument("--timings", default=str(TIMINGS_CSV), help="stored seconds per epoch")
+    p.set_defaults(func=cmd_estimate)
 
     from benchmark.figures.commands import add_parsers
 

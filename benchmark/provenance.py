@@ -59,6 +59,7 @@ def environment(device: str) -> dict[str, object]:
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "git_commit": git["commit"],
         "git_dirty": git["dirty"],
         "versions": package_versions(),

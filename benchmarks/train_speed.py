@@ -7,24 +7,46 @@ Runs the real training loop (`benchmark.train.train`, evaluation pass included) 
 epochs (CLIB variants warm up for 1 epoch, so that both phases are timed) on CPU, and on
 CUDA when present. `--synthetic` adds a MIRFlickr-shaped set: 12,154 samples, 4 views of
 4096, 1000, 768 and 100 dimensions, 6 clusters.
+
+`--save` stores the rows of real datasets in benchmark/estimates/seconds_per_epoch.csv
+(replacing earlier rows of the same method, variant, dataset and device), which is what
+`mmcbench estimate` and the train rule's SLURM runtime read:
+
+    python benchmarks/train_speed.py resources/hdf5/*.h5 --threads 1 --epochs 3 \
+        --variants GIB DDC DDC+Balls DDC+Samples CLIB IB+cluH --save
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmark.data.load import MultiViewData, load_hdf5
+from benchmark.estimate import TIMINGS_CSV
 from benchmark.models.clib import VARIANTS as CLIB_VARIANTS
 from benchmark.models.clib import CLIBConfig
 from benchmark.models.gib import GIBConfig
 from benchmark.train import describe_device, train
 
 SYNTHETIC_DIMS = (4096, 1000, 768, 100)
+SAVED_FIELDS = [
+    "method",
+    "variant",
+    "dataset",
+    "n_samples",
+    "device",
+    "device_name",
+    "threads",
+    "epochs",
+    "seconds_per_epoch",
+    "date",
+]
 
 
 def synthetic(seed: int = 0) -> MultiViewData:
@@ -45,6 +67,28 @@ def synthetic(seed: int = 0) -> MultiViewData:
     )
 
 
+def save(rows: list[dict], path: Path = TIMINGS_CSV) -> None:
+    """Merge the rows into the stored timings (same key: replaced), written atomically."""
+
+    def key(row: dict) -> tuple:
+        return (row["method"], row["variant"], row["dataset"], row["device"])
+
+    kept = []
+    if path.is_file():
+        with path.open(newline="") as f:
+            kept = list(csv.DictReader(f))
+    new = {key(r): r for r in rows}
+    merged = [r for r in kept if key(r) not in new] + list(new.values())
+    merged.sort(key=key)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=SAVED_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(merged)
+    tmp.replace(path)
+    print(f"stored {len(new)} rows in {path}")
+
+
 def _percent(share: float | None) -> str:
     return "–" if share is None else f"{100 * share:.1f}%"
 
@@ -58,6 +102,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu (+ cuda)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument(
+        "--save", action="store_true", help=f"store real datasets' rows in {TIMINGS_CSV}"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -84,11 +131,16 @@ def main() -> None:
                 )
                 t = out.record["time"]
                 row = {
+                    "method": method,
                     "dataset": data.name,
                     "n": data.n_samples,
+                    "n_samples": data.n_samples,
                     "views": len(data.views),
                     "variant": variant,
-                    "device": describe_device(device),
+                    "device": device.type,
+                    "device_name": describe_device(device),
+                    "threads": torch.get_num_threads() if device.type == "cpu" else "",
+                    "date": date.today().isoformat(),
                     "seconds_per_epoch": t["per_epoch_s"],
                     "ball_share": t["ball_share"],
                     "epochs": args.epochs,
@@ -96,12 +148,14 @@ def main() -> None:
                 rows.append(row)
                 print(
                     f"{row['dataset']:<14} {row['n']:>6} {row['views']:>5} {variant:<12} "
-                    f"{row['device']:<28} {row['seconds_per_epoch']:8.2f} "
+                    f"{row['device_name']:<28} {row['seconds_per_epoch']:8.2f} "
                     f"{_percent(row['ball_share']):>8}",
                     flush=True,
                 )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+    if args.save:
+        save([r for r in rows if r["dataset"] != "synthetic-12k"])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ rule baseline:
     wildcard_constraints:
         method="KM|Ncuts|AmKM|AmNcuts",
         variant=r"view\d+|all",
+    group:
+        "baseline"  # packs of runs per SLURM job (--group-components in the SLURM profiles)
     conda:
         "../envs/mmcbench.yaml"
     threads: 1

@@ -8,6 +8,7 @@ from snakemake.utils import Paramspace
 
 from benchmark.data.registry import dataset_names, get_dataset
 from benchmark.errors import ConfigError
+from benchmark.estimate import run_minutes, slurm_runtime
 
 # The package CLI with this checkout first on PYTHONPATH, so that jobs need no install.
 MMCBENCH = (
@@ -105,6 +106,19 @@ def deep_hparams(method):
     section = deep_section(method)
     hparams = {k: v for k, v in section.items() if k not in DEEP_RUN_KEYS}
     return shlex.quote(json.dumps(hparams, sort_keys=True))
+
+
+def train_runtime(wildcards):
+    """SLURM runtime (minutes) of a deep run: 3 × its estimate from the stored 1-thread CPU
+    timings (an upper bound for a GPU), at least 5; 240 when nothing was ever timed. A pack
+    asks for the sum over its runs."""
+    minutes = run_minutes(
+        wildcards.method,
+        wildcards.variant,
+        wildcards.dataset,
+        deep_section(wildcards.method)["epochs"],
+    )
+    return slurm_runtime(minutes, factor=3, floor=5, fallback=240)
 
 
 def default_setting(method):

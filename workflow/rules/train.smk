@@ -17,12 +17,14 @@ rule train:
         variant=r"GIB|DDC|DDC\+Balls|DDC\+Samples|CLIB|IB\+cluH(\+re|\+caliH|\+con)?|no-warmup|calihead-backprop",
         alpha=r"[0-9.]+",
         beta=r"[0-9.]+",
+    group:
+        "train"  # packs of runs per SLURM job (--group-components in the SLURM profiles)
     conda:
         "../envs/mmcbench.yaml"
     threads: lambda wildcards: deep_section(wildcards.method)["threads"]
     resources:
         mem_mb=8000,
-        runtime=240,
+        runtime=train_runtime,
     params:
         cli=MMCBENCH,
         hparams=lambda wildcards: deep_hparams(wildcards.method),

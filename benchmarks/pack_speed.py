@@ -1,0 +1,185 @@
+"""Runs per device-hour of the same training runs launched three ways, printed as a table.
+
+    python benchmarks/pack_speed.py resources/hdf5/mfeat.h5 --method GIB --variant GIB \
+        --runs 4 --epochs 10 --slots 2 [--device cpu|cuda] [--save]
+
+Each way trains the same runs (seeds 0 … runs-1) with `mmcbench train` on one allocation of
+`--slots` CPU cores (and the one GPU with --device cuda), as a SLURM job would hold it:
+
+- one process per run: the runs one after another, each a fresh `mmcbench train` process
+  using the whole allocation (torch threads = slots). What one SLURM job per run gets from its
+  allocation, before counting the scheduler's own wait between jobs (not timed here).
+- concurrent: the same processes, `slots` at a time, one thread each: what a pack would gain
+  if its runs shared the allocation at once. (A Snakemake job group under
+  snakemake-executor-plugin-slurm 2.8 does not do this: its job step runs the group's jobs
+  with --jobs 1, one after another, i.e. "one process per run" inside one SLURM job.)
+- packed: one Python process trains all the runs in turn (torch threads = slots): a rule that
+  trains a batch of seeds/grid points in one process, paying the start-up once.
+
+Prints wall time, runs per device-hour (3600 × runs / wall) and the ratio to one process per
+run. `--save` appends the rows to benchmark/estimates/packing.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+PACKING_CSV = Path(__file__).resolve().parent.parent / "benchmark" / "estimates" / "packing.csv"
+FIELDS = [
+    "way",
+    "method",
+    "variant",
+    "dataset",
+    "runs",
+    "epochs",
+    "slots",
+    "device",
+    "wall_s",
+    "runs_per_hour",
+    "ratio",
+    "date",
+]
+
+
+def train_args(args: argparse.Namespace, seed: int, out_dir: Path, threads: int) -> list[str]:
+    """`mmcbench train` arguments of one run (as the train rule calls it)."""
+    return [
+        "train",
+        "--method",
+        args.method,
+        "--variant",
+        args.variant,
+        "--data",
+        str(args.data),
+        "--seed",
+        str(seed),
+        "--epochs",
+        str(args.epochs),
+        "--embeddings-at",
+        "--device",
+        args.device,
+        "--threads",
+        str(threads),
+        "--out",
+        str(out_dir / f"seed{seed}.json"),
+    ]
+
+
+def run_process(argv: list[str]) -> None:
+    """One `mmcbench train` process; its output is kept only when it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", *argv], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"mmcbench {' '.join(argv)} failed:\n{done.stderr[-2000:]}")
+
+
+def one_process_per_run(args: argparse.Namespace, out: Path) -> None:
+    for seed in range(args.runs):
+        run_process(train_args(args, seed, out, args.slots))
+
+
+def concurrent(args: argparse.Namespace, out: Path) -> None:
+    with ThreadPoolExecutor(max_workers=args.slots) as pool:
+        jobs = [
+            pool.submit(run_process, train_args(args, seed, out, 1)) for seed in range(args.runs)
+        ]
+        for job in jobs:
+            job.result()
+
+
+def packed(args: argparse.Namespace, out: Path) -> None:
+    runs = [train_args(args, seed, out, args.slots) for seed in range(args.runs)]
+    code = (
+        "import sys, json\n"
+        "from benchmark.cli import main\n"
+        "for argv in json.loads(sys.argv[1]):\n"
+        "    if main(argv) != 0:\n"
+        "        sys.exit(1)\n"
+    )
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(runs)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"packed process failed:\n{done.stderr[-2000:]}")
+
+
+WAYS = {"one process per run": one_process_per_run, "concurrent": concurrent, "packed": packed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="converted dataset (.h5)")
+    parser.add_argument("--method", default="GIB", choices=["GIB", "CLIB"])
+    parser.add_argument("--variant", default=None, help="default: the method itself")
+    parser.add_argument("--runs", type=int, default=4, help="runs (seeds) per way")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--slots", type=int, default=2, help="CPU cores of the allocation")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--save", action="store_true", help=f"append rows to {PACKING_CSV}")
+    args = parser.parse_args()
+    args.variant = args.variant or args.method
+    if not args.data.is_file():
+        sys.exit(f"pack_speed: {args.data}: no such file (convert the dataset first)")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # threads are set per process (--threads)
+
+    rows = []
+    print(
+        f"{args.runs} × {args.method} {args.variant} on {args.data.stem}, {args.epochs} epochs, "
+        f"{args.slots} slots, device {args.device}",
+        flush=True,
+    )
+    print(f"{'way':<22} {'wall s':>8} {'runs/hour':>10} {'ratio':>6}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for way, launch in WAYS.items():
+            out = Path(tmp) / way.replace(" ", "_")
+            out.mkdir()
+            start = time.perf_counter()
+            launch(args, out)
+            wall = time.perf_counter() - start
+            written = len(list(out.glob("seed*.json")))
+            if written != args.runs:
+                sys.exit(f"pack_speed: {way} wrote {written} of {args.runs} run records")
+            rate = 3600 * args.runs / wall
+            ratio = rate / rows[0]["runs_per_hour"] if rows else 1.0
+            rows.append(
+                {
+                    "way": way,
+                    "method": args.method,
+                    "variant": args.variant,
+                    "dataset": args.data.stem,
+                    "runs": args.runs,
+                    "epochs": args.epochs,
+                    "slots": args.slots,
+                    "device": args.device,
+                    "wall_s": round(wall, 1),
+                    "runs_per_hour": round(rate, 1),
+                    "ratio": round(ratio, 2),
+                    "date": date.today().isoformat(),
+                }
+            )
+            print(f"{way:<22} {wall:8.1f} {rate:10.1f} {ratio:6.2f}", flush=True)
+    if args.save:
+        PACKING_CSV.parent.mkdir(parents=True, exist_ok=True)
+        new = not PACKING_CSV.exists()
+        with PACKING_CSV.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerows(rows)
+        print(f"appended {len(rows)} rows to {PACKING_CSV}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The SLURM profiles: their shape, and the smoke DAG run to completion under a real SLURM.
+
+The real run starts a single-node SLURM on localhost (tests/slurm/start_local_slurm.sh: Debian's
+slurm-wlm and munge, installed when missing; needs root) and runs the smoke DAG with the
+shipped profile, changed only where a one-node cluster without accounting needs it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from benchmark import records
+from tests.test_workflow import planned_training, write_config
+
+PROFILES = ("slurm", "slurm-gres")
+LOCAL_RULES = (
+    "fetch",
+    "convert",
+    "aggregate",
+    "table",
+    "reliability",
+    "grid_summary",
+    "grid_figure",
+    "convergence_figure",
+    "tsne_figure",
+    "paper_vs_reproduced",
+)
+
+
+def profile(repo: Path, name: str) -> dict:
+    return yaml.safe_load((repo / "workflow/profiles" / name / "config.yaml").read_text())
+
+
+def rule_blocks(repo: Path) -> dict[str, str]:
+    """Each rule's text in the workflow's rule files, by rule name."""
+    blocks = {}
+    for path in (repo / "workflow/rules").glob("*.smk"):
+        for match in re.finditer(
+            r"^rule (\w+):\n(.*?)(?=^rule |\Z)", path.read_text(), re.M | re.S
+        ):
+            blocks[match[1]] = match[2]
+    return blocks
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_profile_packs_training_and_keeps_data_and_rendering_local(repo, name):
+    config = profile(repo, name)
+    assert config["executor"] == "slurm"
+    groups = dict(item.split("=") for item in config["group-components"])
+    assert int(groups["train"]) > 1 and int(groups["baseline"]) > 1
+    blocks = rule_blocks(repo)
+    assert 'group:\n        "train"' in blocks["train"]
+    assert 'group:\n        "baseline"' in blocks["baseline"]
+    for rule in LOCAL_RULES:
+        assert "localrule: True" in blocks[rule], rule
+    for rule in ("train", "baseline", "tsne"):
+        assert "localrule" not in blocks[rule], rule
+    assert set(config["set-resources"]) <= set(blocks)
+    for key in ("runtime", "mem_mb", "cpus_per_task"):
+        assert key in config["default-resources"]
+    # The plugin runs a pack's runs in series: one run's GPU per pack, runs laid in series.
+    assert config["cores"] == 1
+
+
+def test_gpu_and_gres_profiles_differ_only_in_how_they_ask_for_the_gpu(repo):
+    gpus, gres = profile(repo, "slurm"), profile(repo, "slurm-gres")
+    assert gpus["set-resources"]["train"].pop("gpu") == 1
+    assert gres["set-resources"]["train"].pop("gres") == "gpu:1"
+    assert gpus == gres
+
+
+def test_train_runtime_comes_from_the_stored_timings():
+    """The train rule asks SLURM for 3 × the run's estimate (at least 5 min), not a flat 4 h."""
+    from benchmark.estimate import run_minutes, slurm_runtime
+
+    minutes = run_minutes("GIB", "GIB", "mfeat", 100)
+    assert minutes is not None and 0 < minutes < 60
+    assert slurm_runtime(minutes, 3, 5, 240) == max(5, math.ceil(3 * minutes))
+    assert slurm_runtime(None, 3, 5, 240) == 240
+
+
+def start_local_slurm(repo: Path) -> None:
+    """Start the one-node SLURM, or skip the test with the error seen."""
+    if shutil.which("sinfo") is None and os.geteuid() != 0:
+        pytest.skip("no SLURM here and not root: cannot install and start a local SLURM")
+    started = subprocess.run(
+        ["bash", str(repo / "tests/slurm/start_local_slurm.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if started.returncode != 0:
+        error = (started.stdout + started.stderr).strip()[-2000:]
+        print(f"local SLURM did not start:\n{error}")
+        pytest.skip(f"local SLURM did not start: {error}")
+
+
+def local_profile(repo: Path, folder: Path) -> Path:
+    """The shipped GPU profile, with what a one-node cluster without accounting needs."""
+    config = profile(repo, "slurm")
+    config.update(
+        {
+            "slurm-status-command": "squeue",  # no accounting database: sacct cannot answer
+            "slurm-no-account": True,
+            "slurm-init-seconds-before-status-checks": 5,
+            "latency-wait": 5,
+        }
+    )
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    return folder
+
+
+def job_tres(job_id: str) -> str:
+    shown = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True)
+    return shown.stdout
+
+
+@pytest.mark.workflow
+def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, mirror):
+    start_local_slurm(repo)
+    config = write_config(
+        tmp_path / "smoke.yaml", base=repo / "config/smoke.yaml", data={"mirror": str(mirror)}
+    )
+    workdir = tmp_path / "work"
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    command = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile")]
+    command += ["-d", str(workdir), "--configfile", str(config)]
+    command += ["--profile", str(local_profile(repo, tmp_path / "profile"))]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=2400,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    runs = pd.read_csv(workdir / "results/runs.csv", dtype={"slurm_job_id": str})
+    assert set(runs["status"]) == {"done"}
+    # Every run record says which SLURM job it ran in.
+    assert runs["slurm_job_id"].notna().all()
+    deep = runs[runs["method"].isin(["GIB", "CLIB"])].drop_duplicates(
+        ["method", "dataset", "variant", "p_alpha", "p_beta", "seed"]
+    )
+    smoke = yaml.safe_load(config.read_text())
+    assert len(deep) == planned_training(smoke)
+    # Packed: far fewer SLURM jobs than runs, each pack with one GPU.
+    pack = int(dict(i.split("=") for i in profile(repo, "slurm")["group-components"])["train"])
+    packs = deep["slurm_job_id"].unique()
+    assert len(packs) == math.ceil(len(deep) / pack)
+    for job_id in packs:
+        shown = job_tres(job_id)
+        assert "gres/gpu=1" in shown, shown
+    for record in (workdir / "results/runs").rglob("a*_b*/seed*.json"):
+        env = records.read(record)["environment"]
+        assert env["slurm_job_id"] in packs and env["cuda_visible_devices"] is not None, record
+    baselines = runs[~runs["method"].isin(["GIB", "CLIB"])].drop_duplicates(
+        ["method", "dataset", "variant", "seed"]
+    )
+    assert baselines["slurm_job_id"].nunique() < len(baselines)
+    for path in ("results/tables/table1.md", "figures/paper_vs_reproduced.png"):
+        assert (workdir / path).stat().st_size > 0
