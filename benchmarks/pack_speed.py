@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -33,7 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-PACKING_CSV = Path(__file__).resolve().parent.parent / "benchmark" / "estimates" / "packing.csv"
+from benchmark.atomic import atomic_path
+from benchmark.estimate import ESTIMATES_DIR
+
+PACKING_CSV = ESTIMATES_DIR / "packing.csv"
 FIELDS = [
     "way",
     "method",
@@ -106,8 +110,6 @@ def packed(args: argparse.Namespace, out: Path) -> None:
         "    if main(argv) != 0:\n"
         "        sys.exit(1)\n"
     )
-    import json
-
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(runs)], capture_output=True, text=True
     )
@@ -171,13 +173,14 @@ def main() -> None:
             )
             print(f"{way:<22} {wall:8.1f} {rate:10.1f} {ratio:6.2f}", flush=True)
     if args.save:
-        PACKING_CSV.parent.mkdir(parents=True, exist_ok=True)
-        new = not PACKING_CSV.exists()
-        with PACKING_CSV.open("a", newline="") as f:
+        kept = []
+        if PACKING_CSV.is_file():
+            with PACKING_CSV.open(newline="") as f:
+                kept = list(csv.DictReader(f))
+        with atomic_path(PACKING_CSV) as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerows(rows)
+            writer.writeheader()
+            writer.writerows(kept + rows)
         print(f"appended {len(rows)} rows to {PACKING_CSV}")
 
 

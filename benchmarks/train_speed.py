@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.atomic import atomic_path
 from benchmark.data.load import MultiViewData, load_hdf5
 from benchmark.estimate import TIMINGS_CSV
 from benchmark.models.clib import VARIANTS as CLIB_VARIANTS
@@ -80,12 +81,10 @@ def save(rows: list[dict], path: Path = TIMINGS_CSV) -> None:
     new = {key(r): r for r in rows}
     merged = [r for r in kept if key(r) not in new] + list(new.values())
     merged.sort(key=key)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=SAVED_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(merged)
-    tmp.replace(path)
     print(f"stored {len(new)} rows in {path}")
 
 
