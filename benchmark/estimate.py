@@ -163,8 +163,11 @@ def run_minutes(
     return None if timing is None else epochs * timing.seconds_per_epoch / 60
 
 
-def slurm_runtime(minutes: float | None, factor: float, floor: int, fallback: int) -> int:
-    """SLURM runtime (minutes) of a run: `factor` × the estimate, at least `floor`."""
+def slurm_runtime(
+    minutes: float | None, factor: float = 3, floor: int = 5, fallback: int = 240
+) -> int:
+    """SLURM runtime (minutes) of a run: `factor` × the estimate, at least `floor`; `fallback`
+    when there is no estimate. The train rule asks for this per run (common.smk)."""
     if minutes is None:
         return fallback
     return max(floor, math.ceil(factor * minutes))
@@ -256,4 +259,12 @@ def render(lines: list[Line], device: str) -> str:
     out.append(f"deep runs to train: {pending}; estimated {total:.1f} {unit}")
     if unknown:
         out.append(f"not costed: {unknown} runs without any {device} timing (shown as ?)")
+    costed = [x for x in deep if x.hours is not None]
+    if costed:
+        x = max(costed, key=lambda line: line.epochs * line.timing.seconds_per_epoch)
+        minutes = x.epochs * x.timing.seconds_per_epoch / 60
+        out.append(
+            f"longest run: {x.method} {x.variant} on {x.dataset}, {minutes:.1f} min; the SLURM "
+            f"profiles ask {slurm_runtime(minutes)} min per run, a pack the sum over its runs"
+        )
     return "\n".join(out)

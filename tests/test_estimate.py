@@ -79,6 +79,7 @@ def test_slurm_runtime_is_a_multiple_of_the_estimate_with_a_floor():
     assert slurm_runtime(10.2, 3, 15, 240) == 31
     assert slurm_runtime(1.0, 3, 15, 240) == 15
     assert slurm_runtime(None, 3, 15, 240) == 240
+    assert slurm_runtime(10.2) == 31 and slurm_runtime(1.0) == 5 and slurm_runtime(None) == 240
 
 
 def estimate(repo: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -119,6 +120,12 @@ def test_estimate_counts_the_dags_runs_and_costs_them(repo, tmp_path):
         epochs = smoke[method.lower()]["epochs"]
         hours += epochs * 360 * scale[dataset] / 3600
     assert f"estimated {hours:.1f} CPU-hours" in done.stdout
+    # The longest run and what the SLURM profiles ask for it (3 ×, at least 5 min).
+    longest = max(
+        smoke[method.lower()]["epochs"] * 360 * scale[dataset] / 60
+        for method, dataset, *_ in planned_runs(smoke)
+    )
+    assert f"{longest:.1f} min; the SLURM profiles ask {slurm_runtime(longest)} min" in done.stdout
 
 
 @pytest.mark.workflow

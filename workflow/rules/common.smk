@@ -118,7 +118,7 @@ def train_runtime(wildcards):
         wildcards.dataset,
         deep_section(wildcards.method)["epochs"],
     )
-    return slurm_runtime(minutes, factor=3, floor=5, fallback=240)
+    return slurm_runtime(minutes)
 
 
 def default_setting(method):
