@@ -16,8 +16,10 @@ Each way trains the same runs (seeds 0 … runs-1) with `mmcbench train` on one 
 - packed: one Python process trains all the runs in turn (torch threads = slots): a rule that
   trains a batch of seeds/grid points in one process, paying the start-up once.
 
-Prints wall time, runs per device-hour (3600 × runs / wall) and the ratio to one process per
-run. `--save` appends the rows to benchmark/estimates/packing.csv.
+Prints wall time, runs per device-hour (3600 × runs / wall), the ratio to one process per
+run, and runs per hour per slot (per CPU core: compare `--slots 1`, what a pack of the SLURM
+profiles holds on CPU, with `--slots N`). `--save` appends the rows to
+benchmark/estimates/packing.csv.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def main() -> None:
         f"{args.slots} slots, device {args.device}",
         flush=True,
     )
-    print(f"{'way':<22} {'wall s':>8} {'runs/hour':>10} {'ratio':>6}", flush=True)
+    header = f"{'way':<22} {'wall s':>8} {'runs/hour':>10} {'ratio':>6} {'per slot':>9}"
+    print(header, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for way, launch in WAYS.items():
             out = Path(tmp) / way.replace(" ", "_")
@@ -171,14 +174,15 @@ def main() -> None:
                     "date": date.today().isoformat(),
                 }
             )
-            print(f"{way:<22} {wall:8.1f} {rate:10.1f} {ratio:6.2f}", flush=True)
+            per_slot = rate / args.slots
+            print(f"{way:<22} {wall:8.1f} {rate:10.1f} {ratio:6.2f} {per_slot:9.1f}", flush=True)
     if args.save:
         kept = []
         if PACKING_CSV.is_file():
             with PACKING_CSV.open(newline="") as f:
                 kept = list(csv.DictReader(f))
         with atomic_path(PACKING_CSV) as tmp, tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            writer = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(kept + rows)
         print(f"appended {len(rows)} rows to {PACKING_CSV}")

@@ -82,7 +82,9 @@ def save(rows: list[dict], path: Path = TIMINGS_CSV) -> None:
     merged = [r for r in kept if key(r) not in new] + list(new.values())
     merged.sort(key=key)
     with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=SAVED_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(
+            f, fieldnames=SAVED_FIELDS, extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(merged)
     print(f"stored {len(new)} rows in {path}")
