@@ -70,7 +70,7 @@ def test_profile_packs_training_and_keeps_data_and_rendering_local(repo, name):
         assert key in config["default-resources"]
     # The plugin runs a pack's runs in series: one run's GPU per pack, runs laid in series.
     assert config["cores"] == 1
-    # A baseline pack asks for the sum of its runtimes: keep it well under a day.
+    # A baseline pack asks for the sum of its runtimes: keep it within 4 h.
     baseline_minutes = config["set-resources"]["baseline"]["runtime"] * int(groups["baseline"])
     assert baseline_minutes <= 4 * 60
 
