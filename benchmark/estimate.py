@@ -18,10 +18,11 @@ import math
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.atomic import atomic_path
 from benchmark.data.registry import get_dataset
 from benchmark.errors import MmcbenchError
 
@@ -173,6 +174,26 @@ def slurm_runtime(
     return max(floor, math.ceil(factor * minutes))
 
 
+def store_rows(
+    path: Path, rows: list[dict], fields: Sequence[str], key: Callable[[dict], tuple] | None = None
+) -> None:
+    """Add `rows` to the CSV at `path` (kept rows with the same `key` are replaced; no key:
+    appended), written atomically. The benchmark scripts store their measurements this way."""
+    kept = []
+    if path.is_file():
+        with path.open(newline="") as f:
+            kept = list(csv.DictReader(f))
+    if key is not None:
+        new = {key(r) for r in rows}
+        kept = sorted([r for r in kept if key(r) not in new] + rows, key=key)
+    else:
+        kept += rows
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+
+
 def load_config(snakefile: Path, configfiles: Sequence[Path]) -> dict:
     """The config the DAG sees: the files merged in order, schema defaults filled in."""
     import yaml
@@ -202,10 +223,15 @@ class Line:
     timing: Timing | None
 
     @property
-    def hours(self) -> float | None:
+    def minutes_per_run(self) -> float | None:
         if self.timing is None or self.epochs is None:
             return None
-        return self.pending * self.epochs * self.timing.seconds_per_epoch / 3600
+        return self.epochs * self.timing.seconds_per_epoch / 60
+
+    @property
+    def hours(self) -> float | None:
+        minutes = self.minutes_per_run
+        return None if minutes is None else self.pending * minutes / 60
 
 
 def cost_lines(
@@ -259,10 +285,10 @@ def render(lines: list[Line], device: str) -> str:
     out.append(f"deep runs to train: {pending}; estimated {total:.1f} {unit}")
     if unknown:
         out.append(f"not costed: {unknown} runs without any {device} timing (shown as ?)")
-    costed = [x for x in deep if x.hours is not None]
+    costed = [x for x in deep if x.minutes_per_run is not None]
     if costed:
-        x = max(costed, key=lambda line: line.epochs * line.timing.seconds_per_epoch)
-        minutes = x.epochs * x.timing.seconds_per_epoch / 60
+        x = max(costed, key=lambda line: line.minutes_per_run)
+        minutes = x.minutes_per_run
         out.append(
             f"longest run: {x.method} {x.variant} on {x.dataset}, {minutes:.1f} min; the SLURM "
             f"profiles ask {slurm_runtime(minutes)} min per run, a pack the sum over its runs"

@@ -25,7 +25,6 @@ benchmark/estimates/packing.csv.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -36,8 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from benchmark.atomic import atomic_path
-from benchmark.estimate import ESTIMATES_DIR
+from benchmark.estimate import ESTIMATES_DIR, store_rows
 
 PACKING_CSV = ESTIMATES_DIR / "packing.csv"
 FIELDS = [
@@ -177,14 +175,7 @@ def main() -> None:
             per_slot = rate / args.slots
             print(f"{way:<22} {wall:8.1f} {rate:10.1f} {ratio:6.2f} {per_slot:9.1f}", flush=True)
     if args.save:
-        kept = []
-        if PACKING_CSV.is_file():
-            with PACKING_CSV.open(newline="") as f:
-                kept = list(csv.DictReader(f))
-        with atomic_path(PACKING_CSV) as tmp, tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(kept + rows)
+        store_rows(PACKING_CSV, rows, FIELDS)
         print(f"appended {len(rows)} rows to {PACKING_CSV}")
 
 

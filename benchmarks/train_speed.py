@@ -19,7 +19,6 @@ CUDA when present. `--synthetic` adds a MIRFlickr-shaped set: 12,154 samples, 4 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from datetime import date
 from pathlib import Path
@@ -27,9 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.atomic import atomic_path
 from benchmark.data.load import MultiViewData, load_hdf5
-from benchmark.estimate import TIMINGS_CSV
+from benchmark.estimate import TIMINGS_CSV, store_rows
 from benchmark.models.clib import VARIANTS as CLIB_VARIANTS
 from benchmark.models.clib import CLIBConfig
 from benchmark.models.gib import GIBConfig
@@ -68,25 +66,15 @@ def synthetic(seed: int = 0) -> MultiViewData:
     )
 
 
+def timing_key(row: dict) -> tuple:
+    """A stored timing's identity: a new measurement of the same key replaces it."""
+    return (row["method"], row["variant"], row["dataset"], row["device"])
+
+
 def save(rows: list[dict], path: Path = TIMINGS_CSV) -> None:
     """Merge the rows into the stored timings (same key: replaced), written atomically."""
-
-    def key(row: dict) -> tuple:
-        return (row["method"], row["variant"], row["dataset"], row["device"])
-
-    kept = []
-    if path.is_file():
-        with path.open(newline="") as f:
-            kept = list(csv.DictReader(f))
-    new = {key(r): r for r in rows}
-    merged = [r for r in kept if key(r) not in new] + list(new.values())
-    merged.sort(key=key)
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(
-            f, fieldnames=SAVED_FIELDS, extrasaction="ignore", lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(merged)
+    new = list({timing_key(r): r for r in rows}.values())
+    store_rows(path, new, SAVED_FIELDS, key=timing_key)
     print(f"stored {len(new)} rows in {path}")
 
 
