@@ -46,3 +46,4 @@ rule all:
         "results/summary.csv",
         table_targets(),
         figure_targets(),
+        resolution_targets(),

@@ -1,14 +1,17 @@
 """Run records → `results/runs.csv` (tidy) and `results/summary.csv` (one row per cell).
 
 runs.csv: one row per run × metric, with identity columns (method, variant, dataset, seed),
-`status` (done / diverged / error: failed runs are rows, not gaps), hyper-parameters as `p_*`,
-provenance (versions as `v_*`, git commit, device, host, wall time, peak memory from the
-Snakemake benchmark file when there is one) and the record's path.
+`status` (done / diverged / error: failed runs are rows, not gaps), `overrides` (a resolution-
+study point's change, `key=value`; empty for the configured setting), run health
+(`clusters_used`, `collapsed`), hyper-parameters as `p_*`, provenance (versions as `v_*`, git
+commit, device, host, wall time, peak memory from the Snakemake benchmark file when there is
+one) and the record's path.
 
-summary.csv: one row per (method, variant, dataset, metric) with the three summaries of
-protocol.md: the honest mean ± std over seeds (sample std, ddof = 1), the label-selected value
-(seed with the best final ACC: the papers' protocol, uses labels) and the label-free value
-(seed with the lowest final loss, where the method has one).
+summary.csv: one row per (method, variant, dataset, metric, α, β, overrides) with the three
+summaries of protocol.md: the honest mean ± std over seeds (sample std, ddof = 1), the
+label-selected value (seed with the best final ACC: the papers' protocol, uses labels) and the
+label-free value (seed with the lowest final loss, where the method has one); and how many of
+the runs collapsed (`n_collapsed`, fewer than k − 1 clusters or NMI < 5).
 """
 
 from __future__ import annotations
@@ -22,12 +25,20 @@ import numpy as np
 import pandas as pd
 
 from benchmark import atomic, records
+from benchmark.health import record_health
+from benchmark.study import point_dir
 
 log = logging.getLogger(__name__)
 
 IDENTITY = ["method", "variant", "dataset", "seed"]
 CELL = ["method", "variant", "dataset", "metric"]
 SETTING = ["p_alpha", "p_beta"]  # hyper-parameters that tell grid points apart
+POINT = "overrides"  # tells resolution-study points apart ("" = the configured setting)
+
+
+def overrides_text(overrides: dict[str, Any] | None) -> str:
+    """A study point's changes as in its path: `key=value` (comma-joined if several)."""
+    return ",".join(point_dir(k, v) for k, v in sorted((overrides or {}).items()))
 
 
 def _flatten_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -55,12 +66,16 @@ def record_rows(
     """The tidy rows of one record (one per metric)."""
     env = record["environment"]
     loss = record.get("loss") or {}
+    health = record_health(record)
     base = {
         "method": record["method"],
         "variant": record["variant"],
         "dataset": record["dataset"],
         "seed": record["seed"],
         "status": record["status"],
+        POINT: overrides_text(record.get("overrides")),
+        "clusters_used": health["clusters_used"],
+        "collapsed": health["collapsed"],
         "view_name": record["params"].get("view_name", ""),
         "loss_name": loss.get("name"),
         "loss": loss.get("value"),
@@ -106,7 +121,8 @@ def runs_table(
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    leading = [*IDENTITY, "status", "metric", "value", "view_name", "loss_name", "loss"]
+    leading = [*IDENTITY, "status", "metric", "value", POINT, "clusters_used", "collapsed"]
+    leading += ["view_name", "loss_name", "loss"]
     rest = [c for c in table.columns if c not in leading]
     table = table[leading + rest]
     return table.sort_values([*IDENTITY[:3], "metric", "seed"], kind="stable").reset_index(
@@ -125,10 +141,11 @@ def _select(done: pd.DataFrame, by: str, best: str) -> tuple[Any, Any]:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, variant, dataset, metric, α, β): honest and selected summaries."""
+    """One row per (method, variant, dataset, metric, α, β, overrides): honest and selected
+    summaries, and the runs' health."""
     if runs.empty:
         return pd.DataFrame()
-    setting = [c for c in SETTING if c in runs.columns]
+    setting = [c for c in SETTING if c in runs.columns] + [POINT]
     acc_of_run = runs[runs["metric"] == "ACC"].set_index("record")["value"]
     rows = []
     for key, group in runs.groupby(CELL + setting, sort=True, dropna=False):
@@ -152,6 +169,10 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
                 "n_runs": int(group["seed"].nunique()),
                 "n_diverged": int((group["status"] == "diverged").sum()),
                 "n_error": int((group["status"] == "error").sum()),
+                "n_collapsed": int((done["collapsed"] == True).sum()),  # noqa: E712 (None, NaN)
+                "clusters_used_mean": float(done["clusters_used"].astype(float).mean())
+                if done["clusters_used"].notna().any()
+                else np.nan,
                 "mean": float(values.mean()) if values.size else np.nan,
                 "std": float(values.std(ddof=1)) if values.size > 1 else np.nan,
                 "median": float(values.median()) if values.size else np.nan,

@@ -20,6 +20,7 @@ import numpy as np
 
 from benchmark import provenance, records
 from benchmark.data.load import load_hdf5, scale_view
+from benchmark.health import run_health, unknown_health
 from benchmark.metrics import clustering_scores
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def run(
     views = [scale_view(v, params.scaling) for v in data.views]
 
     status, error, metrics, loss, diagnostics = "done", None, None, None, {}
+    health = unknown_health(data.n_clusters)
     try:
         result = run_baseline(
             method,
@@ -82,6 +84,7 @@ def run(
             assign_labels=params.assign_labels,
         )
         metrics = clustering_scores(data.labels, result.labels)
+        health = run_health(result.labels, data.n_clusters, metrics["NMI"])
         if result.objective_name:
             loss = {"name": result.objective_name, "value": result.objective}
         diagnostics = {
@@ -104,7 +107,9 @@ def run(
         "status": status,
         "error": error,
         "params": record_params,
+        "overrides": {},
         "metrics": {m: (metrics or {}).get(m) for m in records.METRICS},
+        "health": health,
         "loss": loss,
         "diagnostics": diagnostics,
         "time": {

@@ -133,6 +133,27 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(assignments: Sequence[str], config_class: type) -> dict:
+    """`--set KEY=VALUE` options: hyper-parameters a study point changes (ValueError if a key
+    is not one of the method's, or is α, β or the epochs, which have options of their own)."""
+    import dataclasses
+
+    from benchmark.study import NOT_STUDIED, parse_assignment
+
+    known = {f.name for f in dataclasses.fields(config_class)} - {"balls"}
+    overrides = {}
+    for text in assignments:
+        key, value = parse_assignment(text)
+        if key in NOT_STUDIED:
+            raise ValueError(f"--set {text}: use --{key} for {key}")
+        if key not in known:
+            raise ValueError(
+                f"--set {text}: {key!r} is not a hyper-parameter ({', '.join(sorted(known))})"
+            )
+        overrides[key] = value
+    return overrides
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -152,6 +173,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise MmcbenchError("train: --device cuda, but CUDA is not available on this machine")
     try:
         hparams = json.loads(args.hparams) if args.hparams else {}
+        overrides = _overrides(args.set, config_class)
+        hparams.update(overrides)
         hparams.update(alpha=args.alpha, beta=args.beta)
         if args.epochs is not None:
             hparams["epochs"] = args.epochs
@@ -171,6 +194,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         embeddings_at=args.embeddings_at,
         scaling=args.scaling,
+        overrides=overrides,
     )
     write_outputs(
         result, out, Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz"), args.data
@@ -217,6 +241,11 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         paths += sorted(str(p) for p in Path(args.runs_dir).rglob("seed*.json"))
     if not paths:
         raise MmcbenchError("aggregate: no run records given (use --runs-dir or record paths)")
+    if args.resolutions_csv:
+        from benchmark.resolutions import write_study_csv
+
+        write_study_csv(paths, Path(args.resolutions_csv))
+        return 0
     # --grid-csv: a grid's summary only (aggregate_grid), no runs.csv.
     aggregate(
         paths,
@@ -233,6 +262,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     from benchmark.tables import TABLES, load_published, render
 
+    if args.table == "resolutions":
+        from benchmark.resolutions import read_study, render_study
+
+        render_study(read_study(args.summary), Path(args.out_prefix))
+        log.info("wrote %s.{md,tex,csv}", args.out_prefix)
+        return 0
     summary = pd.read_csv(args.summary)
     published = load_published(args.published)
     settings = {m: (float(a), float(b)) for m, a, b in args.setting or []}
@@ -351,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=float, default=0.5)
     p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs")
     p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one hyper-parameter on top of --hparams and record it as the run's "
+        "overrides (a resolution-study point; e.g. kl_reduction=sum, grad_clip=null); repeatable",
+    )
     p.add_argument("--embeddings-at", type=int, nargs="*", default=[0, 5, 100])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -375,10 +418,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="instead: summarise the given records (an α/β grid) into this grid.csv only",
     )
+    p.add_argument(
+        "--resolutions-csv",
+        default=None,
+        help="instead: the given records are a resolution study; write its resolutions.csv",
+    )
     p.set_defaults(func=cmd_aggregate)
 
-    p = sub.add_parser("render", help="render a table from summary.csv")
-    p.add_argument("table", choices=["table1", "table2", "clib_results", "clib_ablation"])
+    p = sub.add_parser(
+        "render", help="render a table from summary.csv (the study's from resolutions.csv)"
+    )
+    p.add_argument(
+        "table", choices=["table1", "table2", "clib_results", "clib_ablation", "resolutions"]
+    )
     p.add_argument("--alpha", type=float, default=0.5, help="deep methods' α shown in the table")
     p.add_argument("--beta", type=float, default=0.5, help="deep methods' β shown in the table")
     p.add_argument(
@@ -388,7 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("METHOD", "ALPHA", "BETA"),
         help="(α, β) shown for one deep method (GIB or CLIB), overriding --alpha/--beta",
     )
-    p.add_argument("--summary", default="results/summary.csv")
+    p.add_argument(
+        "--summary",
+        default="results/summary.csv",
+        help="the CSV the table is drawn from: summary.csv, or resolutions.csv for the "
+        "resolution study (default: %(default)s)",
+    )
     p.add_argument("--published", default=None, help="published numbers (default: bundled)")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.md, .tex and .csv")
     p.set_defaults(func=cmd_render)

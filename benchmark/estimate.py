@@ -29,10 +29,11 @@ from benchmark.errors import MmcbenchError
 ESTIMATES_DIR = Path(__file__).resolve().parent / "estimates"
 TIMINGS_CSV = ESTIMATES_DIR / "seconds_per_epoch.csv"
 TIMING_FIELDS = ("method", "variant", "dataset", "n_samples", "device", "seconds_per_epoch")
-RUN_RULES = {"train", "baseline"}
+DEEP_RULES = {"train", "train_point"}  # a study point is a deep run too
+RUN_RULES = {*DEEP_RULES, "baseline"}
 DEEP_RUN = re.compile(
     r"^results/runs/(?P<method>GIB|CLIB)/(?P<dataset>[^/]+)/(?P<variant>[^/]+)/"
-    r"a(?P<alpha>[0-9.]+)_b(?P<beta>[0-9.]+)/seed(?P<seed>\d+)\.json$"
+    r"a(?P<alpha>[0-9.]+)_b(?P<beta>[0-9.]+)/(?:(?P<point>[^/]+=[^/]+)/)?seed(?P<seed>\d+)\.json$"
 )
 BASELINE_RUN = re.compile(
     r"^results/runs/(?P<method>[^/]+)/(?P<dataset>[^/]+)/(?P<variant>[^/]+)/seed(?P<seed>\d+)\.json$"
@@ -78,7 +79,7 @@ def planned_runs(
         rule, path = row.get("rule"), row.get("output_file", "")
         if rule not in RUN_RULES:
             continue
-        match = (DEEP_RUN if rule == "train" else BASELINE_RUN).match(path)
+        match = (DEEP_RUN if rule in DEEP_RULES else BASELINE_RUN).match(path)
         if match is None:
             continue  # the run's history / embeddings files: one record per run is counted
         runs.append(
@@ -244,7 +245,7 @@ def cost_lines(
     lines = []
     for (rule, method, dataset, variant), members in sorted(groups.items()):
         epochs = timing = None
-        if rule == "train":
+        if rule in DEEP_RULES:
             epochs = config[method.lower()]["epochs"]
             timing = seconds_per_epoch(timings, method, variant, dataset, device)
         pending = sum(r.pending for r in members)
@@ -259,7 +260,7 @@ def render(lines: list[Line], device: str) -> str:
         mine = [line for line in lines if line.rule == rule]
         runs, pending = sum(x.runs for x in mine), sum(x.pending for x in mine)
         out.append(f"rule {rule}: {runs} runs, {pending} still to run")
-    deep = [line for line in lines if line.rule == "train"]
+    deep = [line for line in lines if line.rule in DEEP_RULES]
     if not deep:
         return "\n".join(out)
     out.append("")

@@ -12,7 +12,7 @@ from typing import Any
 from benchmark import atomic
 from benchmark.errors import RecordError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: run health and study overrides (1 is still read)
 METRICS = ("ACC", "NMI", "ARI", "ECE")
 
 

@@ -4,7 +4,10 @@ A cell shows the published value, the reproduced mean ± std (n) over seeds (hon
 used to choose anything), the signed difference Δ = reproduced − published, and ✓ when
 |Δ| ≤ 2 points (protocol.md's verdict). Beside it: the label-selected best seed by final ACC
 (the papers' protocol, marked †) and the seed with the lowest final loss (label-free, ‡).
-Datasets the papers do not have get reproduced values only.
+A cell some of whose runs collapsed (fewer than k − 1 clusters, or NMI < 5) says how many, so
+a collapse is never read as a low score. Only runs of the configured setting are shown
+(resolution-study points have a table of their own). Datasets the papers do not have get
+reproduced values only.
 """
 
 from __future__ import annotations
@@ -122,7 +125,10 @@ def _settings(alpha: float, beta: float, settings: Setting | None) -> Setting:
 
 
 def _at_setting(summary: pd.DataFrame, settings: Setting) -> pd.DataFrame:
-    """Deep-method rows at their method's (α, β); other methods untouched."""
+    """Rows of the configured setting (no study overrides); deep-method rows at their method's
+    (α, β)."""
+    if "overrides" in summary:
+        summary = summary[summary["overrides"].fillna("") == ""]
     if "p_alpha" not in summary:
         return summary
     keep = ~summary["method"].isin(DEEP)
@@ -217,6 +223,8 @@ def comparison(
                     "n": cell["n"],
                     "n_runs": cell["n_runs"],
                     "n_failed": cell["n_error"] + cell["n_diverged"],
+                    "n_collapsed": cell.get("n_collapsed", 0),
+                    "clusters_used_mean": cell.get("clusters_used_mean", math.nan),
                     "delta": delta,
                     "reproduced": bool(abs(delta) <= VERDICT_POINTS) if pd.notna(delta) else None,
                     "label_selected": cell["label_selected"],
@@ -259,7 +267,9 @@ def _mean_std(row: pd.Series) -> str:
         return f"not run (0/{int(row['n_runs'])} done)" if row["n_runs"] else "not run"
     std = "" if pd.isna(row["std"]) else f" ± {row['std']:.1f}"
     failed = f", {int(row['n_failed'])} failed" if row["n_failed"] else ""
-    return f"{row['mean']:.1f}{std} ({int(row['n'])}{failed})"
+    collapsed = row.get("n_collapsed", 0)
+    collapsed = f", {int(collapsed)} collapsed" if pd.notna(collapsed) and collapsed else ""
+    return f"{row['mean']:.1f}{std} ({int(row['n'])}{failed}{collapsed})"
 
 
 def _delta(row: pd.Series) -> str:
@@ -332,7 +342,7 @@ def _tex_cell(cell: Cell) -> str:
     return text
 
 
-def _markdown_table(header: list[str], rows: list[list[Cell]]) -> str:
+def markdown_table(header: list[str], rows: list[list[Cell]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
@@ -357,7 +367,7 @@ def _latex_escape(text: str) -> str:
     )
 
 
-def _latex_table(caption: str, header: list[str], rows: list[list[Cell]]) -> str:
+def latex_table(caption: str, header: list[str], rows: list[list[Cell]]) -> str:
     spec = "ll" + "r" * (len(header) - 2)
     lines = [
         r"\begin{table}[t]",
@@ -394,7 +404,9 @@ def extended_header(metrics: tuple[str, ...]) -> list[str]:
 def legend(settings: Setting) -> str:
     return (
         "Reproduced = mean ± std over seeds (n done; honest, no label used to choose anything; "
-        "failed = diverged or error runs, not in the mean). Δ = reproduced mean − published "
+        "failed = diverged or error runs, not in the mean; collapsed = runs that used fewer than "
+        "k − 1 clusters or reached NMI < 5, in the mean but not a clustering score: such a cell "
+        "measures a collapse, not a method). Δ = reproduced mean − published "
         "value; ✓ = within 2 points (protocol.md). † = the seed with the best final ACC: the "
         "papers' protocol, which uses the labels. ‡ = the seed with the lowest final loss "
         "(label-free; k-means inertia for KM/AmKM, total training loss for GIB and CLIB; – where a "
@@ -437,8 +449,8 @@ def render(
         else:
             rows = _lines(part, with_paper=True, metrics=spec.metrics)
             header = paper_header(spec.metrics)
-            md += [_markdown_table(header, rows), ""]
-            tex += [_latex_table(f"{source.title}: published vs reproduced", header, rows)]
+            md += [markdown_table(header, rows), ""]
+            tex += [latex_table(f"{source.title}: published vs reproduced", header, rows)]
         if missing:
             md += [f"Not in this run: {', '.join(missing)} (see `mmcbench datasets`).", ""]
     extended = long[long["paper"] == ""] if not long.empty else long
@@ -448,10 +460,10 @@ def render(
         md += [
             "## Datasets not in the papers (reproduced only)",
             "",
-            _markdown_table(header, rows),
+            markdown_table(header, rows),
             "",
         ]
-        tex += [_latex_table("Datasets not in the papers (reproduced only)", header, rows)]
+        tex += [latex_table("Datasets not in the papers (reproduced only)", header, rows)]
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out_prefix.with_suffix(".md"), "\n".join(md))
     atomic.write_text(out_prefix.with_suffix(".tex"), "\n\n".join(tex) + "\n")

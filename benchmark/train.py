@@ -26,7 +26,9 @@ import pandas as pd
 import torch
 
 from benchmark import atomic, provenance, records
+from benchmark.batches import batch_plan
 from benchmark.data.load import MultiViewData, load_hdf5, scale_view
+from benchmark.health import clusters_used, run_health, unknown_health
 from benchmark.metrics import clustering_scores, ece
 from benchmark.models.clib import CLIBConfig
 from benchmark.models.gib import GIBConfig
@@ -35,7 +37,6 @@ from benchmark.trainers.clib import CLIBTrainer
 from benchmark.trainers.gib import GIBTrainer
 
 log = logging.getLogger(__name__)
-EVAL_CHUNK = 4096
 TRAINERS = {"GIB": GIBTrainer, "CLIB": CLIBTrainer}
 DEEP_METHODS = tuple(TRAINERS)
 
@@ -70,35 +71,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def batch_plan(
-    n: int, batch_size: int, min_last: int, generator: torch.Generator
-) -> list[torch.Tensor]:
-    """A shuffled split of 0…n−1 into batches; a last batch smaller than `min_last` joins the
-    previous one (k-means and BatchNorm need enough points). No sample is dropped."""
-    batches = list(torch.randperm(n, generator=generator).split(batch_size))
-    if len(batches) > 1 and batches[-1].numel() < min_last:
-        last = batches.pop()
-        batches[-1] = torch.cat([batches[-1], last])
-    return batches
-
-
 @torch.no_grad()
 def evaluate(
     trainer: Trainer, views: list[torch.Tensor], labels: np.ndarray
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """Metrics of the fused assignment over all samples, the assignments and the fused H."""
+    """Metrics of the fused assignment over all samples (and the number of clusters it uses),
+    the assignments and the fused H."""
     trainer.model.eval()
-    probs, fused = [], []
-    n = views[0].shape[0]
-    for start in range(0, n, EVAL_CHUNK):
-        p, h = trainer.predict([v[start : start + EVAL_CHUNK] for v in views])
-        probs.append(p.double().cpu())
-        fused.append(h.float().cpu())
-    p = torch.cat(probs).numpy()
-    scores = clustering_scores(labels, p.argmax(axis=1))
+    probs, fused = trainer.predict(views)
+    p = probs.double().cpu().numpy()
+    predicted = p.argmax(axis=1)
+    scores = clustering_scores(labels, predicted)
     scores["ECE"] = ece(labels, p)
+    scores["clusters"] = clusters_used(predicted)
     trainer.model.train()
-    return scores, p, torch.cat(fused).numpy()
+    return scores, p, fused.float().cpu().numpy()
 
 
 def make_trainer(
@@ -124,8 +111,13 @@ def train(
     device: torch.device,
     embeddings_at: Sequence[int] = (0, 5, 100),
     scaling: str = "minmax",
+    overrides: dict[str, Any] | None = None,
 ) -> RunOutput:
-    """Train `method` (or an ablation) on `data`; return the record, history and embeddings."""
+    """Train `method` (or an ablation) on `data`; return the record, history and embeddings.
+
+    `overrides` (a study point's one-factor change, already applied to `config`) is recorded
+    so that aggregation can tell study points from the default setting.
+    """
     started, t_start = records.now(), time.perf_counter()
     seed_everything(seed)
     views = [torch.as_tensor(scale_view(v, scaling), device=device) for v in data.views]
@@ -169,6 +161,8 @@ def train(
                 break
             optimiser.zero_grad(set_to_none=True)
             total.backward()
+            if config.grad_clip is not None:  # mvc's Optimizer: clip the whole model's norm
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimiser.step()
             for name, value in step.terms.items():
                 sums[name] += float(value.detach())
@@ -216,6 +210,11 @@ def train(
     last = history[-1]
     done = status == "done"
     metrics = {m: (float(last[m]) if done else None) for m in records.METRICS}
+    health = (
+        run_health(assignments.argmax(axis=1), data.n_clusters, metrics["NMI"])
+        if done
+        else unknown_health(data.n_clusters)
+    )
     final_loss = float(last["total"]) if done and "total" in last else None
     record = {
         "schema_version": records.SCHEMA_VERSION,
@@ -230,7 +229,9 @@ def train(
             "scaling": scaling,
             "embeddings_at": list(embeddings_at),
         },
+        "overrides": dict(overrides or {}),
         "metrics": metrics,
+        "health": health,
         "loss": {"name": "total", "value": final_loss},
         "diagnostics": {
             "diverged_epoch": diverged_at,
@@ -302,9 +303,20 @@ def run_from_file(
     device: str = "auto",
     embeddings_at: Sequence[int] = (0, 5, 100),
     scaling: str = "minmax",
+    overrides: dict[str, Any] | None = None,
 ) -> RunOutput:
     """Load a converted dataset and train `method` on it."""
     if method not in DEEP_METHODS:
         raise ValueError(f"unknown deep method {method!r} (available: {', '.join(DEEP_METHODS)})")
     data = load_hdf5(data_file)
-    return train(method, data, variant, seed, config, choose_device(device), embeddings_at, scaling)
+    return train(
+        method,
+        data,
+        variant,
+        seed,
+        config,
+        choose_device(device),
+        embeddings_at,
+        scaling,
+        overrides,
+    )

@@ -289,3 +289,59 @@ def test_aggregate_counts_grid_points_as_separate_runs(tmp_path, caplog):
         grid = aggregate_grid(paths, tmp_path / "grid.csv")
     assert "aggregated 3 runs (3 done)" in caplog.text
     assert sorted(grid[grid["metric"] == "ACC"]["p_alpha"]) == [0.0, 0.5, 1.0]
+
+
+# ------------------------------------------------------------------ run health and study points
+
+
+def with_health(record, used, collapsed, overrides=None):
+    record = {**record, "schema_version": 2, "overrides": overrides or {}}
+    record["health"] = {
+        "clusters_used": used,
+        "n_clusters": record["data"]["n_clusters"],
+        "collapsed": collapsed,
+        "collapse_reason": "test" if collapsed else None,
+    }
+    return record
+
+
+def test_collapsed_runs_are_counted_and_marked_and_study_points_stay_out_of_tables(tmp_path):
+    paths = []
+    for seed, acc, nmi, used, collapsed in ((0, 50.0, 0.5, 1, True), (1, 52.0, 1.0, 1, True)):
+        record = gib_record("GIB", "Caltech-2V", seed, acc, 1.0)
+        record["metrics"]["NMI"] = nmi
+        paths.append(tmp_path / f"gib{seed}.json")
+        records.write(paths[-1], with_health(record, used, collapsed))
+    point = with_health(gib_record("GIB", "Caltech-2V", 0, 90.0, 1.0), 2, False, {"lr": 0.001})
+    paths.append(tmp_path / "point.json")
+    records.write(paths[-1], point)
+    runs = runs_table(paths)
+    assert set(runs["overrides"].fillna("")) == {"", "lr=0.001"}
+    assert set(runs.loc[runs["overrides"] == "", "collapsed"]) == {True}
+    summary = summarise(runs)
+    acc = summary[(summary["metric"] == "ACC")].set_index("overrides")
+    assert acc.loc["", "n_collapsed"] == 2 and acc.loc["", "clusters_used_mean"] == 1.0
+    assert acc.loc["lr=0.001", "mean"] == 90.0  # a cell of its own
+    long = render(summary, load_published(), TABLE2, tmp_path / "t2")
+    gib = long[(long["label"] == "GIB") & (long["metric"] == "ACC")]
+    assert len(gib) == 1 and gib["mean"].iloc[0] == 51.0 and gib["n_collapsed"].iloc[0] == 2
+    md = plain((tmp_path / "t2.md").read_text())
+    assert "51.0 ± 1.4 (2, 2 collapsed)" in md and "collapsed = runs that used fewer" in md
+
+
+def test_records_before_run_health_get_what_can_be_told():
+    from benchmark.health import record_health
+
+    old = make_record("KM", "view0", "toy", 0, 60.0, nmi=3.0)
+    assert record_health(old)["collapsed"] is True  # NMI < 5
+    old = make_record("GIB", "GIB", "toy", 0, 60.0, nmi=40.0)
+    assert record_health(old)["collapsed"] is None  # clusters unknown
+    old["diagnostics"] = {"n_clusters_found": 2}
+    assert record_health(old) == {
+        "clusters_used": 2,
+        "n_clusters": 2,
+        "collapsed": False,
+        "collapse_reason": None,
+    }
+    failed = make_record("GIB", "GIB", "toy", 0, None, status="error")
+    assert record_health(failed)["collapsed"] is None

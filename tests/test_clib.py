@@ -253,7 +253,9 @@ def test_run_ece_equals_an_independent_computation(tiny_file):
     from torchmetrics.functional.classification import multiclass_calibration_error
 
     # A setting that clusters the toy set well, so that the Hungarian map has no ties.
-    config = CLIBConfig.from_dict({**TINY, "epochs": 8, "lr": 1e-3, "variational": False})
+    config = CLIBConfig.from_dict(
+        {**TINY, "epochs": 8, "lr": 1e-3, "variational": False, "init": "torch_default"}
+    )
     result = run_from_file("CLIB", "CLIB", tiny_file, 0, config, device="cpu", embeddings_at=[])
     assert result.record["metrics"]["ACC"] > 90
     labels = result.embeddings["labels"]

@@ -18,7 +18,12 @@ from benchmark.estimate import (
     seconds_per_epoch,
     slurm_runtime,
 )
-from tests.test_workflow import planned_baselines, planned_runs, planned_training
+from tests.test_workflow import (
+    planned_baselines,
+    planned_runs,
+    planned_study,
+    planned_training,
+)
 
 FIELDS = ["method", "variant", "dataset", "n_samples", "device", "seconds_per_epoch"]
 
@@ -111,20 +116,17 @@ def test_estimate_counts_the_dags_runs_and_costs_them(repo, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     deep, baselines = planned_training(smoke), planned_baselines(smoke)
+    points = planned_study(smoke)  # the study's changed points; its defaults are table runs
     assert f"rule train: {deep} runs, {deep} still to run" in done.stdout
+    assert f"rule train_point: {len(points)} runs, {len(points)} still to run" in done.stdout
     assert f"rule baseline: {baselines} runs" in done.stdout
     size = {d: get_dataset(d).n_samples * len(get_dataset(d).views) for d in ("3-sources", "NGs")}
     scale = {d: size[d] / size["3-sources"] for d in size}
-    hours = 0.0
-    for method, dataset, *_ in planned_runs(smoke):
-        epochs = smoke[method.lower()]["epochs"]
-        hours += epochs * 360 * scale[dataset] / 3600
+    costed = [(method, dataset) for method, dataset, *_ in [*planned_runs(smoke), *points]]
+    hours = sum(smoke[m.lower()]["epochs"] * 360 * scale[d] / 3600 for m, d in costed)
     assert f"estimated {hours:.1f} CPU-hours" in done.stdout
     # The longest run and what the SLURM profiles ask for it (3 ×, at least 5 min).
-    longest = max(
-        smoke[method.lower()]["epochs"] * 360 * scale[dataset] / 60
-        for method, dataset, *_ in planned_runs(smoke)
-    )
+    longest = max(smoke[m.lower()]["epochs"] * 360 * scale[d] / 60 for m, d in costed)
     assert f"{longest:.1f} min; the SLURM profiles ask {slurm_runtime(longest)} min" in done.stdout
 
 
@@ -134,9 +136,21 @@ def test_estimate_of_the_paper_config_counts_every_planned_run(repo, tmp_path):
     assert done.returncode == 0, done.stderr
     paper = yaml.safe_load((repo / "config/config.yaml").read_text())
     assert f"rule train: {planned_training(paper)} runs" in done.stdout
+    assert f"rule train_point: {len(planned_study(paper))} runs" in done.stdout
     assert "CPU-hours" in done.stdout and "not costed" not in done.stdout
 
 
 def test_estimate_names_a_missing_config_file(repo, tmp_path):
     done = estimate(repo, tmp_path, "--configfile", str(tmp_path / "nope.yaml"))
     assert done.returncode == 2 and "nope.yaml: no such config file" in done.stderr
+
+
+def test_a_study_point_path_is_a_deep_run_of_its_method_dataset_and_variant():
+    from benchmark.estimate import DEEP_RUN
+
+    point = DEEP_RUN.match("results/runs/GIB/mfeat/DDC/a0.5_b0.5/grad_clip=null/seed2.json")
+    assert point and point["method"] == "GIB" and point["variant"] == "DDC"
+    assert point["point"] == "grad_clip=null" and point["seed"] == "2"
+    plain = DEEP_RUN.match("results/runs/CLIB/NGs/CLIB/a1_b0.5/seed0.json")
+    assert plain and plain["point"] is None and plain["alpha"] == "1"
+    assert DEEP_RUN.match("results/runs/KM/NGs/view0/seed0.json") is None

@@ -79,6 +79,17 @@ def test_grid_figure_is_drawn_and_names_the_metric(tmp_path, grid_csv, kind):
     assert paths[1].read_bytes().startswith(b"%PDF")
 
 
+def test_grid_hatches_and_counts_collapsed_cells(tmp_path, grid_csv):
+    from matplotlib.patches import Rectangle
+
+    grid = load_grid(grid_csv).assign(n_collapsed=0)
+    grid.loc[(grid["p_alpha"] == 1.0) & (grid["p_beta"] == 0.0), "n_collapsed"] = 1
+    fig = grid_figure(grid, "GIB", "mfeat", "ACC", "heatmap")
+    assert "1 collapsed (hatched)" in text_of(fig)
+    hatched = [p for p in fig.axes[0].patches if isinstance(p, Rectangle) and p.get_hatch()]
+    assert len(hatched) == 1
+
+
 def test_grid_input_errors_name_the_file(tmp_path, grid_csv):
     bad = tmp_path / "bad.csv"
     bad.write_text("method,dataset\nGIB,mfeat\n")
@@ -180,6 +191,12 @@ def test_paper_vs_reproduced_draws_every_cell(tmp_path):
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks == ["Caltech-2V · DDC", "Caltech-2V · DDC+Balls", "Caltech-2V · GIB"]
     assert_not_blank(style.save(fig, tmp_path / "p")[0])
+    collapsed = {
+        k: v.assign(n_collapsed=(v["label"] == "GIB").astype(int)) for k, v in comparisons.items()
+    }
+    fig = paper_vs_reproduced_figure(collapsed)
+    crosses = [c for c in fig.axes[0].collections if c.get_offsets().shape[0] == 1]
+    assert any(tuple(c.get_offsets()[0]) == (68.0, 2.0) for c in crosses)  # GIB's row, crossed
 
 
 def test_plot_commands_write_png_and_pdf_or_fail_clearly(tmp_path, grid_csv, capsys):

@@ -107,3 +107,24 @@ def test_ece_matches_torchmetrics(seed, k):
     )
     # torchmetrics computes in float32: agree to 1e-4 percentage points.
     assert ece(labels, probs) == pytest.approx(100 * float(reference), abs=1e-4)
+
+
+# ------------------------------------------------------------------ run health
+
+
+def test_health_flags_too_few_clusters_and_a_low_nmi():
+    from benchmark.health import run_health
+
+    healthy = run_health(np.array([0, 1, 2, 3, 3]), 4, 60.0)
+    assert healthy == {
+        "clusters_used": 4,
+        "n_clusters": 4,
+        "collapsed": False,
+        "collapse_reason": None,
+    }
+    assert not run_health(np.array([0, 1, 2, 2]), 4, 60.0)["collapsed"]  # k − 1 is enough
+    two = run_health(np.array([0, 1, 1, 1]), 4, 60.0)
+    assert two["collapsed"] and "2 of 4" in two["collapse_reason"]
+    low = run_health(np.array([0, 1, 2, 3]), 4, 4.9)
+    assert low["collapsed"] and "NMI 4.9" in low["collapse_reason"]
+    assert run_health(np.zeros(10, dtype=int), 10, 0.0)["clusters_used"] == 1

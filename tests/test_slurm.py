@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from benchmark import records
-from tests.test_workflow import planned_training, write_config
+from tests.test_workflow import planned_study, planned_training, write_config
 
 PROFILES = ("slurm", "slurm-gres")
 LOCAL_RULES = (
@@ -130,8 +130,10 @@ def job_tres(job_id: str) -> str:
 
 
 def deep_records(workdir: Path) -> list[Path]:
-    """The record of every GIB and CLIB run (table runs and grid points) under a work dir."""
-    return sorted((workdir / "results/runs").rglob("a*_b*/seed*.json"))
+    """The record of every GIB and CLIB run (table runs, grid and study points) under a work
+    dir: the runs with an (α, β) part in their path."""
+    runs = (workdir / "results/runs").rglob("seed*.json")
+    return sorted(p for p in runs if re.search(r"/a[0-9.]+_b[0-9.]+/", str(p)))
 
 
 @pytest.mark.workflow
@@ -159,10 +161,10 @@ def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, mirror)
     assert set(runs["status"]) == {"done"}
     # Every run record says which SLURM job it ran in.
     assert runs["slurm_job_id"].notna().all()
-    # runs.csv holds the table runs; the grid points are only in their records, so count those.
+    # runs.csv holds the table runs; grid and study points are only in their records.
     deep = {path: records.read(path)["environment"] for path in deep_records(workdir)}
     smoke = yaml.safe_load(config.read_text())
-    assert len(deep) == planned_training(smoke)
+    assert len(deep) == planned_training(smoke) + len(planned_study(smoke))
     # Packed: far fewer SLURM jobs than runs, each pack with one GPU.
     pack = int(dict(i.split("=") for i in profile(repo, "slurm")["group-components"])["train"])
     packs = {env["slurm_job_id"] for env in deep.values()}

@@ -11,11 +11,12 @@ import torch
 from sklearn.datasets import make_blobs
 
 from benchmark import records
+from benchmark.batches import batch_plan
 from benchmark.cli import main
 from benchmark.metrics import accuracy, ece
 from benchmark.models import gib as gib_module
 from benchmark.models.gib import GIBConfig
-from benchmark.train import batch_plan, run_from_file
+from benchmark.train import run_from_file
 from tests.conftest import write_dataset
 
 TINY = {
@@ -146,8 +147,8 @@ def test_a_non_finite_loss_is_recorded_as_diverged(tmp_path, tiny_file, monkeypa
     real = gib_module.gib_loss
     calls = {"n": 0}
 
-    def exploding(model, out, variant, generator):
-        step = real(model, out, variant, generator)
+    def exploding(model, out, variant):
+        step = real(model, out, variant)
         calls["n"] += 1
         if calls["n"] > 4:  # from the 2nd epoch on (3 batches per epoch)
             step.terms["total"] = step.terms["total"] * float("nan")
@@ -196,3 +197,44 @@ def test_bad_hyper_parameters_are_a_clear_error(tmp_path, tiny_file, capsys):
     assert main(args) == 2
     assert "unknown GIB variant 'Nope'" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_gradient_clipping_bounds_every_step(tiny_file):
+    """Clipped to a norm of 1e-12, Adam's steps shrink to ~lr·1e-4 and the fused
+    representation after an epoch is the untrained one; unclipped it moves."""
+    moved = {}
+    for clip in (1e-12, None):
+        config = GIBConfig.from_dict({**TINY, "epochs": 1, "grad_clip": clip})
+        run = run_from_file("GIB", "GIB", tiny_file, 0, config, device="cpu", embeddings_at=[0, 1])
+        saved = run.embeddings
+        moved[clip] = float(np.abs(saved["epoch_1"] - saved["epoch_0"]).max())
+    assert moved[1e-12] < 1e-5 < 1e-3 < moved[None]
+
+
+@pytest.mark.parametrize("ddc_input,eval_input", [("balls", "balls"), ("samples", "samples")])
+def test_a_run_records_its_health_and_clusters_per_epoch(tiny_file, ddc_input, eval_input):
+    config = GIBConfig.from_dict({**TINY, "ddc_input": ddc_input, "eval_input": eval_input})
+    run = run_from_file("GIB", "DDC", tiny_file, 0, config, device="cpu", embeddings_at=[])
+    health = run.record["health"]
+    predicted = run.embeddings["assignments_final"].argmax(1)
+    assert health["clusters_used"] == len(np.unique(predicted)) == run.history["clusters"].iloc[-1]
+    assert health["n_clusters"] == 3
+    assert health["collapsed"] == (health["clusters_used"] < 2 or run.record["metrics"]["NMI"] < 5)
+    assert run.history["clusters"].between(1, 3).all()
+    assert run.record["params"]["ddc_input"] == ddc_input
+    balls = [c for c in run.history.columns if c.startswith("balls_")]
+    assert balls == (["balls_fused"] if ddc_input == "balls" else [])  # DDC: fused balls only
+
+
+def test_history_tracks_the_encoders_sigma_and_mu(tiny_file):
+    config = GIBConfig.from_dict({**TINY, "epochs": 2})
+    history = run_from_file(
+        "GIB", "GIB", tiny_file, 0, config, device="cpu", embeddings_at=[]
+    ).history
+    trained = history[history["epoch"] > 0]
+    assert trained["sigma_mean"].between(1e-7, 1).all() and (trained["mu_abs_mean"] > 0).all()
+    deterministic = GIBConfig.from_dict({**TINY, "epochs": 1, "variational": False})
+    history = run_from_file(
+        "GIB", "GIB", tiny_file, 0, deterministic, device="cpu", embeddings_at=[]
+    ).history
+    assert "sigma_mean" not in history

@@ -99,6 +99,87 @@ def planned_training(config: dict) -> int:
     return len(planned_runs(config))
 
 
+SCHEMA = yaml.safe_load(
+    (Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml").read_text()
+)
+STUDY_DEFAULTS = SCHEMA["properties"]["resolution"]["properties"]
+# Keys a GIB ablation cannot feel: its loss term is off (kl_reduction acts on L_Samples'
+# VIB KL, feature_mi_input on L_Balls), so the study does not train them.
+INERT = {
+    ("DDC", "kl_reduction"),
+    ("DDC", "feature_mi_input"),
+    ("DDC+Balls", "kl_reduction"),
+    ("DDC+Samples", "feature_mi_input"),
+}
+
+
+def spelt(value) -> str:
+    """A value as a run path spells it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(value)
+
+
+def planned_study(config: dict, trained_only: bool = True) -> set[tuple]:
+    """Study points a config asks for beyond the default setting: (method, dataset, variant,
+    key, value as spelt, seed); a value equal to the method's configured one is no point."""
+    study = config.get("resolution", {})
+    if not study.get("seeds"):
+        return set()
+    variants = study.get("variants", STUDY_DEFAULTS["variants"]["default"])
+    keys = study.get("keys", STUDY_DEFAULTS["keys"]["default"])
+    points = set()
+    for method, method_variants in variants.items():
+        properties = SCHEMA["properties"][method.lower()]["properties"]
+        section = config.get(method.lower(), {})
+        for key, values in keys.items():
+            if key not in properties:
+                continue
+            configured = section.get(key, properties[key]["default"])
+            for value in values:
+                same = value == configured
+                if same and isinstance(value, bool) == isinstance(configured, bool):
+                    continue
+                for variant in method_variants:
+                    if trained_only and (variant, key) in INERT:
+                        continue
+                    for dataset in config["datasets"]:
+                        for seed in range(study["seeds"]):
+                            points.add((method, dataset, variant, key, spelt(value), seed))
+    return points
+
+
+def planned_study_defaults(config: dict) -> set[tuple]:
+    """The study's default points (method, dataset, variant, α, β, seed)."""
+    study = config.get("resolution", {})
+    if not study.get("seeds"):
+        return set()
+    variants = study.get("variants", STUDY_DEFAULTS["variants"]["default"])
+    runs = set()
+    for method, method_variants in variants.items():
+        section = config.get(method.lower(), {})
+        alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
+        for variant in method_variants:
+            for dataset in config["datasets"]:
+                for seed in range(study["seeds"]):
+                    runs.add((method, dataset, variant, alpha, beta, seed))
+    return runs
+
+
+def planned_records(repo: Path, workdir: Path, configfile: Path) -> set[str]:
+    """Deep run records a config's DAG makes (train and train_point), from --summary."""
+    result = snakemake(repo, workdir, "--summary", "--configfile", str(configfile))
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = set()
+    for line in result.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) > 2 and parts[2] in ("train", "train_point") and parts[0].endswith(".json"):
+            records.add(parts[0])
+    return records
+
+
 def planned_figures(config: dict) -> dict[str, int]:
     """Figure jobs per rule (every method's full model runs in the shipped configs)."""
     n = len(config["datasets"])
@@ -138,21 +219,76 @@ def test_dry_run_plans_every_run(repo, tmp_path, name):
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout)
     assert counts["baseline"] == planned_baselines(config)
-    assert counts["train"] == planned_training(config)
+    assert counts["train"] == len(planned_runs(config) | planned_study_defaults(config))
+    assert counts.get("train_point", 0) == len(planned_study(config))
     assert counts["convert"] == len(config["datasets"])
     assert counts["table"] == 4  # table1, table2, clib_results, clib_ablation
     for rule, expected in planned_figures(config).items():
         assert counts.get(rule, 0) == expected, rule
+    study = 3 if config.get("resolution", {}).get("seeds") else 0  # csv, table, figure
+    assert (
+        counts.get("resolution_summary", 0)
+        + counts.get("resolution_table", 0)
+        + counts.get("resolution_figure", 0)
+        == study
+    )
     assert not (tmp_path / "results").exists()
+
+
+def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_runs(repo, tmp_path):
+    base = dict(
+        base=repo / "config/demo.yaml",
+        seeds=1,
+        baselines={"methods": ["AmKM"]},
+        gib={"variants": ["GIB", "DDC"], "grid": {"seeds": 0}},
+        clib={"variants": ["CLIB"], "grid": {"seeds": 0}},
+    )
+    study = {"seeds": 2, "variants": {"GIB": ["GIB", "DDC"], "CLIB": ["CLIB"]}}
+    first = write_config(
+        tmp_path / "a.yaml", **base, resolution={**study, "keys": {"kl_reduction": ["mean", "sum"]}}
+    )
+    before = planned_records(repo, tmp_path / "work", first)
+    default = "a0.5_b0.5"
+    # The default points: the tables' runs (seed 0) and the study's second seed, once each;
+    # kl_reduction = mean is the configured value, so no run path names it.
+    defaults = {r for r in before if f"/{default}/seed" in r}
+    expected = {
+        f"results/runs/{m}/mfeat/{v}/{default}/seed{s}.json"
+        for m, v in (("GIB", "GIB"), ("GIB", "DDC"), ("CLIB", "CLIB"))
+        for s in (0, 1)
+    }
+    assert defaults == expected
+    assert not any("kl_reduction=mean" in r for r in before)
+    changed = before - defaults
+    assert changed == {
+        f"results/runs/{m}/mfeat/{v}/{default}/kl_reduction=sum/seed{s}.json"
+        for m, v in (("GIB", "GIB"), ("CLIB", "CLIB"))  # DDC has no L_Samples: inert
+        for s in (0, 1)
+    }
+    # One more value of one more key: exactly its runs are added (CLIB has no ddc2).
+    second = write_config(
+        tmp_path / "b.yaml",
+        **base,
+        resolution={**study, "keys": {"kl_reduction": ["mean", "sum"], "ddc2": ["samples"]}},
+    )
+    after = planned_records(repo, tmp_path / "work", second)
+    assert after - before == {
+        f"results/runs/GIB/mfeat/{v}/{default}/ddc2=samples/seed{s}.json"
+        for v in ("GIB", "DDC")
+        for s in (0, 1)
+    }
+    assert before <= after
 
 
 def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path):
     config = write_config(
         tmp_path / "grid.yaml",
         base=repo / "config/demo.yaml",
+        seeds=3,
         gib={"variants": ["GIB"], "grid": {"alphas": [0.5, 1.0], "betas": [0.0, 0.5], "seeds": 2}},
         clib={"variants": [], "grid": {"seeds": 0}},
         baselines={"methods": ["AmKM"]},
+        resolution={"seeds": 0},  # no study: its default points would add runs of other variants
     )
     result = snakemake(repo, tmp_path, "-n", "--configfile", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -170,10 +306,16 @@ def test_demo_and_paper_job_counts(repo):
     assert planned_baselines({"datasets": ["mfeat"], "seeds": 5}) == 70
     assert planned_training({"datasets": ["mfeat"], "seeds": 3}) == 3 * (4 + 7)
     demo = yaml.safe_load((repo / "config/demo.yaml").read_text())
-    assert planned_training(demo) == 3 * (4 + 7) + 2 * (9 - 1)  # 3 × 3 grid, 1 seed
+    assert planned_training(demo) == 1 * (4 + 7) + 2 * (4 - 1)  # 2 × 2 grid, 1 seed
+    # Five keys: GIB 5 changes, its DDC 3 (kl_reduction and feature_mi_input inert), CLIB and
+    # IB+cluH 3 each (sigma_param, kl_reduction, feature_mi_input: no ddc_input, no ddc2).
+    assert len(planned_study(demo)) == 5 + 3 + 3 + 3
+    assert len(planned_study(demo, trained_only=False)) == 5 + 5 + 3 + 3
     paper = yaml.safe_load((repo / "config/config.yaml").read_text())
     grid_only = planned_runs(paper) - planned_runs(paper, grid=False)
     assert len(grid_only) == 2 * 6 * (121 * 3 - 3)  # the default point's 3 seeds are shared
+    # The full study: GIB 11 changes, DDC 9, CLIB and IB+cluH 8 each, per dataset and seed.
+    assert len(planned_study(paper)) == 6 * 3 * (11 + 9 + 8 + 8)
     paper = ["Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"]
     assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
 
@@ -256,6 +398,10 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     no_warmup = clib[clib["variant"] == "no-warmup"]
     assert (no_warmup["p_warmup_epochs"] == 0).all()
     assert runs["max_rss_mb"].notna().all()  # Snakemake benchmark files were picked up
+    assert (
+        runs["clusters_used"].between(1, 20).all() and runs["collapsed"].isin([True, False]).all()
+    )
+    assert runs["overrides"].isna().all()  # the tables' runs: no study point among them
     summary = pd.read_csv(workdir / "results/summary.csv")
     acc = summary[summary["metric"] == "ACC"]
     assert (acc["n"] == 2).all() and acc["mean"].between(0, 100).all()
@@ -279,6 +425,24 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
                 for ext in ("png", "pdf"):
                     assert (workdir / f"figures/{stem}.{ext}").stat().st_size > 0, stem
     assert (workdir / "figures/paper_vs_reproduced.png").stat().st_size > 0
+    # The two-key study: ddc_input is GIB's only, kl_reduction is inert for GIB's DDC.
+    study = pd.read_csv(workdir / "results/resolutions.csv")
+    study = study[study["metric"] == "ACC"].set_index(["variant", "key", "dataset"])
+    assert set(study.index.get_level_values("dataset")) == {"3-sources", "NGs"}
+    assert (study.loc[("DDC", "kl_reduction"), "status"] == "inert").all()
+    assert (study.loc[("DDC", "ddc_input"), "status"] == "changed").all()
+    assert ("CLIB", "ddc_input") not in study.index.droplevel("dataset")
+    changed = study[study["status"] == "changed"]
+    assert len(changed) == 2 * (2 + 1 + 1 + 1) and (changed["n"] == 1).all()
+    assert (changed["delta"] == changed["mean"] - changed["default_mean"]).all()
+    point = workdir / "results/runs/GIB/NGs/DDC/a0.5_b0.5/ddc_input=samples/seed0.json"
+    assert records.read(point)["overrides"] == {"ddc_input": "samples"}
+    assert records.read(point)["params"]["ddc_input"] == "samples"
+    assert (
+        "| GIB | DDC | NGs | kl_reduction | sum | not trained"
+        in (workdir / "results/tables/resolutions.md").read_text()
+    )
+    assert (workdir / "figures/resolutions.png").stat().st_size > 0
     grid = pd.read_csv(workdir / "results/grid.csv")
     acc = grid[grid["metric"] == "ACC"]
     assert len(acc) == 2 * 2 * 2  # methods × datasets × points (0.5, 0.5) and (1, 0.5)

@@ -76,6 +76,13 @@ def cmd_plot_paper(args: argparse.Namespace) -> int:
     return _saved(args.out_prefix, paper_vs_reproduced_figure(load_comparisons(args.tables)))
 
 
+def cmd_plot_resolutions(args: argparse.Namespace) -> int:
+    from benchmark.figures.resolutions import resolutions_figure
+    from benchmark.resolutions import read_study
+
+    return _saved(args.out_prefix, resolutions_figure(read_study(args.resolutions), args.metric))
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register `tsne` and `plot` on the main parser's subcommands."""
     p = sub.add_parser("tsne", help="t-SNE coordinates of a run's saved fused embeddings")
@@ -115,6 +122,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--history", default=None, help="the run's history CSV (ACC/NMI in titles)")
     common(q)
     q.set_defaults(func=cmd_plot_tsne)
+
+    q = kinds.add_parser(
+        "resolutions", help="resolution study: Δ against the default per key and dataset"
+    )
+    q.add_argument("--resolutions", default="results/resolutions.csv")
+    q.add_argument("--metric", default="ACC", choices=["ACC", "NMI", "ECE"])
+    common(q, method=False)
+    q.set_defaults(func=cmd_plot_resolutions)
 
     q = kinds.add_parser("paper-vs-reproduced", help="published vs reproduced, every table")
     q.add_argument("--tables", nargs="+", required=True, help="results/tables/<table>.csv")

@@ -63,12 +63,24 @@ def _title(method: str, dataset: str, metric: str, cells: pd.DataFrame, best) ->
     text = f"{method} on {dataset}: {metric} (%{better}), mean of {seeds} seed{'s' * (seeds != 1)}"
     if failed:
         text += f", {failed} failed runs"
+    if "n_collapsed" in cells and (collapsed := int(cells["n_collapsed"].fillna(0).sum())):
+        text += f", {collapsed} collapsed (hatched)"
     if best:
         text += f"\nbest α = {best[0]:g}, β = {best[1]:g}: {best[2]:.1f}"
     return text
 
 
-def _heatmap(ax: plt.Axes, matrix: pd.DataFrame, metric: str, best) -> None:
+def _collapsed(cells: pd.DataFrame) -> set[tuple[float, float]]:
+    """(α, β) of the cells with collapsed runs."""
+    if "n_collapsed" not in cells:
+        return set()
+    hit = cells[cells["n_collapsed"].fillna(0) > 0]
+    return set(zip(hit["p_alpha"].astype(float), hit["p_beta"].astype(float), strict=True))
+
+
+def _heatmap(
+    ax: plt.Axes, matrix: pd.DataFrame, metric: str, best, collapsed: set = frozenset()
+) -> None:
     import seaborn as sns
 
     shown = matrix.sort_index(ascending=False)  # β grows upwards
@@ -88,6 +100,9 @@ def _heatmap(ax: plt.Axes, matrix: pd.DataFrame, metric: str, best) -> None:
     ax.set_yticklabels([f"{b:g}" for b in shown.index], rotation=0)
     ax.set_xlabel("α")
     ax.set_ylabel("β")
+    for alpha, beta in collapsed:  # a collapse is not a low score: hatch it
+        col, row = list(shown.columns).index(alpha), list(shown.index).index(beta)
+        ax.add_patch(Rectangle((col, row), 1, 1, fill=False, hatch="///", edgecolor="0.3"))
     if best:
         col = list(shown.columns).index(best[0])
         row = list(shown.index).index(best[1])
@@ -131,7 +146,7 @@ def grid_figure(
     fig = plt.figure(figsize=(style.COLUMN_IN, style.COLUMN_IN * 0.95))
     if kind == "heatmap":
         ax = fig.add_subplot()
-        _heatmap(ax, matrix, metric, best)
+        _heatmap(ax, matrix, metric, best, _collapsed(cells))
     else:
         ax = _bars3d(fig, matrix, metric, best)
     ax.set_title(_title(method, dataset, metric, cells, best))

@@ -72,6 +72,9 @@ def _panel(ax: plt.Axes, frame: pd.DataFrame, rows: list[str], colours) -> str:
         zorder=2,
     )
     ax.scatter(published, y, marker="D", facecolors="none", edgecolors="black", s=14, zorder=3)
+    if "n_collapsed" in frame:  # a collapse is not a low score: cross it out
+        collapsed = frame["n_collapsed"].fillna(0).to_numpy(dtype=float) > 0
+        ax.scatter(mean[collapsed], y[collapsed], marker="x", color="red", s=22, zorder=4)
     ax.set_xlim(-2, 102)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.grid(axis="x", linewidth=0.3)
@@ -121,12 +124,13 @@ def paper_vs_reproduced_figure(comparisons: dict[str, pd.DataFrame]) -> plt.Figu
     handles = [
         Line2D([], [], marker="o", linestyle="", color=colours[0], markersize=4),
         Line2D([], [], marker="D", linestyle="", markerfacecolor="none", color="black"),
+        Line2D([], [], marker="x", linestyle="", color="red", markersize=4),
     ]
     fig.legend(
         handles,
-        ["reproduced mean ± std over seeds", "published"],
+        ["reproduced mean ± std over seeds", "published", "some runs collapsed"],
         loc="upper center",
-        ncol=2,
+        ncol=3,
         frameon=False,
         bbox_to_anchor=(0.5, 1.0),
     )

@@ -1,7 +1,14 @@
 """Loss terms of GIB and CLIB: mutual-information estimators, the VIB KL, DDC."""
 
 from benchmark.losses.ddc import ddc_loss, ddc_terms, gaussian_kernel
-from benchmark.losses.mi import mutual_information
+from benchmark.losses.mi import feature_distribution, mutual_information
 from benchmark.losses.vib import gaussian_kl
 
-__all__ = ["ddc_loss", "ddc_terms", "gaussian_kernel", "gaussian_kl", "mutual_information"]
+__all__ = [
+    "ddc_loss",
+    "ddc_terms",
+    "feature_distribution",
+    "gaussian_kernel",
+    "gaussian_kl",
+    "mutual_information",
+]

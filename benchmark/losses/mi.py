@@ -1,8 +1,16 @@
 """Mutual information between two batched distributions (GIB Proposition 1, Eq. 24–26).
 
-For P, Q ∈ R^{B×D} with probability rows: J = Σ_n P_n Q_nᵀ, symmetrised and normalised to a
-joint distribution; I = Σ J (log J − log p − log q) with p, q its marginals. Every probability
-is clamped to ≥ ε before the logarithm, in `_clamp` only.
+For P, Q ∈ R^{B×D} with non-negative rows: J = Σ_n P_n Q_nᵀ, symmetrised and normalised by
+its sum to a joint distribution (Eq. 25); I = Σ J (log J − log p − log q) with p, q its
+marginals. Every probability (and the normaliser) is clamped to ≥ ε, in `_clamp` only.
+
+Feature vectors (ball centres C, representations H; D = 256) enter through
+`feature_distribution`, key `feature_mi_input`:
+- `normalised` (spec default, revised): ReLU(H) rows as they are; Eq. 25's normalisation
+  makes the joint a distribution over feature dimensions (the IIC-style estimator as the
+  authors' group applies it to backbone features);
+- `softmax`: softmax over the D features of each row (the first reading; for rows of small
+  entries it is nearly uniform, so I ≈ 0).
 """
 
 from __future__ import annotations
@@ -10,13 +18,14 @@ from __future__ import annotations
 import torch
 
 EPS = 1e-9
+FEATURE_MI_INPUTS = ("normalised", "softmax")
 
 
 def _clamp(probabilities: torch.Tensor, eps: float) -> torch.Tensor:
     return probabilities.clamp(min=eps)
 
 
-def joint_distribution(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+def joint_distribution(p: torch.Tensor, q: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     """Symmetrised, normalised J = Σ_n P_n Q_nᵀ (D × D)."""
     if p.shape != q.shape:
         raise ValueError(
@@ -24,13 +33,22 @@ def joint_distribution(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         )
     joint = p.t() @ q
     joint = (joint + joint.t()) / 2
-    return joint / joint.sum()
+    return joint / _clamp(joint.sum(), eps)
 
 
 def mutual_information(p: torch.Tensor, q: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """I(P; Q) in nats from two B × D matrices of probability rows."""
-    joint = joint_distribution(p, q)
+    """I(P; Q) in nats from two B × D matrices of non-negative rows."""
+    joint = joint_distribution(p, q, eps)
     p_marginal = joint.sum(dim=1, keepdim=True)
     q_marginal = joint.sum(dim=0, keepdim=True)
     joint, p_marginal, q_marginal = (_clamp(t, eps) for t in (joint, p_marginal, q_marginal))
     return (joint * (joint.log() - p_marginal.log() - q_marginal.log())).sum()
+
+
+def feature_distribution(h: torch.Tensor, mode: str) -> torch.Tensor:
+    """Rows of feature vectors as the MI estimator takes them (see `feature_mi_input`)."""
+    if mode == "normalised":
+        return torch.relu(h)
+    if mode == "softmax":
+        return torch.softmax(h, dim=1)
+    raise ValueError(f"feature_mi_input must be one of {FEATURE_MI_INPUTS}, got {mode!r}")

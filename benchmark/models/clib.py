@@ -17,32 +17,14 @@ from itertools import combinations
 import torch
 from torch import nn
 
-from benchmark.losses import gaussian_kl, mutual_information
+from benchmark import variants
+from benchmark.losses import feature_distribution, gaussian_kl, mutual_information
 from benchmark.models.layers import ClusteringHead, FusedEncoders
 from benchmark.models.settings import DeepConfig
+from benchmark.variants import CLIB_VARIANTS, CLIBTerms
 
-
-@dataclass(frozen=True)
-class Terms:
-    """Which parts of the full model a variant keeps (spec/CLIB.md, ablation table)."""
-
-    cluH: bool = True
-    re: bool = True
-    caliH: bool = True
-    con: bool = True
-    warmup: bool = True
-    cali_backprop: bool = False
-
-
-VARIANTS: dict[str, Terms] = {
-    "CLIB": Terms(),
-    "IB+cluH": Terms(re=False, caliH=False, con=False),
-    "IB+cluH+re": Terms(caliH=False, con=False),
-    "IB+cluH+caliH": Terms(re=False, con=False),
-    "IB+cluH+con": Terms(re=False, caliH=False),
-    "no-warmup": Terms(warmup=False),
-    "calihead-backprop": Terms(cali_backprop=True),
-}
+Terms = CLIBTerms
+VARIANTS = CLIB_VARIANTS
 CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
 
 
@@ -71,9 +53,7 @@ class CLIBConfig(DeepConfig):
 
 
 def variant_terms(variant: str) -> Terms:
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown CLIB variant {variant!r}; expected one of {list(VARIANTS)}")
-    return VARIANTS[variant]
+    return variants.variant_terms("CLIB", variant)
 
 
 @dataclass
@@ -95,6 +75,7 @@ class CLIB(FusedEncoders):
             ClusteringHead(config.latent_dim, n_clusters, config.head_hidden) for _ in input_dims
         )
         self.cluster_head = ClusteringHead(config.latent_dim, n_clusters, config.head_hidden)
+        self.initialise()
 
     def forward(self, views: list[torch.Tensor], heads: bool = True) -> CLIBOutput:
         h, mu, logvar, hf = self.encode(views)
@@ -157,20 +138,27 @@ def screen_all(p_cal: list[torch.Tensor], quota: int) -> Screened:
 
 
 # ----------------------------------------------------------------------------- losses
-def information_bottleneck(out: CLIBOutput, beta: float, eps: float) -> dict[str, torch.Tensor]:
-    """L_IB and its parts (MI on softmax(H) rows: feature-level, D = latent_dim)."""
+def information_bottleneck(
+    out: CLIBOutput, beta: float, eps: float, kl_reduction: str, feature_mi_input: str
+) -> dict[str, torch.Tensor]:
+    """L_IB and its parts; the MI terms are feature-level (D = latent_dim), on the rows that
+    `feature_mi_input` makes of H (spec/GIB.md, Proposition 1)."""
     zero = out.hf.new_zeros(())
-    soft = [torch.softmax(hm, dim=1) for hm in out.h]
-    soft_f = torch.softmax(out.hf, dim=1)
+    rows = [feature_distribution(hm, feature_mi_input) for hm in out.h]
+    rows_f = feature_distribution(out.hf, feature_mi_input)
     kl = sum(
-        (gaussian_kl(m, lv) for m, lv in zip(out.mu, out.logvar, strict=True) if lv is not None),
+        (
+            gaussian_kl(m, lv, kl_reduction)
+            for m, lv in zip(out.mu, out.logvar, strict=True)
+            if lv is not None
+        ),
         zero,
     )
     mi_hh = sum(
-        (mutual_information(soft[i], soft[j], eps) for i, j in combinations(range(len(soft)), 2)),
+        (mutual_information(rows[i], rows[j], eps) for i, j in combinations(range(len(rows)), 2)),
         zero,
     )
-    mi_hf = sum((mutual_information(s, soft_f, eps) for s in soft), zero)
+    mi_hf = sum((mutual_information(r, rows_f, eps) for r in rows), zero)
     return {"vib": kl, "mi_hh": mi_hh, "mi_hf": mi_hf, "L_IB": kl - mi_hh - beta * mi_hf}
 
 
@@ -208,7 +196,9 @@ class CLIBStep:
 def clib_loss(model: CLIB, out: CLIBOutput, variant: str, warming_up: bool) -> CLIBStep:
     """All loss terms of one step: L_IB only while warming up, L_IB + α L_Cal after."""
     cfg = model.config
-    terms = information_bottleneck(out, cfg.beta, cfg.mi_eps)
+    terms = information_bottleneck(
+        out, cfg.beta, cfg.mi_eps, cfg.kl_reduction, cfg.feature_mi_input
+    )
     total = terms["L_IB"]
     screened = None
     if not warming_up:

@@ -5,6 +5,14 @@ L_total = L_Balls + L_Samples + L_DDC (Eq. 2), with
 - L_Samples = α [Σ_i I(X^i; H^i) + Σ_{i<j} I(Y^i; Y^j)] − β Σ_i I(Y^i; Y^s)          (Eq. 6)
 - L_DDC     = DDC1 + DDC2 + DDC3 on the fused assignment Y^s                        (Eq. 7)
 Ablations (Table 2): DDC, DDC+Balls, DDC+Samples, GIB (all three).
+
+What the DDC module clusters is key `ddc_input` (spec, revised): `balls` (default, the paper's
+text) gives Y^i = DDC(C^i) and Y^s = DDC(C^s), each sample carrying its ball centre, so balls
+are generated whenever DDC needs them, in every variant; `samples` (the first reading) gives
+Y^i = DDC(H^i), Y^s = DDC(H^s). Spec's text "cluster the granular balls and map the results
+back to the samples" is built as the DDC module applied to each sample's centre row: every
+member of a ball gets the ball's assignment, and BatchNorm and the DDC kernel see each ball
+weighted by its size (DDC on the bare list of centres would see as few as one row per batch).
 """
 
 from __future__ import annotations
@@ -16,21 +24,14 @@ from typing import Literal
 
 import torch
 
-from benchmark.losses import ddc_terms, gaussian_kl, mutual_information
+from benchmark import variants
+from benchmark.losses import ddc_terms, feature_distribution, gaussian_kl, mutual_information
 from benchmark.models.granular import Balls, BallSettings, granular_balls
-from benchmark.models.layers import (
-    ClusteringHead,
-    FusedEncoders,
-    running_stats_frozen,
-)
+from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
 from benchmark.models.settings import DeepConfig
+from benchmark.variants import GIB_VARIANTS, GIBTerms
 
-VARIANTS: dict[str, tuple[bool, bool]] = {  # variant → (L_Balls on, L_Samples on)
-    "DDC": (False, False),
-    "DDC+Balls": (True, False),
-    "DDC+Samples": (False, True),
-    "GIB": (True, True),
-}
+VARIANTS = GIB_VARIANTS
 TERMS = (
     "ddc1",
     "ddc2",
@@ -45,13 +46,15 @@ TERMS = (
     "L_Balls",
     "total",
 )
+FUSED = "fused"  # name of the fused representation's balls (views are v0, v1, …)
 
 
 @dataclass(frozen=True)
 class GIBConfig(DeepConfig):
     """Every resolved choice of spec/GIB.md, with the spec's default (config keys `gib.*`)."""
 
-    ball_representation: Literal["softmax"] = "softmax"
+    ddc_input: Literal["balls", "samples"] = "balls"
+    eval_input: Literal["samples", "balls"] = "samples"
     ddc2: Literal["clusters", "samples"] = "clusters"
     rel_sigma: float = 0.15
     balls: BallSettings = field(default_factory=BallSettings)
@@ -63,15 +66,27 @@ class GIBConfig(DeepConfig):
         return super().from_dict({**values, "balls": balls})
 
 
+def variant_terms(variant: str) -> GIBTerms:
+    return variants.variant_terms("GIB", variant)
+
+
 @dataclass
 class GIBOutput:
     h: list[torch.Tensor]  # per view, B × latent (sampled in training, μ in eval)
     mu: list[torch.Tensor]
     logvar: list[torch.Tensor | None]
     hs: torch.Tensor  # fused representation H^s
-    y: list[torch.Tensor]  # per-view assignments Y^i = DDC(H^i)
+    y: list[torch.Tensor]  # per-view assignments Y^i (empty when no term uses them)
     ys: torch.Tensor  # fused assignment Y^s (the clustering)
     zs: torch.Tensor  # DDC hidden activations of the fused pass
+    balls: dict[str, Balls] = field(default_factory=dict)  # v0, v1, …, fused: those generated
+    centres: dict[str, torch.Tensor] = field(default_factory=dict)  # C: each sample's centre
+    ball_seconds: float = 0.0  # time spent generating granular balls
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 class GIB(FusedEncoders):
@@ -81,64 +96,105 @@ class GIB(FusedEncoders):
         super().__init__(input_dims, n_clusters, config)
         # Spec's resolution: one DDC module for Y^i and Y^s, so cluster ids are comparable.
         self.ddc = ClusteringHead(config.latent_dim, n_clusters, config.head_hidden)
+        self.initialise()
 
-    def forward(self, views: list[torch.Tensor], per_view: bool = True) -> GIBOutput:
+    def forward(
+        self,
+        views: list[torch.Tensor],
+        variant: str = "GIB",
+        generator: torch.Generator | None = None,
+    ) -> GIBOutput:
+        """One training pass of `variant`: encoders, the balls it needs, the DDC module."""
+        terms = variant_terms(variant)
+        cfg = self.config
+        on_balls = cfg.ddc_input == "balls"
         h, mu, logvar, hs = self.encode(views)
-        ys, zs = self.ddc(hs)
+        names = [f"v{i}" for i in range(len(h))]
+        wanted = {}
+        if terms.balls or (on_balls and terms.samples):  # C^i for L_Balls, or Y^i = DDC(C^i)
+            wanted.update(zip(names, h, strict=True))
+        if terms.balls or on_balls:
+            wanted[FUSED] = hs
+        balls, seconds = self._balls(wanted, generator)
+        centres = {name: balls[name].sample_centres(rep) for name, rep in wanted.items()}
+        ys, zs = self.ddc(centres[FUSED] if on_balls else hs)
         y = []
-        if per_view:
+        if terms.samples:
             # BatchNorm running statistics follow the fused pathway, the one evaluation uses
             # (argmax Y^s); per-view passes normalise with their batch statistics as usual.
             with running_stats_frozen(self.ddc):
-                y = [self.ddc(hi)[0] for hi in h]
-        return GIBOutput(
-            h=h,
-            mu=mu,
-            logvar=logvar,
-            hs=hs,
-            y=y,
-            ys=ys,
-            zs=zs,
-        )
+                y = [
+                    self.ddc(centres[name] if on_balls else hi)[0]
+                    for name, hi in zip(names, h, strict=True)
+                ]
+        return GIBOutput(h, mu, logvar, hs, y, ys, zs, balls, centres, seconds)
 
+    def _balls(
+        self, reps: dict[str, torch.Tensor], generator: torch.Generator | None
+    ) -> tuple[dict[str, Balls], float]:
+        """Granular balls of each representation (in order, one generator), and their time."""
+        if not reps:
+            return {}, 0.0
+        if generator is None:
+            raise ValueError("generating granular balls needs a torch.Generator")
+        device = next(iter(reps.values())).device
+        _synchronise(device)
+        t0 = time.perf_counter()
+        balls = {
+            name: granular_balls(rep, self.n_clusters, self.config.balls, generator)
+            for name, rep in reps.items()
+        }
+        _synchronise(device)
+        return balls, time.perf_counter() - t0
 
-def _ball_probabilities(balls: Balls, h: torch.Tensor) -> torch.Tensor:
-    """C^i as the MI estimator needs it: softmax over the features of each sample's centre.
+    @torch.no_grad()
+    def predict(
+        self, views: list[torch.Tensor], seed: int, chunk: int = 4096
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fused assignments and fused H (= μ) of every sample, in eval mode (`eval_input`).
 
-    Spec's resolution: Proposition 1 needs probability rows; C rows are feature vectors.
-    """
-    return torch.softmax(balls.sample_centres(h), dim=1)
+        `samples`: argmax DDC(H^s). `balls` (spec: "generates the balls of H^s over the whole
+        evaluated set"): one partition of all samples' H^s into granular balls (generator
+        seeded with `seed`, the same at every evaluation), every sample taking the DDC
+        assignment of its ball's centre. Forward passes run in chunks of `chunk` samples.
+        """
+        n = views[0].shape[0]
+        spans = [slice(i, i + chunk) for i in range(0, n, chunk)]
+        hs = torch.cat([self.encode([v[span] for v in views])[3] for span in spans])
+        if self.config.eval_input == "samples":
+            inputs = hs
+        elif self.config.eval_input == "balls":
+            generator = torch.Generator(device=hs.device).manual_seed(seed)
+            balls = granular_balls(hs, self.n_clusters, self.config.balls, generator)
+            inputs = balls.sample_centres(hs)
+        else:
+            raise ValueError(
+                f"eval_input must be 'samples' or 'balls', got {self.config.eval_input!r}"
+            )
+        probs = torch.cat([self.ddc(inputs[span])[0] for span in spans])
+        return probs, hs
 
 
 @dataclass
 class StepResult:
     terms: dict[str, torch.Tensor]
-    balls: list[Balls]  # per view, then the fused representation (empty without L_Balls)
-    ball_seconds: float = 0.0  # time spent generating granular balls
 
 
-def _synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def gib_loss(model: GIB, out: GIBOutput, variant: str, generator: torch.Generator) -> StepResult:
+def gib_loss(model: GIB, out: GIBOutput, variant: str) -> StepResult:
     """All loss terms of one training step for an ablation variant (inactive terms absent)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown GIB variant {variant!r}; expected one of {list(VARIANTS)}")
-    use_balls, use_samples = VARIANTS[variant]
+    terms_on = variant_terms(variant)
     cfg = model.config
     mi = lambda p, q: mutual_information(p, q, cfg.mi_eps)  # noqa: E731
     terms = ddc_terms(out.ys, out.zs, cfg.rel_sigma, cfg.ddc2)
     terms["L_DDC"] = terms["ddc1"] + terms["ddc2"] + terms["ddc3"]
     total = terms["L_DDC"]
     pairs = list(combinations(range(len(out.h)), 2))
+    zero = out.ys.new_zeros(())
 
-    if use_samples:
-        zero = out.ys.new_zeros(())
+    if terms_on.samples:
         terms["vib"] = sum(
             (
-                gaussian_kl(m, lv)
+                gaussian_kl(m, lv, cfg.kl_reduction)
                 for m, lv in zip(out.mu, out.logvar, strict=True)
                 if lv is not None
             ),
@@ -149,22 +205,18 @@ def gib_loss(model: GIB, out: GIBOutput, variant: str, generator: torch.Generato
         terms["L_Samples"] = cfg.alpha * (terms["vib"] + terms["mi_yy"]) - cfg.beta * terms["mi_ys"]
         total = total + terms["L_Samples"]
 
-    balls: list[Balls] = []
-    ball_seconds = 0.0
-    if use_balls:
-        reps = [*out.h, out.hs]
-        _synchronise(out.hs.device)
-        t0 = time.perf_counter()
-        balls = [granular_balls(r, model.n_clusters, cfg.balls, generator) for r in reps]
-        _synchronise(out.hs.device)
-        ball_seconds = time.perf_counter() - t0
-        c = [_ball_probabilities(b, r) for b, r in zip(balls, reps, strict=True)]
-        cs = c.pop()
-        zero = out.ys.new_zeros(())
+    if terms_on.balls:
+        # C^i as the MI estimator takes them (`feature_mi_input`): Proposition 1 needs
+        # non-negative rows; C rows are feature vectors.
+        c = [
+            feature_distribution(out.centres[f"v{i}"], cfg.feature_mi_input)
+            for i in range(len(out.h))
+        ]
+        cs = feature_distribution(out.centres[FUSED], cfg.feature_mi_input)
         terms["mi_cc"] = sum((mi(c[i], c[j]) for i, j in pairs), zero)
         terms["mi_cs"] = sum((mi(ci, cs) for ci in c), zero)
         terms["L_Balls"] = cfg.alpha * terms["mi_cc"] - cfg.beta * terms["mi_cs"]
         total = total + terms["L_Balls"]
 
     terms["total"] = total
-    return StepResult(terms=terms, balls=balls, ball_seconds=ball_seconds)
+    return StepResult(terms=terms)

@@ -10,6 +10,10 @@ from torch import nn
 
 from benchmark.models.settings import DeepConfig
 
+SIGMA_PARAMS = ("softplus_offset", "exp_logvar")
+SIGMA_FLOOR = 1e-7  # σ = softplus(s − offset) + SIGMA_FLOOR (deep VIB's code)
+INITS = ("torch_default", "he")
+
 
 @contextlib.contextmanager
 def running_stats_frozen(module: nn.Module) -> Iterator[None]:
@@ -32,8 +36,11 @@ def running_stats_frozen(module: nn.Module) -> Iterator[None]:
 class VariationalEncoder(nn.Module):
     """MLP d → 512 → 512 → 2·256 (ReLU after each hidden layer), giving μ and log σ².
 
-    In training H = μ + σ ⊙ ε (ε ~ N(0, I)); in eval H = μ. With `variational=False` the last
-    layer gives H directly and log σ² is None.
+    In training H = μ + σ ⊙ ε (ε ~ N(0, I)); in eval H = μ. The second half s of the last
+    layer gives σ by `sigma_param`: `softplus_offset` σ = softplus(s − sigma_offset) + 1e-7
+    (deep VIB's code; σ ≈ 0.007 at initialisation), `exp_logvar` σ = exp(½ s), s = log σ²
+    (the first reading; σ ≈ 1 at initialisation). With `variational=False` the last layer gives
+    H directly and log σ² is None.
     """
 
     def __init__(
@@ -42,8 +49,12 @@ class VariationalEncoder(nn.Module):
         hidden: Sequence[int] = (512, 512),
         latent_dim: int = 256,
         variational: bool = True,
+        sigma_param: str = "softplus_offset",
+        sigma_offset: float = 5.0,
     ) -> None:
         super().__init__()
+        if sigma_param not in SIGMA_PARAMS:
+            raise ValueError(f"sigma_param must be one of {SIGMA_PARAMS}, got {sigma_param!r}")
         layers: list[nn.Module] = []
         width = input_dim
         for size in hidden:
@@ -52,6 +63,8 @@ class VariationalEncoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.variational = variational
         self.latent_dim = latent_dim
+        self.sigma_param = sigma_param
+        self.sigma_offset = sigma_offset
         self.head = nn.Linear(width, 2 * latent_dim if variational else latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -59,10 +72,16 @@ class VariationalEncoder(nn.Module):
         out = self.head(self.body(x))
         if not self.variational:
             return out, out, None
-        mu, logvar = out.split(self.latent_dim, dim=1)
+        mu, raw = out.split(self.latent_dim, dim=1)
+        if self.sigma_param == "exp_logvar":
+            logvar = raw
+            sigma = torch.exp(0.5 * logvar)
+        else:
+            sigma = nn.functional.softplus(raw - self.sigma_offset) + SIGMA_FLOOR
+            logvar = 2.0 * torch.log(sigma)
         if not self.training:
             return mu, mu, logvar
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu), mu, logvar
+        return mu + sigma * torch.randn_like(mu), mu, logvar
 
 
 class SoftmaxFusion(nn.Module):
@@ -106,10 +125,28 @@ class FusedEncoders(nn.Module):
         self.config = config
         self.n_clusters = n_clusters
         self.encoders = nn.ModuleList(
-            VariationalEncoder(d, config.encoder_hidden, config.latent_dim, config.variational)
+            VariationalEncoder(
+                d,
+                config.encoder_hidden,
+                config.latent_dim,
+                config.variational,
+                config.sigma_param,
+                config.sigma_offset,
+            )
             for d in input_dims
         )
         self.fusion = SoftmaxFusion(len(input_dims))
+
+    def initialise(self) -> None:
+        """`init: he`: He-normal weights of every linear layer, biases kept (DanielTrosten/mvc's
+        `he_init_weights`, applied to the whole model); `torch_default`: nothing to do.
+        Subclasses call this after adding their heads."""
+        if self.config.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.config.init!r}")
+        if self.config.init == "he":
+            for module in self.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.kaiming_normal_(module.weight)
 
     def encode(self, views: list[torch.Tensor]) -> tuple[list, list, list, torch.Tensor]:
         """(H^m, μ^m, log σ²^m per modality, the fused H)."""

@@ -9,6 +9,22 @@ import pandas as pd
 import torch
 from torch import nn
 
+EVAL_CHUNK = 4096  # samples per forward pass of an evaluation
+
+
+def encoder_statistics(
+    mu: list[torch.Tensor], logvar: list[torch.Tensor | None]
+) -> dict[str, float]:
+    """Mean σ of the variational encoders' units and mean |μ| over one step's samples and
+    views (none without variational encoders): σ growing towards 1 while |μ| shrinks is the
+    VIB term turning H back into noise."""
+    if not logvar or logvar[0] is None:
+        return {}
+    with torch.no_grad():
+        sigma = torch.stack([(0.5 * lv).exp().mean() for lv in logvar]).mean()
+        mu_abs = torch.stack([m.abs().mean() for m in mu]).mean()
+    return {"sigma_mean": float(sigma), "mu_abs_mean": float(mu_abs)}
+
 
 @dataclass
 class StepOutcome:
@@ -18,7 +34,7 @@ class StepOutcome:
 
 
 class Trainer(Protocol):
-    """What `benchmark.train.fit` needs from a method."""
+    """What the training loop (`benchmark.train.train`) needs from a method."""
 
     method: str
     model: nn.Module
@@ -30,7 +46,9 @@ class Trainer(Protocol):
 
     def after_epoch(self) -> dict[str, float]: ...
 
-    def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Soft assignments and fused representation of every sample (eval mode)."""
+        ...
 
     def params(self) -> dict[str, Any]: ...
 

@@ -12,7 +12,7 @@ from benchmark.data.load import MultiViewData
 from benchmark.metrics import accuracy
 from benchmark.models.clib import CLIB, CLIBConfig, clib_loss
 from benchmark.models.head_init import initialise_heads
-from benchmark.trainers import StepOutcome
+from benchmark.trainers import EVAL_CHUNK, StepOutcome, encoder_statistics
 
 
 class CLIBTrainer:
@@ -49,11 +49,12 @@ class CLIBTrainer:
     def step(self, idx: torch.Tensor) -> StepOutcome:
         out = self.model([v[idx] for v in self.views], heads=not self.warming_up)
         step = clib_loss(self.model, out, self.variant, self.warming_up)
-        stats: dict[str, float] = {}
+        stats = encoder_statistics(out.mu, out.logvar)
         if step.screened is not None:
             size = step.screened.samples.numel()
             # (sample, cluster) pairs over the batch size: above 1 when modalities disagree.
-            stats = {"screened_size": float(size), "screened_share": size / idx.numel()}
+            stats["screened_size"] = float(size)
+            stats["screened_share"] = size / idx.numel()
             self._screened.append(
                 (idx.cpu()[step.screened.samples.cpu()], step.screened.clusters.cpu())
             )
@@ -69,8 +70,9 @@ class CLIBTrainer:
         return {"screened_acc": accuracy(self.labels[samples], clusters)}
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(views)
-        return out.p_clu, out.hf
+        n = views[0].shape[0]
+        outs = [self.model([v[i : i + EVAL_CHUNK] for v in views]) for i in range(0, n, EVAL_CHUNK)]
+        return torch.cat([o.p_clu for o in outs]), torch.cat([o.hf for o in outs])
 
     def params(self) -> dict[str, Any]:
         flat = dataclasses.asdict(self.config)

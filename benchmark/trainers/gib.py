@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import torch
 
 from benchmark.data.load import MultiViewData
-from benchmark.models.gib import GIB, GIBConfig, gib_loss
+from benchmark.models.gib import FUSED, GIB, GIBConfig, gib_loss
 from benchmark.models.granular import Balls
-from benchmark.trainers import StepOutcome
+from benchmark.trainers import EVAL_CHUNK, StepOutcome, encoder_statistics
 
 
-def ball_statistics(balls: Sequence[Balls], names: Sequence[str]) -> dict[str, float]:
-    """Number, mean size, single-sample share and purity of one step's balls."""
+def ball_statistics(balls: Mapping[str, Balls]) -> dict[str, float]:
+    """Number, mean size, single-sample share and purity of one step's balls, by name (v0, …,
+    fused; a run without balls has none)."""
     out: dict[str, float] = {}
-    if not balls:  # variants without L_Balls generate none
-        return out
-    for name, b in zip(names, balls, strict=True):
+    for name, b in balls.items():
         sizes = b.sizes.double()
         out[f"balls_{name}"] = float(b.n_balls)
         out[f"ball_size_{name}"] = float(sizes.mean())
@@ -60,25 +59,25 @@ class GIBTrainer:
         config: GIBConfig,
         device: torch.device,
     ) -> None:
-        self.config, self.variant, self.views = config, variant, views
+        self.config, self.variant, self.views, self.seed = config, variant, views, seed
         self.model = GIB([v.shape[1] for v in views], data.n_clusters, config).to(device)
         self.ball_rng = torch.Generator(device=device).manual_seed(seed)
-        self.names = [f"v{i}" for i in range(len(views))] + ["fused"]
+        self.names = [f"v{i}" for i in range(len(views))] + [FUSED]
 
     def before_epoch(self, epoch: int) -> None:
         pass
 
     def step(self, idx: torch.Tensor) -> StepOutcome:
-        out = self.model([v[idx] for v in self.views])
-        step = gib_loss(self.model, out, self.variant, self.ball_rng)
-        return StepOutcome(step.terms, ball_statistics(step.balls, self.names), step.ball_seconds)
+        out = self.model([v[idx] for v in self.views], self.variant, self.ball_rng)
+        step = gib_loss(self.model, out, self.variant)
+        stats = {**ball_statistics(out.balls), **encoder_statistics(out.mu, out.logvar)}
+        return StepOutcome(step.terms, stats, out.ball_seconds)
 
     def after_epoch(self) -> dict[str, float]:
         return {}
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(views, per_view=False)
-        return out.ys, out.hs
+        return self.model.predict(views, self.seed, EVAL_CHUNK)
 
     def params(self) -> dict[str, Any]:
         flat = dataclasses.asdict(self.config)

@@ -14,3 +14,20 @@ rule aggregate:
         "../envs/mmcbench.yaml"
     script:
         "../scripts/aggregate.py"
+
+
+rule resolution_summary:
+    input:
+        records=study_records(),
+    output:
+        study="results/resolutions.csv",
+    log:
+        "logs/resolution_summary.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        plan=[point.as_row() for point in study_plan()],
+        datasets=DATASETS,
+    script:
+        "../scripts/aggregate.py"

@@ -9,6 +9,7 @@ from snakemake.utils import Paramspace
 from benchmark.data.registry import dataset_names, get_dataset
 from benchmark.errors import ConfigError
 from benchmark.estimate import run_minutes, slurm_runtime
+from benchmark.study import RUN_KEYS, study_points
 
 # The package CLI with this checkout first on PYTHONPATH, so that jobs need no install.
 MMCBENCH = (
@@ -77,18 +78,10 @@ def baseline_records():
     ]
 
 
-# Hyper-parameters of GIB and CLIB that are passed to `mmcbench train` as JSON (α and β come
-# from the run's path, so that grid points are ordinary runs).
+# Hyper-parameters of GIB and CLIB are passed to `mmcbench train` as JSON, but for the keys
+# the workflow sets per run (RUN_KEYS: α and β come from the run's path, so that grid points
+# are ordinary runs; a study point's one change comes from its path too, as --set).
 DEEP_METHODS = {"GIB": "gib", "CLIB": "clib"}  # method → config section
-DEEP_RUN_KEYS = (
-    "variants",
-    "alpha",
-    "beta",
-    "embeddings_at",
-    "device",
-    "threads",
-    "grid",
-)
 
 
 def setting_dir(alpha, beta):
@@ -104,7 +97,7 @@ def deep_section(method):
 def deep_hparams(method):
     """`--hparams` of `mmcbench train`: the method's config section minus the per-run keys."""
     section = deep_section(method)
-    hparams = {k: v for k, v in section.items() if k not in DEEP_RUN_KEYS}
+    hparams = {k: v for k, v in section.items() if k not in RUN_KEYS}
     return shlex.quote(json.dumps(hparams, sort_keys=True))
 
 
@@ -175,6 +168,48 @@ def grid_records(method=None):
 def all_records():
     """Every run record the tables are built from."""
     return baseline_records() + train_records()
+
+
+def point_flags(wildcards):
+    """`--set key=value` of a resolution-study point (nothing for a default-setting run)."""
+    if "key" not in wildcards.keys():
+        return ""
+    return f"--set {wildcards.key}={wildcards.value}"
+
+
+def study_plan():
+    """Every point of the resolution study (benchmark.study), default points first."""
+    study = config["resolution"]
+    if study["seeds"] == 0:
+        return []
+    sections = {m: deep_section(m) for m in DEEP_METHODS}
+    return study_points(study["variants"], study["keys"], sections)
+
+
+def study_records():
+    """Run records of the study's trained points: per dataset and study seed. The default
+    point is the tables' run path; a changed key adds `<key>=<value>/`."""
+    records = []
+    for point in study_plan():
+        if not point.trained:
+            continue
+        setting = default_setting(point.method)
+        if point.path_part:
+            setting = f"{setting}/{point.path_part}"
+        records += [
+            deep_run(point.method, dataset, point.variant, setting, seed)
+            for dataset in DATASETS
+            for seed in range(config["resolution"]["seeds"])
+        ]
+    return records
+
+
+def resolution_targets():
+    """The study's CSV, table and figure (none without a study)."""
+    if not study_plan():
+        return []
+    tables = [f"results/tables/resolutions.{ext}" for ext in ("md", "tex", "csv")]
+    return ["results/resolutions.csv", *tables, *figure_files("figures/resolutions")]
 
 
 TABLE_PAPER = {  # report category of each table

@@ -180,3 +180,26 @@ rule paper_vs_reproduced:
     shell:
         "{params.cli} plot paper-vs-reproduced --tables {input}"
         " --out-prefix figures/paper_vs_reproduced > {log} 2>&1"
+
+
+rule resolution_figure:
+    input:
+        "results/resolutions.csv",
+    output:
+        png=report(
+            "figures/resolutions.png",
+            caption="../report/resolutions_figure.rst",
+            category="Resolution study",
+            labels={"figure": "Δ ACC per key and dataset"},
+        ),
+        pdf="figures/resolutions.pdf",
+    log:
+        "logs/figures/resolutions.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+    shell:
+        "{params.cli} plot resolutions --resolutions {input} --metric ACC"
+        " --out-prefix figures/resolutions > {log} 2>&1"

@@ -30,3 +30,27 @@ rule table:
     shell:
         "{params.cli} render {wildcards.table} --summary {input} {params.settings}"
         " --out-prefix results/tables/{wildcards.table} > {log} 2>&1"
+
+
+rule resolution_table:
+    input:
+        "results/resolutions.csv",
+    output:
+        md=report(
+            "results/tables/resolutions.md",
+            caption="../report/resolutions_table.rst",
+            category="Resolution study",
+            labels={"table": "resolutions"},
+        ),
+        tex="results/tables/resolutions.tex",
+        csv="results/tables/resolutions.csv",
+    log:
+        "logs/render/resolutions.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+    shell:
+        "{params.cli} render resolutions --summary {input}"
+        " --out-prefix results/tables/resolutions > {log} 2>&1"

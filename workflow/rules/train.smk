@@ -32,6 +32,7 @@ rule train:
             str(e) for e in deep_section(wildcards.method)["embeddings_at"]
         ),
         device=lambda wildcards: deep_section(wildcards.method)["device"],
+        point=point_flags,
     message:
         "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
         " β = {wildcards.beta}, seed {wildcards.seed} (one line per epoch in {log})"
@@ -40,4 +41,27 @@ rule train:
         " --data {input} --seed {wildcards.seed} --alpha {wildcards.alpha}"
         " --beta {wildcards.beta} --hparams {params.hparams}"
         " --embeddings-at {params.embeddings} --device {params.device} --threads {threads}"
-        " --out {output.record} > {log} 2>&1 && tail -n 1 {log}"
+        " {params.point} --out {output.record} > {log} 2>&1 && tail -n 1 {log}"
+
+
+# A resolution-study point: the same run with one hyper-parameter changed, named in its path.
+use rule train as train_point with:
+    output:
+        record="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.json",
+        history="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.history.csv",
+        embeddings="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.embeddings.npz",
+    log:
+        "logs/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.tsv"
+    wildcard_constraints:
+        method="GIB|CLIB",
+        variant=r"GIB|DDC|DDC\+Balls|DDC\+Samples|CLIB|IB\+cluH(\+re|\+caliH|\+con)?|no-warmup|calihead-backprop",
+        alpha=r"[0-9.]+",
+        beta=r"[0-9.]+",
+        key=r"[a-z][a-z0-9_]*",
+        value=r"[A-Za-z0-9_.+\-]+",
+    message:
+        "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
+        " β = {wildcards.beta}, {wildcards.key} = {wildcards.value} (resolution study), seed"
+        " {wildcards.seed} (one line per epoch in {log})"

@@ -1,4 +1,5 @@
-"""Snakemake script for rules `aggregate` (runs.csv, summary.csv) and `grid_summary` (grid.csv).
+"""Snakemake script for rules `aggregate` (runs.csv, summary.csv), `grid_summary` (grid.csv)
+and `resolution_summary` (resolutions.csv, with the study's plan from the rule's params).
 
 A script rather than a shell command so that thousands of record paths need no command line.
 """
@@ -11,6 +12,7 @@ smk = globals()["snakemake"]  # injected by Snakemake
 sys.path.insert(0, str(Path(smk.scriptdir).resolve().parents[1]))  # the checkout's package
 
 from benchmark.aggregate import aggregate, aggregate_grid  # noqa: E402
+from benchmark.resolutions import write_study_csv  # noqa: E402
 
 logging.basicConfig(
     filename=smk.log[0],
@@ -20,5 +22,7 @@ logging.basicConfig(
 roots = {"runs_root": Path("results/runs"), "bench_root": Path("logs/benchmarks")}
 if smk.rule == "grid_summary":
     aggregate_grid(smk.input.records, Path(smk.output.grid), **roots)
+elif smk.rule == "resolution_summary":
+    write_study_csv(smk.input.records, Path(smk.output.study), smk.params.plan, smk.params.datasets)
 else:
     aggregate(smk.input.records, Path(smk.output.runs), Path(smk.output.summary), **roots)
