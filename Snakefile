@@ -5,7 +5,7 @@
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -13,7 +13,7 @@ min_version("9.0")
 # command common.smk builds (also inside --use-conda environments, where it is not installed).
 sys.path.insert(0, workflow.basedir)
 
-from benchmark.config import check_config, load_schema
+from benchmark.config import validated_config
 
 if not workflow.configfiles:
 
@@ -21,13 +21,14 @@ if not workflow.configfiles:
 
 
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
-check_config(
+# The schema with clear messages, its defaults filled in (snakemake.utils.validate), then the
+# rules that join keys; the same function checks `mmcbench estimate`'s config.
+validated_config(
     config,
-    load_schema(SCHEMA),
+    SCHEMA,
     workflow.configfiles,
     workflow.config_settings.config,
 )
-validate(config, SCHEMA)
 
 
 include: "workflow/rules/common.smk"

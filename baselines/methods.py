@@ -27,11 +27,25 @@ class BaselineResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _fit_predict(model, x) -> tuple[np.ndarray, list[str]]:
+    """`model.fit_predict(x)` and the distinct messages of the warnings it raised (kept in the
+    run record's diagnostics, e.g. a ConvergenceWarning on a constant view)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels = model.fit_predict(x)
+    return labels, sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+
+
 def kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10) -> BaselineResult:
     """k-means with k-means++ initialisation and `n_init` restarts (the lowest inertia wins)."""
     model = KMeans(n_clusters=k, init="k-means++", n_init=n_init, random_state=seed)
-    labels = model.fit_predict(x)
-    return BaselineResult(labels=labels, objective=float(model.inertia_), objective_name="inertia")
+    labels, caught = _fit_predict(model, x)
+    return BaselineResult(
+        labels=labels,
+        objective=float(model.inertia_),
+        objective_name="inertia",
+        warnings=caught,
+    )
 
 
 def knn_affinity(x: np.ndarray, n_neighbors: int = 10) -> sparse.csr_matrix:
@@ -59,10 +73,8 @@ def ncuts(
     model = SpectralClustering(
         n_clusters=k, affinity="precomputed", assign_labels=assign_labels, random_state=seed
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        labels = model.fit_predict(knn_affinity(x, n_neighbors))
-    return BaselineResult(labels=labels, warnings=sorted({str(w.message) for w in caught}))
+    labels, caught = _fit_predict(model, knn_affinity(x, n_neighbors))
+    return BaselineResult(labels=labels, warnings=caught)
 
 
 def concatenate_standardised(views: list[np.ndarray]) -> np.ndarray:

@@ -14,9 +14,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmark.errors import MmcbenchError
+from benchmark import atomic
+from benchmark.errors import ConfigError, MmcbenchError
 
 log = logging.getLogger("mmcbench")
+SEED_MAX = 2**32 - 1  # NumPy's and torch's generators take seeds 0…2³²−1
+
+
+def seed_value(text: str) -> int:
+    """An argparse type: a seed in 0…2³²−1."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= seed <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{seed} is outside 0…{SEED_MAX}")
+    return seed
 
 
 def _fetch_options(args: argparse.Namespace):
@@ -85,10 +98,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from benchmark.data.convert import convert_from_manifest, fingerprint
+    from benchmark.data.convert import convert_from_manifest
 
-    data = convert_from_manifest(args.dataset, Path(args.manifest), Path(args.out))
-    print(fingerprint(data))
+    out = Path(args.out)
+    atomic.check_writable(out)
+    _, summary = convert_from_manifest(args.dataset, Path(args.manifest), out)
+    print(summary)
     log.info("wrote %s", args.out)
     return 0
 
@@ -96,7 +111,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_baseline(args: argparse.Namespace) -> int:
     from benchmark import records
     from benchmark.baseline_run import BaselineParams, run
+    from benchmark.config import check_baseline_arguments
 
+    check_baseline_arguments(
+        {
+            "n_init": args.n_init,
+            "n_neighbors": args.n_neighbors,
+            "assign_labels": args.assign_labels,
+        }
+    )
+    atomic.check_writable(args.out)
     params = BaselineParams(
         n_init=args.n_init,
         n_neighbors=args.n_neighbors,
@@ -154,6 +178,54 @@ def _overrides(assignments: Sequence[str], config_class: type) -> dict:
     return overrides
 
 
+# Run settings of `mmcbench train` that have options of their own and are checked with the
+# schema's rules of the same keys, but are not hyper-parameters of the model.
+RUN_OPTIONS = ("embeddings_at", "device", "threads")
+
+
+def _train_values(args: argparse.Namespace, config_class: type) -> tuple[dict, dict, dict]:
+    """The run's hyper-parameters (--hparams, --set, --alpha, --beta, --epochs) and settings
+    (--embeddings-at, --device, --threads), checked by the config schema's rules; returns
+    (hyper-parameters, settings, the --set overrides)."""
+    from benchmark.config import check_train_arguments
+
+    try:
+        hparams = json.loads(args.hparams) if args.hparams else {}
+    except ValueError as exc:
+        raise ConfigError(f"--hparams is not valid JSON ({exc})") from exc
+    if not isinstance(hparams, dict):
+        raise ConfigError(
+            f"--hparams must be a JSON object of hyper-parameters, got {type(hparams).__name__}"
+        )
+    for key in ("alpha", "beta", *RUN_OPTIONS):
+        if key in hparams:
+            option = "--" + key.replace("_", "-")
+            raise ConfigError(f"--hparams sets {key!r}: give it as {option} instead")
+    try:
+        overrides = _overrides(args.set, config_class)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    values = {**hparams, **overrides, "alpha": args.alpha, "beta": args.beta}
+    origins = {k: "--set" for k in overrides} | {"alpha": "--alpha", "beta": "--beta"}
+    if args.epochs is not None:
+        values["epochs"], origins["epochs"] = args.epochs, "--epochs"
+    settings = {"device": args.device}
+    if args.embeddings_at is not None:
+        settings["embeddings_at"] = args.embeddings_at
+    if args.threads is not None:
+        settings["threads"] = args.threads
+    origins |= {k: "--" + k.replace("_", "-") for k in settings}
+    checked = check_train_arguments(args.method, args.variant, values | settings, origins)
+    hparams = {k: v for k, v in checked.items() if k not in RUN_OPTIONS}
+    settings = {k: v for k, v in checked.items() if k in RUN_OPTIONS}
+    return hparams, settings, overrides
+
+
+def default_embeddings_at(epochs: int) -> list[int]:
+    """Epochs 0, 5 and the last (those within the run): the papers' t-SNE epochs for 100."""
+    return sorted({e for e in (0, 5, epochs) if e <= epochs})
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -169,18 +241,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"train: unknown {args.method} variant {args.variant!r}; "
             f"expected one of {', '.join(variants)}"
         )
+    try:
+        hparams, settings, overrides = _train_values(args, config_class)
+        config = config_class.from_dict(hparams)
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise MmcbenchError(f"train: invalid hyper-parameters: {exc}") from exc
     if args.device == "cuda" and not torch.cuda.is_available():
         raise MmcbenchError("train: --device cuda, but CUDA is not available on this machine")
-    try:
-        hparams = json.loads(args.hparams) if args.hparams else {}
-        overrides = _overrides(args.set, config_class)
-        hparams.update(overrides)
-        hparams.update(alpha=args.alpha, beta=args.beta)
-        if args.epochs is not None:
-            hparams["epochs"] = args.epochs
-        config = config_class.from_dict(hparams)
-    except (ValueError, TypeError) as exc:
-        raise MmcbenchError(f"train: invalid hyper-parameters ({exc})") from exc
+    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
+    out = Path(args.out)
+    stem = out.with_suffix("")
+    outputs = [out, Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz")]
+    for path in outputs:
+        atomic.check_writable(path)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -192,13 +265,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.seed,
         config,
         device=args.device,
-        embeddings_at=args.embeddings_at,
+        embeddings_at=embeddings_at,
         scaling=args.scaling,
         overrides=overrides,
     )
-    write_outputs(
-        result, out, Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz"), args.data
-    )
+    write_outputs(result, *outputs, args.data)
     m, status = result.record["metrics"], result.record["status"]
     if status == "done":
         log.info(
@@ -258,9 +329,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from benchmark.tables import TABLES, load_published, render
+    from benchmark.tables import TABLES, load_published, read_summary, render
 
     if args.table == "resolutions":
         from benchmark.resolutions import read_study, render_study
@@ -268,7 +337,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         render_study(read_study(args.summary), Path(args.out_prefix))
         log.info("wrote %s.{md,tex,csv}", args.out_prefix)
         return 0
-    summary = pd.read_csv(args.summary)
+    summary = read_summary(args.summary)
     published = load_published(args.published)
     settings = {m: (float(a), float(b)) for m, a, b in args.setting or []}
     render(
@@ -362,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, choices=["KM", "Ncuts", "AmKM", "AmNcuts"])
     p.add_argument("--variant", required=True, help="view<i> (KM, Ncuts) or all (AmKM, AmNcuts)")
     p.add_argument("--data", required=True, help="converted dataset (.h5)")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
     p.add_argument("--out", required=True, help="run record (.json)")
     p.add_argument("--n-init", type=int, default=10)
     p.add_argument("--n-neighbors", type=int, default=10)
@@ -381,9 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
         "IB+cluH+caliH, IB+cluH+con, no-warmup, calihead-backprop",
     )
     p.add_argument("--data", required=True, help="converted dataset (.h5)")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--alpha", type=float, default=0.5)
-    p.add_argument("--beta", type=float, default=0.5)
+    p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
+    p.add_argument("--alpha", type=float, default=0.5, help="α in [0, 1] (default: %(default)s)")
+    p.add_argument("--beta", type=float, default=0.5, help="β in [0, 1] (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs")
     p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
     p.add_argument(
@@ -394,9 +463,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="change one hyper-parameter on top of --hparams and record it as the run's "
         "overrides (a resolution-study point; e.g. kl_reduction=sum, grad_clip=null); repeatable",
     )
-    p.add_argument("--embeddings-at", type=int, nargs="*", default=[0, 5, 100])
+    p.add_argument(
+        "--embeddings-at",
+        type=int,
+        nargs="*",
+        default=None,
+        help="epochs (≤ epochs) whose fused embeddings are saved (default: 0, 5 and the last)",
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (≥ 1)")
     p.add_argument("--scaling", default="minmax", choices=["minmax", "none"])
     p.add_argument(
         "--out",
@@ -493,6 +568,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except MmcbenchError as exc:
         print(f"mmcbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the user named cannot be read or written (disk full, …)
+        where = " → ".join(str(f) for f in (exc.filename, exc.filename2) if f) or "a file"
+        print(
+            f"mmcbench {args.command}: error: {where}: {exc.strerror or exc} "
+            f"(errno {exc.errno}); outputs are written atomically, so none is half written.",
+            file=sys.stderr,
+        )
         return 2
 
 

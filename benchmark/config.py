@@ -8,6 +8,8 @@ Snakemake), so it runs in the Snakemake process.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,17 +17,61 @@ from typing import Any
 from benchmark.data.registry import dataset_names
 from benchmark.errors import ConfigError
 
+# The one schema of the configuration: the Snakefile validates the config with it, and the
+# CLI validates its hyper-parameters with its gib / clib / baselines sections.
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+SECTIONS = {"GIB": "gib", "CLIB": "clib"}  # deep method → its config section
+
 
 def load_schema(path: str | Path) -> dict[str, Any]:
     """Read the YAML (or JSON) config schema."""
     import yaml
 
-    return yaml.safe_load(Path(path).read_text())
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config schema ({exc.strerror}); mmcbench runs from its "
+            "checkout (pip install -e .), where workflow/schemas/ holds it"
+        ) from exc
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """The workflow's config schema (workflow/schemas/config.schema.yaml)."""
+    return load_schema(SCHEMA_PATH)
+
+
+def validated_config(
+    config: dict[str, Any],
+    schema_path: str | Path = SCHEMA_PATH,
+    files: Iterable[Any] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> None:
+    """Every check of a workflow config, in place: the schema with clear messages
+    (`check_config`), the schema's defaults filled in (snakemake.utils.validate), then the rules
+    that join keys (`check_consistency`). The Snakefile and `mmcbench estimate` both call it."""
+    from snakemake.utils import validate
+
+    files = list(files)
+    schema = load_schema(schema_path)
+    check_config(config, schema, files, overrides)
+    validate(config, str(schema_path))
+    check_consistency(config, schema, files, overrides)
 
 
 def _describe_files(files: Iterable[Any]) -> str:
     names = [str(f) for f in files]
     return ", ".join(names) if names else "the command line --config"
+
+
+def rule_error(rule: Mapping[str, Any], value: Any) -> str | None:
+    """Why `value` breaks one schema rule (jsonschema's best message), or None."""
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(rule, default=jsonschema.Draft202012Validator)
+    error = jsonschema.exceptions.best_match(validator(rule).iter_errors(value))
+    return None if error is None else error.message
 
 
 def _subschema(schema: Mapping[str, Any], path: list[Any]) -> Mapping[str, Any]:
@@ -74,6 +120,11 @@ def check_config(
             f"Invalid configuration ({source(path[0] if path else None)}): key '{key}': "
             f"{error.message}. {meaning}".strip()
         )
+    if bad := non_finite(config):
+        raise ConfigError(
+            f"Invalid configuration ({source(bad.split('.')[0].split('[')[0])}): key '{bad}' is "
+            "not a finite number (NaN and infinities are refused: no run could use them)."
+        )
     check_resolution(config, schema, source("resolution"))
     known = set(dataset_names())
     for i, name in enumerate(config.get("datasets", [])):
@@ -88,7 +139,6 @@ def check_config(
 def check_resolution(config: Mapping[str, Any], schema: Mapping[str, Any], source: str) -> None:
     """The study's keys: each a scalar hyper-parameter of a studied method's section, every value
     valid for that key by the section's own schema (one source of the rules)."""
-    import jsonschema
 
     from benchmark.study import NOT_STUDIED, RUN_KEYS
 
@@ -122,13 +172,10 @@ def check_resolution(config: Mapping[str, Any], schema: Mapping[str, Any], sourc
             if rule.get("type") in ("array", "object"):
                 raise ConfigError(f"{where}: {sections[method]}.{key} is not a scalar setting")
             for value in values:
-                error = jsonschema.exceptions.best_match(
-                    jsonschema.validators.validator_for(schema)(rule).iter_errors(value)
-                )
-                if error is not None:
+                if error := rule_error(rule, value):
                     raise ConfigError(
                         f"{where}: value {value!r} is not a valid {sections[method]}.{key} "
-                        f"({error.message}). {rule.get('description', '')}".strip()
+                        f"({error}). {rule.get('description', '')}".strip()
                     )
 
 
@@ -143,3 +190,158 @@ def _hyper_parameters(schema: Mapping[str, Any], section: str) -> set[str]:
         and k not in NOT_STUDIED
         and rule.get("type") not in ("array", "object")
     }
+
+
+def non_finite(value: Any, path: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite number in a nested config, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(value)"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if found := non_finite(item, f"{path}.{key}" if path else str(key)):
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if found := non_finite(item, f"{path}[{i}]"):
+                return found
+    return None
+
+
+def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str]) -> list[str]:
+    """Combinations of a deep method's keys (schema defaults filled in) that cannot train as
+    specified, one sentence each naming the keys. The same rules for the config (Snakefile,
+    estimate) and the command line (`mmcbench train`)."""
+    from benchmark.variants import variant_terms
+
+    section = SECTIONS[method]
+    problems = []
+    epochs = values["epochs"]
+    beyond = [e for e in values.get("embeddings_at", ()) if e > epochs]
+    if beyond:
+        problems.append(
+            f"{section}.embeddings_at asks for epoch(s) {beyond}, beyond {section}.epochs = "
+            f"{epochs}: those embeddings would never be saved (use epochs 0…{epochs})"
+        )
+    if method == "CLIB":
+        warming = [v for v in variants if variant_terms("CLIB", v).warmup]
+        if warming and values["warmup_epochs"] >= epochs:
+            problems.append(
+                f"clib.warmup_epochs = {values['warmup_epochs']} is not below clib.epochs = "
+                f"{epochs}: {', '.join(warming)} would end in warm-up with the heads never "
+                "initialised (the heads are fitted after the last warm-up epoch)"
+            )
+    return problems
+
+
+def check_consistency(
+    config: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    files: Iterable[Any] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> None:
+    """Rules joining keys, on a config whose schema defaults are filled in: the t-SNE seed is
+    a table seed; every deep run the config plans (tables, grid, each study point) can train as
+    specified (`deep_problems`). ConfigError naming the keys otherwise."""
+    overrides = overrides or {}
+    where = (
+        "command-line --config"
+        if {"seeds", "figures", "gib", "clib", "resolution"} & set(overrides)
+        else f"config file: {_describe_files(files)}"
+    )
+    problems = []
+    seeds, tsne_seed = config["seeds"], config["figures"]["tsne_seed"]
+    if tsne_seed >= seeds:
+        problems.append(
+            f"figures.tsne_seed = {tsne_seed}: the t-SNE figure shows a run of the tables, "
+            f"whose seeds are 0…{seeds - 1} (key 'seeds')"
+        )
+    for method, name in SECTIONS.items():
+        section = config[name]
+        variants = list(section["variants"])
+        if section["grid"]["seeds"] and method not in variants:
+            variants.append(method)  # the grid trains the full model
+        problems += deep_problems(method, section, variants)
+    problems += _study_problems(config)
+    if problems:
+        raise ConfigError(
+            f"Invalid configuration ({where}): " + "; ".join(dict.fromkeys(problems)) + "."
+        )
+
+
+def _study_problems(config: Mapping[str, Any]) -> list[str]:
+    """`deep_problems` of every trained point of the resolution study, naming its key."""
+    from benchmark.study import study_points
+
+    study = config["resolution"]
+    if not study["seeds"]:
+        return []
+    sections = {m: config[s] for m, s in SECTIONS.items()}
+    problems = []
+    for point in study_points(study["variants"], study["keys"], sections):
+        if not point.trained or point.path_part is None:
+            continue
+        changed = {**sections[point.method], point.key: point.value}
+        problems += [
+            f"resolution.keys.{point.key} value {point.value!r} ({point.method} "
+            f"{point.variant}): {problem}"
+            for problem in deep_problems(point.method, changed, [point.variant])
+        ]
+    return problems
+
+
+# Keys of a deep section that one `mmcbench train` run takes (the others select runs).
+RUN_SELECTORS = ("variants", "grid")
+
+
+def check_train_arguments(
+    method: str, variant: str, values: Mapping[str, Any], origins: Mapping[str, str]
+) -> dict[str, Any]:
+    """Validate one run's hyper-parameters and run settings (`mmcbench train`) with the rules of
+    the config schema's section of `method`, then `deep_problems`. `origins` says which option
+    gave each key (for the message). Returns the values with integral floats of integer keys
+    made int. ConfigError naming the key and the option otherwise."""
+
+    section = SECTIONS[method]
+    rules = {
+        k: v
+        for k, v in _subschema(config_schema(), [section]).get("properties", {}).items()
+        if k not in RUN_SELECTORS
+    }
+    for key, value in values.items():
+        origin = origins.get(key, "--hparams")
+        if key not in rules:
+            selector = key in RUN_SELECTORS
+            raise ConfigError(
+                f"{key!r} (from {origin}) is "
+                + ("a workflow key that selects runs, " if selector else "")
+                + f"not a setting of one {method} run; known keys: {', '.join(sorted(rules))}"
+            )
+        if bad := non_finite(value, key):
+            raise ConfigError(f"{bad} (from {origin}) is not a finite number")
+        if error := rule_error(rules[key], value):
+            raise ConfigError(
+                f"{key} = {value!r} (from {origin}): {error}. "
+                f"{rules[key].get('description', '')}".strip()
+            )
+    checked = {
+        k: int(v) if rules[k].get("type") == "integer" and isinstance(v, float) else v
+        for k, v in values.items()
+    }
+    # embeddings_at is checked where given: a run without it saves epochs within its own
+    # (the CLI's default), not the schema's default for 100 epochs.
+    filled = {k: r.get("default") for k, r in rules.items() if k != "embeddings_at"} | checked
+    if problems := deep_problems(method, filled, [variant]):
+        raise ConfigError("; ".join(problems))
+    return checked
+
+
+def check_baseline_arguments(values: Mapping[str, Any]) -> None:
+    """`mmcbench baseline`'s parameters by the config schema's `baselines` section."""
+
+    rules = _subschema(config_schema(), ["baselines"]).get("properties", {})
+    for key, value in values.items():
+        if error := rule_error(rules[key], value):
+            raise ConfigError(
+                f"--{key.replace('_', '-')} {value!r}: {error}. "
+                f"{rules[key].get('description', '')}".strip()
+            )

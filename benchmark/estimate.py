@@ -196,17 +196,24 @@ def store_rows(
 
 
 def load_config(snakefile: Path, configfiles: Sequence[Path]) -> dict:
-    """The config the DAG sees: the files merged in order, schema defaults filled in."""
+    """The config the DAG sees: the files merged in order and checked as the Snakefile checks
+    them (benchmark.config.validated_config: clear messages, defaults filled in, joint rules)."""
     import yaml
-    from snakemake.utils import update_config, validate
+    from snakemake.utils import update_config
+
+    from benchmark.config import validated_config
 
     config: dict = {}
     for path in configfiles:
         try:
-            update_config(config, yaml.safe_load(Path(path).read_text()) or {})
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise MmcbenchError(f"estimate: {path}: cannot read the config ({exc})") from exc
-    validate(config, str(snakefile.parent / "workflow" / "schemas" / "config.schema.yaml"))
+        if not isinstance(loaded, dict):
+            raise MmcbenchError(f"estimate: {path}: a config file must be a YAML mapping")
+        update_config(config, loaded)
+    schema = snakefile.parent / "workflow" / "schemas" / "config.schema.yaml"
+    validated_config(config, schema, configfiles)
     return config
 
 

@@ -111,12 +111,44 @@ TABLES = {
 Setting = dict[str, tuple[float, float]]  # deep method → (α, β) its table rows show
 
 
+# Columns of summary.csv (benchmark.aggregate) a table is drawn from; p_alpha, p_beta and
+# overrides are read where present.
+SUMMARY_COLUMNS = (
+    "method",
+    "variant",
+    "dataset",
+    "metric",
+    "view_name",
+    "n",
+    "n_runs",
+    "n_diverged",
+    "n_error",
+    "n_collapsed",
+    "mean",
+    "std",
+    "label_selected",
+    "label_selected_seed",
+    "loss_selected",
+    "loss_selected_seed",
+)
+PUBLISHED_COLUMNS = ("paper", "table", "dataset", "method", "metric", "value")
+
+
+def read_summary(path: str | Path) -> pd.DataFrame:
+    """summary.csv, with one clear error naming the file if it is missing or malformed."""
+    from benchmark.figures.inputs import read_csv
+
+    return read_csv(path, "run summary (summary.csv of mmcbench aggregate)", SUMMARY_COLUMNS)
+
+
 def load_published(path: str | Path | None = None) -> pd.DataFrame:
     """The papers' numbers (paper, table, dataset, method, metric, value; blank = N/A)."""
+    from benchmark.figures.inputs import read_csv
+
     if path is None:
         with resources.files("benchmark").joinpath("data/published.csv").open() as fh:
             return pd.read_csv(fh)
-    return pd.read_csv(path)
+    return read_csv(path, "published-numbers CSV", PUBLISHED_COLUMNS)
 
 
 def _settings(alpha: float, beta: float, settings: Setting | None) -> Setting:

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from benchmark import atomic
 from benchmark.data.convert import build, convert_from_manifest, write_hdf5
+from benchmark.data.fetch import sha256sum
 from benchmark.data.load import load_hdf5, scale_view
 from benchmark.data.readers import read_file, read_mat
 from benchmark.data.registry import Dataset, Location, SourceFile, View, get_dataset
@@ -193,7 +194,9 @@ def test_real_datasets_convert_to_the_registry_shapes(mirror, tmp_path, name):
     files = {f.name: str(mirror / f.mirror_path) for f in spec.files}
     manifest = tmp_path / "manifest.json"
     manifest.write_text(
-        json.dumps({"files": {k: {"path": v, "sha256": "from-mirror"} for k, v in files.items()}})
+        json.dumps(
+            {"files": {k: {"path": v, "sha256": sha256sum(Path(v))} for k, v in files.items()}}
+        )
     )
     out = tmp_path / f"{name}.h5"
     convert_from_manifest(name, manifest, out)

@@ -126,10 +126,10 @@ def test_set_changes_one_hyper_parameter_and_records_it(tmp_path, tiny_file):
 @pytest.mark.parametrize(
     "assignment,fragment",
     [
-        ("kl_reduction=max", "kl_reduction = 'max': expected one of 'mean', 'sum'"),
+        ("kl_reduction=max", "kl_reduction = 'max' (from --set): 'max' is not one of"),
         ("sigma=5", "'sigma' is not a hyper-parameter"),
         ("alpha=0.3", "use --alpha for alpha"),
-        ("grad_clip=-1", "grad_clip = -1: a positive number"),
+        ("grad_clip=-1", "grad_clip = -1 (from --set): -1 is less than or equal to the minimum"),
         ("ddc_input", "expected KEY=VALUE"),
     ],
 )

@@ -97,6 +97,8 @@ def build(spec: Dataset, files: dict[str, Path]) -> Converted:
                 f"{where}: has {array.shape[0]} samples (shape {array.shape} with layout "
                 f"{view.layout}), but {spec.name} has {spec.n_samples} samples in every view"
             )
+        if array.shape[1] == 0:
+            raise DataError(f"{where}: has 0 features (shape {array.shape}); a view needs some")
         if view.dim is not None and array.shape[1] != view.dim:
             raise DataError(f"{where}: has {array.shape[1]} features, the registry says {view.dim}")
         finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(1, bool)
@@ -196,14 +198,51 @@ def fingerprint(data: Converted) -> str:
     return "\n".join(lines)
 
 
-def convert_from_manifest(name: str, manifest: Path, out: Path) -> Converted:
-    """Convert dataset `name` from the files a fetch manifest lists; write `out`."""
-    spec = get_dataset(name)
+def read_manifest(manifest: Path) -> dict[str, dict[str, str]]:
+    """The `files` of a fetch manifest: {file name: {path, sha256, origin}}."""
     try:
         entries = json.loads(Path(manifest).read_text())["files"]
-    except (OSError, ValueError, KeyError) as exc:
+        if not isinstance(entries, dict):
+            raise ValueError("'files' is not an object")
+        for fname, entry in entries.items():
+            if not (isinstance(entry, dict) and {"path", "sha256"} <= set(entry)):
+                raise ValueError(f"entry {fname!r} lacks 'path' or 'sha256'")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{manifest}: not a readable fetch manifest ({exc})") from exc
+    return entries
+
+
+def verify_manifest(manifest: Path, entries: dict[str, dict[str, str]]) -> None:
+    """Re-hash every file the manifest lists: a file edited or replaced after `fetch` must not
+    be converted under the hash of the original (the HDF5 and every record carry it)."""
+    from benchmark.data.fetch import sha256sum
+
+    for fname, entry in entries.items():
+        path = Path(entry["path"])
+        if not path.is_file():
+            raise DataError(
+                f"{path} ({fname}, listed in {manifest}) does not exist any more; "
+                "fetch the dataset again."
+            )
+        actual = sha256sum(path)
+        if actual != entry["sha256"]:
+            raise DataError(
+                f"{path} ({fname}) changed after it was fetched: {manifest} records sha256 "
+                f"{entry['sha256']}, the file now has sha256 {actual}. Fetch again (delete the "
+                "manifest, or let Snakemake rerun the fetch) so that the converted dataset "
+                "records the file it was made from; nothing was written."
+            )
+
+
+def convert_from_manifest(name: str, manifest: Path, out: Path) -> tuple[Converted, str]:
+    """Convert dataset `name` from the files a fetch manifest lists, each re-verified against
+    the manifest's sha256; write `out`. Returns the data and its summary (computed before the
+    file is written, so that nothing fails after writing)."""
+    spec = get_dataset(name)
+    entries = read_manifest(manifest)
+    verify_manifest(manifest, entries)
     files = {fname: Path(entry["path"]) for fname, entry in entries.items()}
     data = build(spec, files)
+    summary = fingerprint(data)
     write_hdf5(data, out, {fname: entries[fname]["sha256"] for fname in files})
-    return data
+    return data, summary

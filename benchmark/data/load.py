@@ -30,8 +30,13 @@ class MultiViewData:
         return int(self.labels.size)
 
 
+REQUIRED_ATTRS = ("name", "n_samples", "n_clusters", "view_names", "source_sha256")
+
+
 def load_hdf5(path: str | Path) -> MultiViewData:
-    """Read a converted dataset; a file that does not follow the schema is a clear error."""
+    """Read a converted dataset and check it against the schema `convert` writes (so that a
+    file made by hand gets the same checks: finite float views, labels 0…k−1, attributes).
+    A file that does not follow it is a DataError naming the file and the problem."""
     import h5py
 
     path = Path(path)
@@ -39,23 +44,77 @@ def load_hdf5(path: str | Path) -> MultiViewData:
         raise DataError(f"{path}: converted dataset not found (run the convert step first)")
     try:
         with h5py.File(path, "r") as fh:
-            n_views = len(fh["views"])
-            views = [fh["views"][str(i)][()] for i in range(n_views)]
-            labels = fh["labels"][()].astype(np.int64)
             attrs = dict(fh.attrs)
-    except (OSError, KeyError) as exc:
+            if missing := [a for a in REQUIRED_ATTRS if a not in attrs]:
+                raise DataError(f"{path}: missing attribute(s) {missing} of the mmcbench format")
+            group = fh.get("views")
+            if not isinstance(group, h5py.Group) or len(group) == 0:
+                raise DataError(f"{path}: no /views group with at least one view")
+            names = sorted(group)
+            if names != sorted(str(i) for i in range(len(names))):
+                raise DataError(f"{path}: /views must hold 0…{len(names) - 1}, has {names}")
+            views = [_dataset(group, str(i), path) for i in range(len(names))]
+            labels = _dataset(fh, "labels", path)
+    except OSError as exc:
         raise DataError(f"{path}: not a readable mmcbench HDF5 dataset ({exc})") from exc
-    data = MultiViewData(
+    return _validated(path, attrs, views, labels)
+
+
+def _dataset(group, name: str, path: Path) -> np.ndarray:
+    import h5py
+
+    node = group.get(name)
+    if not isinstance(node, h5py.Dataset):
+        raise DataError(f"{path}: no dataset {group.name.rstrip('/')}/{name}")
+    return node[()]
+
+
+def _validated(
+    path: Path, attrs: dict, views: list[np.ndarray], labels: np.ndarray
+) -> MultiViewData:
+    try:
+        view_names = json.loads(attrs["view_names"])
+        source_sha256 = json.loads(attrs["source_sha256"])
+        n_samples, n_clusters = int(attrs["n_samples"]), int(attrs["n_clusters"])
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable attribute ({exc})") from exc
+    if not (isinstance(view_names, list) and len(view_names) == len(views)):
+        raise DataError(f"{path}: attribute view_names must list {len(views)} view names")
+    if not isinstance(source_sha256, dict):
+        raise DataError(f"{path}: attribute source_sha256 must be a JSON object")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(
+            f"{path}: /labels must be a 1-D integer vector, got {labels.dtype} {labels.shape}"
+        )
+    if labels.size != n_samples or n_samples < 1:
+        raise DataError(f"{path}: {labels.size} labels, but attribute n_samples is {n_samples}")
+    if n_clusters < 2:
+        raise DataError(f"{path}: attribute n_clusters is {n_clusters}; clustering needs ≥ 2")
+    if labels.min() < 0 or labels.max() >= n_clusters:
+        raise DataError(
+            f"{path}: labels must lie in 0…{n_clusters - 1} (n_clusters = {n_clusters}), "
+            f"found {labels.min()}…{labels.max()}"
+        )
+    for i, view in enumerate(views):
+        where = f"{path}: view {i} ({view_names[i]})"
+        if view.ndim != 2 or view.shape[0] != n_samples or view.shape[1] == 0:
+            raise DataError(f"{where}: shape {view.shape}, expected {n_samples} × d with d ≥ 1")
+        if view.dtype.kind != "f":
+            raise DataError(f"{where}: dtype {view.dtype}, expected floating point")
+        if not np.isfinite(view).all():
+            bad = np.argwhere(~np.isfinite(view))
+            raise DataError(
+                f"{where}: {bad.shape[0]} NaN/inf value(s), first at sample {bad[0][0]}, "
+                f"feature {bad[0][1]} (convert refuses such files; fix the source data)"
+            )
+    return MultiViewData(
         name=str(attrs["name"]),
-        views=views,
-        view_names=json.loads(attrs["view_names"]),
-        labels=labels,
-        n_clusters=int(attrs["n_clusters"]),
-        source_sha256=json.loads(attrs["source_sha256"]),
+        views=[v.astype(np.float32, copy=False) for v in views],
+        view_names=[str(n) for n in view_names],
+        labels=labels.astype(np.int64),
+        n_clusters=n_clusters,
+        source_sha256=source_sha256,
     )
-    if any(v.shape[0] != data.n_samples for v in views):
-        raise DataError(f"{path}: views and labels have different numbers of samples")
-    return data
 
 
 def scale_view(view: np.ndarray, scaling: Scaling) -> np.ndarray:

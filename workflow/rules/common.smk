@@ -1,13 +1,13 @@
 # Target lists and parameters derived from the config (no rules here).
 import json
+import os
 import re
 import shlex
 
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from benchmark.data.registry import dataset_names, get_dataset
-from benchmark.errors import ConfigError
+from benchmark.data.registry import dataset_names, get_dataset, group_files
 from benchmark.estimate import run_minutes, slurm_runtime
 from benchmark.study import RUN_KEYS, study_points
 
@@ -19,11 +19,6 @@ MMCBENCH = (
 SINGLE_VIEW_METHODS = ("KM", "Ncuts")
 DATASETS = config["datasets"]
 SEEDS = list(range(config["seeds"]))
-if config["figures"]["tsne_seed"] not in SEEDS:
-    raise ConfigError(
-        f"config key 'figures.tsne_seed' = {config['figures']['tsne_seed']}: the t-SNE figure "
-        f"shows a run of the tables, whose seeds are 0..{SEEDS[-1]} (key 'seeds')"
-    )
 
 
 wildcard_constraints:
@@ -37,6 +32,18 @@ wildcard_constraints:
 def raw_manifest(wildcards):
     """The fetch manifest of the raw-file group a dataset belongs to."""
     return f"resources/raw/{get_dataset(wildcards.dataset).group}/manifest.json"
+
+
+def manual_files(wildcards):
+    """The hand-placed files of a raw-file group that exist (datasets with no public URL): they
+    are inputs of `fetch`, so that replacing one reruns fetch, conversion and every run after
+    it. A file not placed yet is no input: fetch then runs and says what to place where.
+    """
+    folder = os.path.join(config["data"]["manual_dir"], wildcards.group)
+    paths = [
+        os.path.join(folder, f.name) for f in group_files(wildcards.group) if f.manual
+    ]
+    return [p for p in paths if os.path.isfile(p)]
 
 
 def fetch_flags():
@@ -55,8 +62,7 @@ def baseline_flags():
     b = config["baselines"]
     return (
         f"--n-init {b['n_init']} --n-neighbors {b['n_neighbors']} "
-        f"--assign-labels {b['assign_labels']} "
-        f"--scaling {config['preprocessing']['scaling']}"
+        f"--assign-labels {b['assign_labels']} {scaling_flag()}"
     )
 
 
@@ -92,6 +98,12 @@ def setting_dir(alpha, beta):
 def deep_section(method):
     """The config section of a deep method (`gib` or `clib`)."""
     return config[DEEP_METHODS[method]]
+
+
+def scaling_flag():
+    """`--scaling` of every run, deep and baseline (preprocessing.scaling): a params value, so
+    that changing it reruns every run."""
+    return f"--scaling {config['preprocessing']['scaling']}"
 
 
 def deep_hparams(method):

@@ -2,6 +2,8 @@
 
 
 rule fetch:
+    input:
+        manual_files,
     output:
         "resources/raw/{group}/manifest.json",
     log:

@@ -33,6 +33,7 @@ rule train:
         ),
         device=lambda wildcards: deep_section(wildcards.method)["device"],
         point=point_flags,
+        scaling=scaling_flag(),
     message:
         "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
         " β = {wildcards.beta}, seed {wildcards.seed} (one line per epoch in {log})"
@@ -41,6 +42,7 @@ rule train:
         " --data {input} --seed {wildcards.seed} --alpha {wildcards.alpha}"
         " --beta {wildcards.beta} --hparams {params.hparams}"
         " --embeddings-at {params.embeddings} --device {params.device} --threads {threads}"
+        " {params.scaling}"
         " {params.point} --out {output.record} > {log} 2>&1 && tail -n 1 {log}"
 
 

@@ -1,0 +1,478 @@
+"""A hostile user's probes (issue 14): provenance that cannot go stale, settings that are never
+silently ignored, one clear paragraph (exit status 2) instead of a traceback, and no stale
+temporaries. Each test failed before the fix it names."""
+
+from __future__ import annotations
+
+import errno
+import json
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+import yaml
+from sklearn.datasets import make_blobs
+
+from benchmark import atomic
+from benchmark.cli import main
+from benchmark.config import check_train_arguments, config_schema, validated_config
+from benchmark.data.convert import convert_from_manifest
+from benchmark.data.fetch import FetchOptions, fetch_group, sha256sum
+from benchmark.data.load import load_hdf5
+from benchmark.data.registry import Dataset, Location, SourceFile, View
+from benchmark.errors import ConfigError, DataError
+from tests.conftest import write_dataset
+
+TINY = {"encoder_hidden": [8], "latent_dim": 4, "head_hidden": 4, "batch_size": 30, "epochs": 1}
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory):
+    x, y = make_blobs(n_samples=60, centers=2, n_features=4, random_state=0)
+    path = tmp_path_factory.mktemp("data") / "tiny.h5"
+    return write_dataset(path, "tiny", [x[:, :2], x[:, 2:]], y)
+
+
+def train(data, out, *extra, method="GIB", variant="GIB", hparams=None):
+    hparams = json.dumps(TINY if hparams is None else hparams)
+    args = ["train", "--method", method, "--variant", variant, "--data", str(data)]
+    args += ["--seed", "0", "--device", "cpu", "--hparams", hparams, "--out", str(out)]
+    return main([*args, *extra])
+
+
+def error_of(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+# 1. Provenance ----------------------------------------------------------------------------
+
+
+def test_convert_rehashes_every_raw_file_against_the_manifest(tmp_path):
+    manifest = fetch_group("mfeat", FetchOptions(raw_dir=tmp_path / "raw", offline=True))
+    entry = json.loads(manifest.read_text())["files"]["mfeat-fou.csv"]
+    raw = Path(entry["path"])
+    text = raw.read_text()
+    raw.write_text(text.replace("0.", "1.", 1))  # same shape, one value changed
+    out = tmp_path / "mfeat.h5"
+    with pytest.raises(DataError) as info:
+        convert_from_manifest("mfeat", manifest, out)
+    message = str(info.value)
+    assert str(raw) in message and entry["sha256"] in message and sha256sum(raw) in message
+    assert not out.exists() and not list(tmp_path.glob(".mfeat.h5.*"))
+
+
+def test_convert_records_the_hash_of_the_files_it_read(tmp_path):
+    manifest = fetch_group("mfeat", FetchOptions(raw_dir=tmp_path / "raw", offline=True))
+    files = json.loads(manifest.read_text())["files"]
+    convert_from_manifest("mfeat", manifest, tmp_path / "mfeat.h5")
+    recorded = load_hdf5(tmp_path / "mfeat.h5").source_sha256
+    assert recorded == {name: sha256sum(Path(e["path"])) for name, e in files.items()}
+
+
+# 2. Settings never silently ignored -------------------------------------------------------
+
+
+def deep_config(**sections) -> dict:
+    config = {"datasets": ["mfeat"], "seeds": 1, "baselines": {"methods": []}}
+    config["gib"] = {"variants": [], **sections.pop("gib", {})}
+    config["clib"] = {"variants": [], **sections.pop("clib", {})}
+    return {**config, **sections}
+
+
+@pytest.mark.parametrize(
+    "config,fragment",
+    [
+        (
+            deep_config(clib={"variants": ["CLIB"], "epochs": 5, "warmup_epochs": 5}),
+            "clib.warmup_epochs = 5 is not below clib.epochs = 5",
+        ),
+        (
+            deep_config(gib={"variants": ["GIB"], "epochs": 12}),
+            "gib.embeddings_at asks for epoch(s) [100], beyond gib.epochs = 12",
+        ),
+        (  # the grid trains the full model even when the tables do not
+            deep_config(clib={"epochs": 3, "warmup_epochs": 3, "grid": {"seeds": 1}}),
+            "clib.warmup_epochs = 3 is not below clib.epochs = 3",
+        ),
+        (
+            deep_config(
+                clib={"variants": ["CLIB"], "epochs": 10, "warmup_epochs": 2, "embeddings_at": []},
+                resolution={
+                    "seeds": 1,
+                    "variants": {"CLIB": ["CLIB"]},
+                    "keys": {"warmup_epochs": [50]},
+                },
+            ),
+            "resolution.keys.warmup_epochs value 50 (CLIB CLIB): clib.warmup_epochs = 50",
+        ),
+        (deep_config(gib={"lr": float("inf")}), "key 'gib.lr' is not a finite number"),
+        (deep_config(gib={"sigma_offset": float("nan")}), "key 'gib.sigma_offset' is not a finite"),
+        (deep_config(figures={"tsne_seed": 3}), "figures.tsne_seed = 3"),
+    ],
+)
+def test_config_that_cannot_train_as_specified_is_refused(config, fragment):
+    with pytest.raises(ConfigError) as info:
+        validated_config(config, files=["probe.yaml"])
+    assert fragment in str(info.value) and "probe.yaml" in str(info.value)
+
+
+def test_no_warmup_variant_needs_no_warmup_below_epochs():
+    config = deep_config(
+        clib={"variants": ["no-warmup"], "epochs": 3, "warmup_epochs": 20, "embeddings_at": [0]}
+    )
+    validated_config(config)  # the no-warmup variant trains with 0 warm-up epochs
+
+
+def scalar_rules(section: str) -> dict:
+    properties = config_schema()["properties"][section]["properties"]
+    return {k: v for k, v in properties.items() if k not in ("variants", "grid", "balls")}
+
+
+def refused_values(rule: dict) -> list:
+    """Values the schema rule refuses, one per bound or type."""
+    values = []
+    if "enum" in rule:
+        values.append("not-a-choice")
+    if "minimum" in rule:
+        values.append(rule["minimum"] - 1)
+    if "exclusiveMinimum" in rule:
+        values.append(rule["exclusiveMinimum"])
+    if "maximum" in rule:
+        values.append(rule["maximum"] + 1)
+    if rule.get("type") in ("integer", "number"):
+        values.append("text")
+    if rule.get("type") == "boolean":
+        values.append("yes")
+    return values
+
+
+@pytest.mark.parametrize("method,section", [("GIB", "gib"), ("CLIB", "clib")])
+def test_cli_refuses_every_value_the_schema_refuses(method, section):
+    checked = 0
+    for key, rule in scalar_rules(section).items():
+        for value in refused_values(rule):
+            with pytest.raises(ConfigError, match=key):
+                check_train_arguments(method, method, {key: value}, {})
+            checked += 1
+    assert checked > 25
+
+
+def test_alpha_outside_the_schema_range_is_refused_by_the_cli(tiny_file, tmp_path, capsys):
+    assert train(tiny_file, tmp_path / "r.json", "--alpha", "7") == 2
+    assert "alpha = 7.0 (from --alpha): 7.0 is greater than the maximum of 1" in error_of(capsys)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_clib_warmup_not_below_epochs_is_refused_by_the_cli(tiny_file, tmp_path, capsys):
+    hparams = {**TINY, "warmup_epochs": 1}
+    assert (
+        train(tiny_file, tmp_path / "r.json", method="CLIB", variant="CLIB", hparams=hparams) == 2
+    )
+    assert "clib.warmup_epochs = 1 is not below clib.epochs = 1" in error_of(capsys)
+
+
+def test_alpha_in_hparams_is_refused_not_replaced(tiny_file, tmp_path, capsys):
+    assert train(tiny_file, tmp_path / "r.json", hparams={**TINY, "alpha": 0.9}) == 2
+    assert "give it as --alpha" in error_of(capsys)
+
+
+def test_cli_default_embeddings_stay_within_the_epochs(tiny_file, tmp_path):
+    assert train(tiny_file, tmp_path / "r.json") == 0
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["params"]["embeddings_at"] == [0, 1]
+    assert sorted(np.load(tmp_path / "r.embeddings.npz").files)[:2] == [
+        "assignments_final",
+        "epoch_0",
+    ]
+
+
+# 3. One paragraph, exit status 2 ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "hparams,fragment",
+    [
+        (
+            {**TINY, "batch_size": "256"},
+            "batch_size = '256' (from --hparams): '256' is not of type",
+        ),
+        ([1, 2], "--hparams must be a JSON object of hyper-parameters, got list"),
+        ({**TINY, "lr": -0.1}, "lr = -0.1 (from --hparams): -0.1 is less than or equal"),
+        ({**TINY, "epochs": 2.5}, "epochs = 2.5 (from --hparams): 2.5 is not of type 'integer'"),
+        ({**TINY, "foo": 1}, "'foo' (from --hparams) is not a setting of one GIB run"),
+        ({**TINY, "grid": {}}, "'grid' (from --hparams) is a workflow key that selects runs"),
+    ],
+)
+def test_bad_hparams_are_one_paragraph(tiny_file, tmp_path, capsys, hparams, fragment):
+    assert train(tiny_file, tmp_path / "r.json", hparams=hparams) == 2
+    assert fragment in error_of(capsys)
+
+
+def test_hparams_that_are_not_json_are_one_paragraph(tiny_file, tmp_path, capsys):
+    args = ["train", "--method", "GIB", "--variant", "GIB", "--data", str(tiny_file)]
+    args += ["--seed", "0", "--hparams", "{batch_size: 5}", "--out", str(tmp_path / "r.json")]
+    assert main(args) == 2
+    assert "--hparams is not valid JSON" in error_of(capsys)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "1.5"])
+def test_out_of_range_seed_is_a_usage_error(tiny_file, tmp_path, capsys, seed):
+    args = ["train", "--method", "GIB", "--variant", "GIB", "--data", str(tiny_file)]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--seed", seed, "--out", str(tmp_path / "r.json")])
+    assert info.value.code == 2
+    assert "argument --seed" in error_of(capsys)
+
+
+@pytest.mark.parametrize(
+    "option,fragment",
+    [
+        (["--threads", "0"], "threads = 0 (from --threads)"),
+        (["--epochs", "-3"], "epochs = -3 (from --epochs)"),
+        (["--embeddings-at", "-1"], "embeddings_at = [-1] (from --embeddings-at)"),
+        (["--embeddings-at", "0", "4"], "gib.embeddings_at asks for epoch(s) [4]"),
+    ],
+)
+def test_bad_run_options_are_refused(tiny_file, tmp_path, capsys, option, fragment):
+    assert train(tiny_file, tmp_path / "r.json", *option) == 2
+    assert fragment in error_of(capsys)
+
+
+@pytest.mark.parametrize(
+    "option,fragment",
+    [
+        (["--n-init", "0"], "--n-init 0: 0 is less than the minimum of 1"),
+        (["--n-neighbors", "1"], "--n-neighbors 1: 1 is less than the minimum of 2"),
+    ],
+)
+def test_bad_baseline_options_are_refused(tiny_file, tmp_path, capsys, option, fragment):
+    args = ["baseline", "--method", "KM", "--variant", "view0", "--data", str(tiny_file)]
+    assert main([*args, "--seed", "0", "--out", str(tmp_path / "b.json"), *option]) == 2
+    assert fragment in error_of(capsys)
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_view_with_no_features_is_refused_before_writing(tmp_path):
+    path = tmp_path / "zero.mat"
+    scipy.io.savemat(path, {"X1": np.zeros((6, 0)), "X2": np.ones((6, 2)), "Y": np.arange(6) % 2})
+    spec = Dataset(
+        name="zero",
+        description="a view with no features (dimension not in the registry)",
+        n_samples=6,
+        n_clusters=2,
+        views=tuple(View(f"v{i}", Location("zero.mat", (f"X{i + 1}",))) for i in range(2)),
+        labels=Location("zero.mat", ("Y",)),
+        files=(SourceFile(name="zero.mat"),),
+    )
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(
+        json.dumps({"files": {"zero.mat": {"path": str(path), "sha256": sha256sum(path)}}})
+    )
+    import benchmark.data.convert as convert
+
+    original = convert.get_dataset
+    convert.get_dataset = lambda name: spec
+    try:
+        with pytest.raises(DataError, match=r"view 'v0'\): has 0 features"):
+            convert_from_manifest("zero", manifest, tmp_path / "zero.h5")
+    finally:
+        convert.get_dataset = original
+    assert not (tmp_path / "zero.h5").exists()
+
+
+def hand_made(tmp_path, tiny_file, name, change):
+    path = tmp_path / f"{name}.h5"
+    path.write_bytes(tiny_file.read_bytes())
+    with h5py.File(path, "r+") as fh:
+        change(fh)
+    return path
+
+
+def with_nan(fh):
+    view = fh["views/0"][()]
+    view[3, 1] = np.nan
+    del fh["views/0"]
+    fh["views"].create_dataset("0", data=view)
+
+
+def with_label(fh):
+    labels = fh["labels"][()]
+    labels[0] = 7
+    del fh["labels"]
+    fh.create_dataset("labels", data=labels)
+
+
+@pytest.mark.parametrize(
+    "change,fragment",
+    [
+        (with_nan, "view 0 (a): 1 NaN/inf value(s), first at sample 3, feature 1"),
+        (with_label, "labels must lie in 0…1 (n_clusters = 2), found 0…7"),
+        (lambda fh: fh.attrs.__delitem__("view_names"), "missing attribute(s) ['view_names']"),
+        (lambda fh: fh.__delitem__("labels"), "no dataset /labels"),
+        (
+            lambda fh: fh.attrs.__setitem__("n_samples", 99),
+            "60 labels, but attribute n_samples is 99",
+        ),
+    ],
+)
+def test_hand_made_hdf5_is_checked_against_the_format(
+    tmp_path, tiny_file, capsys, change, fragment
+):
+    path = hand_made(tmp_path, tiny_file, "hand", change)
+    with pytest.raises(DataError, match=None) as info:
+        load_hdf5(path)
+    assert fragment in str(info.value) and str(path) in str(info.value)
+    assert train(path, tmp_path / "r.json") == 2  # not a `diverged` or `done` record
+    assert fragment in error_of(capsys) and not (tmp_path / "r.json").exists()
+
+
+def test_unwritable_output_is_refused_before_any_compute(tiny_file, tmp_path, capsys, monkeypatch):
+    import benchmark.train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the output cannot be written")
+
+    monkeypatch.setattr(benchmark.train, "run_from_file", no_training)
+    (tmp_path / "a_file").write_text("")
+    assert train(tiny_file, tmp_path / "a_file" / "r.json") == 2
+    assert f"cannot write {tmp_path / 'a_file' / 'r.json'}" in error_of(capsys)
+    assert train(tiny_file, tmp_path) == 2  # the record path is a folder
+    assert "is a folder" in error_of(capsys)
+
+
+def test_disk_full_while_writing_is_one_paragraph_naming_the_path(
+    tiny_file, tmp_path, capsys, monkeypatch
+):
+    from benchmark import records
+
+    def full(path, record):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(records, "write", full)
+    assert train(tiny_file, tmp_path / "r.json") == 2
+    err = error_of(capsys)
+    assert f"{tmp_path / 'r.json'}: No space left on device" in err
+
+
+@pytest.mark.parametrize(
+    "content,fragment",
+    [
+        (None, "cannot read the run summary"),
+        ("a,b\n1,2\n", "not a run summary (summary.csv of mmcbench aggregate), missing columns"),
+        ("", "cannot read the run summary"),
+    ],
+)
+def test_render_with_a_bad_summary_is_one_paragraph(tmp_path, capsys, content, fragment):
+    summary = tmp_path / "summary.csv"
+    if content is not None:
+        summary.write_text(content)
+    args = ["render", "table1", "--summary", str(summary), "--out-prefix", str(tmp_path / "t")]
+    assert main(args) == 2
+    err = error_of(capsys)
+    assert fragment in err and str(summary) in err
+
+
+def test_estimate_checks_the_config_as_the_snakefile_does(repo, tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(deep_config(gib={"lr": -1})))
+    assert (
+        main(["estimate", "--configfile", str(config), "--snakefile", str(repo / "Snakefile")]) == 2
+    )
+    err = error_of(capsys)
+    assert (
+        "key 'gib.lr': -1 is less than or equal to the minimum of 0" in err and str(config) in err
+    )
+    config.write_text(yaml.safe_dump(deep_config(clib={"variants": ["CLIB"], "epochs": 4})))
+    assert (
+        main(["estimate", "--configfile", str(config), "--snakefile", str(repo / "Snakefile")]) == 2
+    )
+    assert "clib.warmup_epochs = 20 is not below clib.epochs = 4" in error_of(capsys)
+
+
+# 4. Smaller -------------------------------------------------------------------------------
+
+
+def test_next_write_removes_stale_temporaries_of_its_target_only(tmp_path):
+    stale = tmp_path / ".seed0.json.k3j9_x2a.tmp"
+    other = tmp_path / ".seed0.json.history.abcd1234.tmp"  # not a temporary of seed0.json
+    unrelated = tmp_path / ".seed1.json.abcd1234.tmp"
+    for path in (stale, other, unrelated):
+        path.write_text("left by a kill")
+    atomic.write_json(tmp_path / "seed0.json", {})
+    assert not stale.exists() and other.exists() and unrelated.exists()
+    assert sorted(p.name for p in tmp_path.iterdir())[-1] == "seed0.json"
+
+
+def test_km_keeps_scikit_learns_warnings(tmp_path):
+    from benchmark.baseline_run import BaselineParams, run
+
+    path = write_dataset(
+        tmp_path / "c.h5",
+        "c",
+        [np.ones((20, 3)), np.random.default_rng(0).random((20, 2))],
+        np.arange(20) % 2,
+    )
+    record = run("KM", "view0", path, 0, BaselineParams())
+    assert any("ConvergenceWarning" in w for w in record["diagnostics"]["warnings"])
+
+
+def test_readme_says_what_to_do_after_a_hard_kill(repo):
+    readme = (repo / "README.md").read_text()
+    assert "--unlock" in readme and "--rerun-incomplete" in readme
+
+
+# The DAG ----------------------------------------------------------------------------------
+
+
+def dag(repo, workdir, config, *args):
+    from tests.test_workflow import snakemake
+
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return snakemake(repo, workdir, *args, "--configfile", str(path))
+
+
+@pytest.mark.workflow
+def test_replaced_manual_file_reruns_fetch_and_what_follows(repo, tmp_path):
+    workdir = tmp_path / "work"
+    manual = workdir / "resources" / "manual" / "WVU" / "WVU.mat"
+    manual.parent.mkdir(parents=True)
+    manual.write_bytes(b"first version")
+    config = deep_config(datasets=["WVU"], data={"offline": True})
+    manifest = "resources/raw/WVU/manifest.json"
+    assert dag(repo, workdir, config, manifest).returncode == 0
+    recorded = json.loads((workdir / manifest).read_text())["files"]["WVU.mat"]["sha256"]
+    assert recorded == sha256sum(manual)
+
+    time.sleep(1.1)
+    manual.write_bytes(b"second version")
+    plan = dag(repo, workdir, config, "-n", "resources/hdf5/WVU.h5")
+    assert plan.returncode == 0, plan.stderr
+    from tests.test_workflow import job_counts
+
+    assert job_counts(plan.stdout).get("fetch") == 1 and job_counts(plan.stdout).get("convert") == 1
+    assert dag(repo, workdir, config, manifest).returncode == 0
+    assert json.loads((workdir / manifest).read_text())["files"]["WVU.mat"]["sha256"] == sha256sum(
+        manual
+    )
+
+
+@pytest.mark.workflow
+def test_scaling_reaches_every_run_as_a_rule_parameter(repo, tmp_path):
+    config = deep_config(
+        preprocessing={"scaling": "none"},
+        baselines={"methods": ["KM"]},
+        gib={"variants": ["GIB"], "epochs": 1, "embeddings_at": [0]},
+        clib={"variants": ["CLIB"], "epochs": 2, "warmup_epochs": 1, "embeddings_at": [0]},
+        data={"offline": True},
+    )
+    plan = dag(repo, tmp_path, config, "-n", "-p")
+    assert plan.returncode == 0, plan.stderr
+    commands = [line for line in plan.stdout.splitlines() if "python -m benchmark" in line]
+    runs = [c for c in commands if " train " in c or " baseline " in c]
+    assert len(runs) == 6 + 2 and all("--scaling none" in c for c in runs)
