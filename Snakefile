@@ -40,6 +40,18 @@ include: "workflow/rules/render.smk"
 include: "workflow/rules/figures.smk"
 
 
+onsuccess:
+    from benchmark.outcome import dag_summary
+
+    print(
+        dag_summary(
+            all_records() + grid_records() + study_records(),
+            table_targets() + resolution_targets(),
+            [str(f) for f in workflow.configfiles],
+        )
+    )
+
+
 rule all:
     default_target: True
     input:

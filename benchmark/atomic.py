@@ -8,11 +8,12 @@ the same target removes such stale temporaries (one writer per output, as under 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,23 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented JSON to `target` atomically."""
     write_text(target, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def store_rows(
+    path: Path, rows: list[dict], fields: Sequence[str], key: Callable[[dict], tuple] | None = None
+) -> None:
+    """Add `rows` to the CSV at `path` (kept rows with the same `key` are replaced; no key:
+    appended), written atomically. The benchmark scripts store their measurements this way."""
+    kept = []
+    if path.is_file():
+        with path.open(newline="") as f:
+            kept = list(csv.DictReader(f))
+    if key is not None:
+        new = {key(r) for r in rows}
+        kept = sorted([r for r in kept if key(r) not in new] + rows, key=key)
+    else:
+        kept += rows
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)

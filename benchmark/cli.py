@@ -1,8 +1,8 @@
 """The `mmcbench` command (also `python -m benchmark`, which is what the workflow rules call).
 
-Subcommands: datasets, fetch, convert, baseline, train, aggregate, render, reliability, tsne,
-plot. Errors in the input (missing or corrupt files, bad arguments) print one paragraph and exit
-with status 2.
+Subcommands: datasets, fetch, convert, baseline, train, aggregate, render, reliability,
+estimate, sys-info, tsne, plot. Errors in the input (missing or corrupt files, bad arguments)
+print one paragraph and exit with status 2.
 """
 
 from __future__ import annotations
@@ -205,10 +205,11 @@ def _train_values(args: argparse.Namespace, config_class: type) -> tuple[dict, d
         overrides = _overrides(args.set, config_class)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    values = {**hparams, **overrides, "alpha": args.alpha, "beta": args.beta}
-    origins = {k: "--set" for k in overrides} | {"alpha": "--alpha", "beta": "--beta"}
-    if args.epochs is not None:
-        values["epochs"], origins["epochs"] = args.epochs, "--epochs"
+    values = {**hparams, **overrides}
+    origins = {k: "--set" for k in overrides}
+    for key in ("alpha", "beta", "epochs"):  # not given: the config class's default
+        if getattr(args, key) is not None:
+            values[key], origins[key] = getattr(args, key), f"--{key}"
     settings = {"device": args.device}
     if args.embeddings_at is not None:
         settings["embeddings_at"] = args.embeddings_at
@@ -278,8 +279,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.method,
             args.variant,
             result.record["dataset"],
-            args.alpha,
-            args.beta,
+            config.alpha,
+            config.beta,
             args.seed,
             m["ACC"],
             m["NMI"],
@@ -294,8 +295,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.method,
             args.variant,
             result.record["dataset"],
-            args.alpha,
-            args.beta,
+            config.alpha,
+            config.beta,
             args.seed,
             result.record["error"],
         )
@@ -335,7 +336,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         from benchmark.resolutions import read_study, render_study
 
         render_study(read_study(args.summary), Path(args.out_prefix))
-        log.info("wrote %s.{md,tex,csv}", args.out_prefix)
+        log.info("wrote %s.{md,html,tex,csv}", args.out_prefix)
         return 0
     summary = read_summary(args.summary)
     published = load_published(args.published)
@@ -349,7 +350,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         args.beta,
         settings=settings,
     )
-    log.info("wrote %s.{md,tex,csv}", args.out_prefix)
+    log.info("wrote %s.{md,html,tex,csv}", args.out_prefix)
     return 0
 
 
@@ -368,6 +369,7 @@ def cmd_reliability(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from benchmark import estimate
+    from benchmark.runtime import load_timings
 
     snakefile = Path(args.snakefile)
     if not snakefile.is_file():
@@ -376,7 +378,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             raise MmcbenchError(f"estimate: {path}: no such config file")
     config = estimate.load_config(snakefile, args.configfile)
-    timings = estimate.load_timings(Path(args.timings))
+    timings = load_timings(Path(args.timings))
     device = args.device or ("cuda" if any(row["device"] == "cuda" for row in timings) else "cpu")
     if device == "cpu" and not args.device:
         print(
@@ -389,59 +391,131 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+TOP_HELP = """\
+Reproduce GIB and CLIB against the classical baselines on multi-view clustering.
+
+The benchmark is a Snakemake DAG, run from the checkout:
+  snakemake --cores 2 --configfile config/demo.yaml   embedded default: offline, minutes
+  snakemake --cores 8 --use-conda all                 the papers' setting (config/config.yaml)
+  snakemake --cores 2 --configfile config/demo.yaml --report results/report.html
+                                                      every table and figure in one page
+  mmcbench estimate --configfile config/config.yaml   runs and device-hours, before launching
+Its rules call the subcommands below, which also work on their own. Mistakes in your input
+(files, options, config) print one paragraph and exit with status 2."""
+
+TOP_EPILOG = """\
+`mmcbench COMMAND --help` shows a command's options and defaults. Config keys:
+workflow/schemas/config.schema.yaml; config files: config/README.md."""
+
+
+def cmd_sys_info(args: argparse.Namespace) -> int:
+    from benchmark.provenance import system_report
+
+    report = system_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for key, value in report.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for name, item in value.items():
+                print(f"  {name:<14} {item}")
+        else:
+            print(f"{key:<22} {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmcbench", description=__doc__.splitlines()[0])
+    import benchmark
+    from benchmark.cli_format import HelpFormatter, add_command
+    from benchmark.models.settings import DeepConfig
+
+    parser = argparse.ArgumentParser(
+        prog="mmcbench", description=TOP_HELP, epilog=TOP_EPILOG, formatter_class=HelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"mmcbench {benchmark.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--raw-dir", default="resources/raw", help="raw files (default: %(default)s)"
-        )
+        p.add_argument("--raw-dir", default="resources/raw", help="raw files")
         p.add_argument(
             "--mirror", default=None, help="local mirror folder (<owner>__<repo>/<path>)"
         )
         p.add_argument("--offline", action="store_true", help="never download")
         p.add_argument(
-            "--manual-dir",
-            default="resources/manual",
-            help="where manual datasets are placed (default: %(default)s)",
+            "--manual-dir", default="resources/manual", help="where manual datasets are placed"
         )
 
-    p = sub.add_parser("datasets", help="list the registry and what is available locally")
+    p = add_command(
+        sub,
+        "datasets",
+        "list the registry and what is available locally",
+        "Every dataset the suite knows, its papers, size, views and where its files would come "
+        "from now (converted, raw, mirror, installed package, download, or MISSING).",
+    )
     data_options(p)
-    p.add_argument("--hdf5-dir", default="resources/hdf5")
+    p.add_argument("--hdf5-dir", default="resources/hdf5", help="converted datasets")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("fetch", help="obtain a dataset's raw files (checksum-verified)")
+    p = add_command(
+        sub,
+        "fetch",
+        "obtain a dataset's raw files (checksum-verified)",
+        "Raw files come from the raw folder, the mirror, an installed package, the public URL "
+        "or the manual folder, in that order; each is checked against the registry's sha256 "
+        "and listed in resources/raw/<group>/manifest.json.",
+    )
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--dataset", help="dataset name")
     target.add_argument("--group", help="raw-file group (e.g. Caltech-5V)")
     data_options(p)
     p.set_defaults(func=cmd_fetch)
 
-    p = sub.add_parser("convert", help="convert fetched raw files to the HDF5 format")
-    p.add_argument("dataset")
+    p = add_command(
+        sub,
+        "convert",
+        "convert fetched raw files to the HDF5 format",
+        "Re-hashes every file the manifest lists, validates shapes, values and labels against "
+        "the registry, and writes the HDF5 atomically (nothing is written on an error).",
+    )
+    p.add_argument("dataset", help="dataset name")
     p.add_argument("--manifest", required=True, help="manifest.json written by fetch")
     p.add_argument("--out", required=True, help="output .h5 file")
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("baseline", help="run one KM / Ncuts / AmKM / AmNcuts run")
+    p = add_command(
+        sub,
+        "baseline",
+        "run one KM / Ncuts / AmKM / AmNcuts run",
+        "One classical baseline on one view (KM, Ncuts) or all views (AmKM, AmNcuts) of a "
+        "converted dataset; writes its run record (JSON).",
+    )
     p.add_argument("--method", required=True, choices=["KM", "Ncuts", "AmKM", "AmNcuts"])
     p.add_argument("--variant", required=True, help="view<i> (KM, Ncuts) or all (AmKM, AmNcuts)")
     p.add_argument("--data", required=True, help="converted dataset (.h5)")
     p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
     p.add_argument("--out", required=True, help="run record (.json)")
-    p.add_argument("--n-init", type=int, default=10)
-    p.add_argument("--n-neighbors", type=int, default=10)
+    p.add_argument("--n-init", type=int, default=10, help="k-means restarts")
+    p.add_argument("--n-neighbors", type=int, default=10, help="kNN graph of Ncuts")
     p.add_argument(
-        "--assign-labels", default="discretize", choices=["discretize", "kmeans", "cluster_qr"]
+        "--assign-labels",
+        default="discretize",
+        choices=["discretize", "kmeans", "cluster_qr"],
+        help="Ncuts' label assignment",
     )
-    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"])
+    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"], help="per feature")
     p.set_defaults(func=cmd_baseline)
 
-    p = sub.add_parser("train", help="train one deep run (GIB, CLIB or an ablation)")
+    p = add_command(
+        sub,
+        "train",
+        "train one deep run (GIB, CLIB or an ablation)",
+        "Trains one run and writes its record (.json), per-epoch history (.history.csv) and "
+        "saved embeddings (.embeddings.npz). Hyper-parameters not given keep the spec's "
+        "defaults (config schema, sections gib and clib), and are checked by its rules.",
+    )
     p.add_argument("--method", required=True, choices=["GIB", "CLIB"])
     p.add_argument(
         "--variant",
@@ -451,9 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", required=True, help="converted dataset (.h5)")
     p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
-    p.add_argument("--alpha", type=float, default=0.5, help="α in [0, 1] (default: %(default)s)")
-    p.add_argument("--beta", type=float, default=0.5, help="β in [0, 1] (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs")
+    p.add_argument("--alpha", type=float, help=f"α in [0, 1] (default: {DeepConfig.alpha})")
+    p.add_argument("--beta", type=float, help=f"β in [0, 1] (default: {DeepConfig.beta})")
+    p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs (spec: 100)")
     p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
     p.add_argument(
         "--set",
@@ -470,9 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="epochs (≤ epochs) whose fused embeddings are saved (default: 0, 5 and the last)",
     )
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto = cuda if present"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (≥ 1)")
-    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"])
+    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"], help="per feature")
     p.add_argument(
         "--out",
         required=True,
@@ -481,13 +557,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("aggregate", help="run records → runs.csv and summary.csv")
+    p = add_command(
+        sub,
+        "aggregate",
+        "run records → runs.csv and summary.csv",
+        "runs.csv has one row per run and metric; summary.csv one row per method, variant, "
+        "dataset, metric and setting: mean ± std over seeds, the label- and loss-selected "
+        "seeds, and how many runs diverged, failed or collapsed.",
+    )
     p.add_argument("records", nargs="*", help="record files")
     p.add_argument("--records-from", help="file listing record paths")
     p.add_argument("--runs-dir", help="aggregate every record under this folder")
-    p.add_argument("--benchmarks-dir", default="logs/benchmarks")
-    p.add_argument("--runs-csv", default="results/runs.csv")
-    p.add_argument("--summary-csv", default="results/summary.csv")
+    p.add_argument("--benchmarks-dir", default="logs/benchmarks", help="Snakemake benchmark TSVs")
+    p.add_argument("--runs-csv", default="results/runs.csv", help="one row per run and metric")
+    p.add_argument("--summary-csv", default="results/summary.csv", help="one row per cell")
     p.add_argument(
         "--grid-csv",
         default=None,
@@ -500,14 +583,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_aggregate)
 
-    p = sub.add_parser(
-        "render", help="render a table from summary.csv (the study's from resolutions.csv)"
+    p = add_command(
+        sub,
+        "render",
+        "render a table from summary.csv (the study's from resolutions.csv)",
+        "Writes <prefix>.md, .tex and .csv: the published value, the reproduced mean ± std (n), "
+        "Δ and the ✓ verdict (|Δ| ≤ 2 points) per cell; collapsed runs are counted in the cell.",
     )
     p.add_argument(
-        "table", choices=["table1", "table2", "clib_results", "clib_ablation", "resolutions"]
+        "table",
+        choices=["table1", "table2", "clib_results", "clib_ablation", "resolutions"],
+        help="which table",
     )
-    p.add_argument("--alpha", type=float, default=0.5, help="deep methods' α shown in the table")
-    p.add_argument("--beta", type=float, default=0.5, help="deep methods' β shown in the table")
+    p.add_argument(
+        "--alpha", type=float, default=DeepConfig.alpha, help="deep methods' α shown in the table"
+    )
+    p.add_argument(
+        "--beta", type=float, default=DeepConfig.beta, help="deep methods' β shown in the table"
+    )
     p.add_argument(
         "--setting",
         nargs=3,
@@ -519,13 +612,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary",
         default="results/summary.csv",
         help="the CSV the table is drawn from: summary.csv, or resolutions.csv for the "
-        "resolution study (default: %(default)s)",
+        "resolution study",
     )
     p.add_argument("--published", default=None, help="published numbers (default: bundled)")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.md, .tex and .csv")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("reliability", help="draw a reliability diagram from saved assignments")
+    p = add_command(
+        sub,
+        "reliability",
+        "draw a reliability diagram from saved assignments",
+        "Confidence against accuracy per bin, from the final soft assignments each run saves in "
+        "its .embeddings.npz (no retraining); one panel per method.",
+    )
     p.add_argument("--dataset", required=True, help="dataset name (for the title)")
     p.add_argument(
         "--runs",
@@ -538,17 +637,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="figure file (.png, .pdf or .svg)")
     p.set_defaults(func=cmd_reliability)
 
-    from benchmark.estimate import TIMINGS_CSV
+    from benchmark.runtime import TIMINGS_CSV
 
-    p = sub.add_parser(
-        "estimate", help="runs per rule and device-hours of a config's DAG, before launch"
+    p = add_command(
+        sub,
+        "estimate",
+        "runs per rule and device-hours of a config's DAG, before launch",
+        "Checks the config as the Snakefile does, plans its DAG (runs already done in "
+        "--directory are not counted) and prices each run from the stored timings "
+        "(benchmarks/train_speed.py --save).",
     )
     p.add_argument("--configfile", nargs="+", required=True, help="the config file(s) to run")
     p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if timed, else cpu")
-    p.add_argument("--snakefile", default=str(Path(__file__).resolve().parent.parent / "Snakefile"))
+    p.add_argument(
+        "--snakefile",
+        default=str(Path(__file__).resolve().parent.parent / "Snakefile"),
+        help="the suite's Snakefile",
+    )
     p.add_argument("--directory", default=".", help="working directory (runs done there count)")
     p.add_argument("--timings", default=str(TIMINGS_CSV), help="stored seconds per epoch")
     p.set_defaults(func=cmd_estimate)
+
+    p = add_command(
+        sub,
+        "sys-info",
+        "versions, device, CUDA and threads, for bug reports",
+        "Paste its output into a bug report: the suite's and its libraries' versions, the "
+        "platform and CPU, torch's threads, whether CUDA is available and which GPUs it sees, "
+        "and the checkout's git commit.",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_sys_info)
 
     from benchmark.figures.commands import add_parsers
 

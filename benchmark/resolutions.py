@@ -1,5 +1,5 @@
 """The resolution study's results: `results/resolutions.csv` and the table
-`results/tables/resolutions.{md,tex,csv}`, from the study's run records only.
+`results/tables/resolutions.{md,html,tex,csv}`, from the study's run records only.
 
 resolutions.csv: one row per (method, variant, dataset, key, value, metric): mean, std (ddof 1),
 n, failed and collapsed runs and mean clusters used over the study's seeds; the default point's
@@ -19,6 +19,7 @@ import pandas as pd
 
 from benchmark import atomic
 from benchmark.aggregate import POINT, runs_table, summarise
+from benchmark.html_page import write_markdown_page
 from benchmark.study import DEFAULT
 from benchmark.tables import Cell, latex_table, markdown_table
 
@@ -223,13 +224,14 @@ LEGEND = (
 
 
 def render_study(study: pd.DataFrame, out_prefix: Path) -> None:
-    """Write `<out_prefix>.{md,tex,csv}`: the study table."""
+    """Write `<out_prefix>.{md,html,tex,csv}`: the study table."""
     lines = table_lines(study)
     md = ["# Resolution study: one factor at a time from the spec's defaults", "", LEGEND, ""]
     md += [markdown_table(HEADER, lines), ""]
     tex = f"% {LEGEND}\n\n" + latex_table("Resolution study", HEADER, lines) + "\n"
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out_prefix.with_suffix(".md"), "\n".join(md))
+    write_markdown_page(out_prefix.with_suffix(".html"), "\n".join(md), "Resolution study")
     atomic.write_text(out_prefix.with_suffix(".tex"), tex)
     with atomic.atomic_path(out_prefix.with_suffix(".csv")) as tmp:
         study.to_csv(tmp, index=False)

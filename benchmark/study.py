@@ -21,11 +21,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from benchmark.models.settings import PATH_KEYS, WORKFLOW_KEYS
 from benchmark.variants import inert_reason
 
-# Keys of a method's config section that are not hyper-parameters of a run (the workflow sets
-# them per run, or they select runs).
-RUN_KEYS = ("variants", "alpha", "beta", "embeddings_at", "device", "threads", "grid")
+# Keys of a method's config section that are not passed in a run's --hparams: they select runs
+# or set how a run executes, or the workflow sets them per run from the path (α, β).
+RUN_KEYS = WORKFLOW_KEYS + PATH_KEYS
 # Hyper-parameters a study must not vary: α and β are the grid's, and the epochs define the
 # protocol every other number is read at.
 NOT_STUDIED = ("alpha", "beta", "epochs")

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from benchmark import atomic
+from benchmark.html_page import write_markdown_page
 from benchmark.metrics import LOWER_IS_BETTER
+from benchmark.models.settings import DeepConfig
 
 VERDICT_POINTS = 2.0
-SINGLE_VIEW = ("KM", "Ncuts")
 DEEP = ("GIB", "CLIB")
 
 
@@ -190,8 +191,8 @@ def best_single_view(summary: pd.DataFrame, method: str, dataset: str) -> str | 
 def table_cells(
     summary: pd.DataFrame,
     spec: TableSpec,
-    alpha: float = 0.5,
-    beta: float = 0.5,
+    alpha: float = DeepConfig.alpha,
+    beta: float = DeepConfig.beta,
     settings: Setting | None = None,
 ) -> pd.DataFrame:
     """The summary rows a table shows, with a `label` column (the paper's row name)."""
@@ -214,8 +215,8 @@ def comparison(
     summary: pd.DataFrame,
     published: pd.DataFrame,
     spec: TableSpec,
-    alpha: float = 0.5,
-    beta: float = 0.5,
+    alpha: float = DeepConfig.alpha,
+    beta: float = DeepConfig.beta,
     metrics: tuple[str, ...] = ("ACC", "NMI", "ARI", "ECE"),
     settings: Setting | None = None,
 ) -> pd.DataFrame:
@@ -456,11 +457,11 @@ def render(
     published: pd.DataFrame,
     spec: TableSpec,
     out_prefix: Path,
-    alpha: float = 0.5,
-    beta: float = 0.5,
+    alpha: float = DeepConfig.alpha,
+    beta: float = DeepConfig.beta,
     settings: Setting | None = None,
 ) -> pd.DataFrame:
-    """Write `<out_prefix>.{md,tex,csv}` for one paper table."""
+    """Write `<out_prefix>.{md,html,tex,csv}` for one paper table."""
     settings = _settings(alpha, beta, settings)
     long = comparison(summary, published, spec, alpha, beta, settings=settings)
     text = legend(settings)
@@ -498,6 +499,7 @@ def render(
         tex += [latex_table("Datasets not in the papers (reproduced only)", header, rows)]
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out_prefix.with_suffix(".md"), "\n".join(md))
+    write_markdown_page(out_prefix.with_suffix(".html"), "\n".join(md), spec.heading)
     atomic.write_text(out_prefix.with_suffix(".tex"), "\n\n".join(tex) + "\n")
     with atomic.atomic_path(out_prefix.with_suffix(".csv")) as tmp:
         long.to_csv(tmp, index=False)

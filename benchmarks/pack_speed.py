@@ -35,7 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from benchmark.estimate import ESTIMATES_DIR, store_rows
+from benchmark.atomic import store_rows
+from benchmark.runtime import ESTIMATES_DIR
 
 PACKING_CSV = ESTIMATES_DIR / "packing.csv"
 FIELDS = [

@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.atomic import store_rows
 from benchmark.data.load import MultiViewData, load_hdf5
-from benchmark.estimate import TIMINGS_CSV, store_rows
 from benchmark.models.clib import VARIANTS as CLIB_VARIANTS
 from benchmark.models.clib import CLIBConfig
 from benchmark.models.gib import GIBConfig
+from benchmark.runtime import TIMINGS_CSV
 from benchmark.train import describe_device, train
 
 SYNTHETIC_DIMS = (4096, 1000, 768, 100)

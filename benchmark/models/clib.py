@@ -9,7 +9,6 @@ The first `warmup_epochs` train L_IB only; then the heads are initialised from k
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from itertools import combinations
@@ -20,36 +19,12 @@ from torch import nn
 from benchmark import variants
 from benchmark.losses import feature_distribution, gaussian_kl, mutual_information
 from benchmark.models.layers import ClusteringHead, FusedEncoders
-from benchmark.models.settings import DeepConfig
+from benchmark.models.settings import CLIBConfig
 from benchmark.variants import CLIB_VARIANTS, CLIBTerms
 
 Terms = CLIBTerms
 VARIANTS = CLIB_VARIANTS
 CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
-
-
-@dataclass(frozen=True)
-class CLIBConfig(DeepConfig):
-    """Every resolved choice of spec/CLIB.md, with the spec's default (config keys `clib.*`)."""
-
-    screen_frac: float = 0.5
-    warmup_epochs: int = 20
-    head_init_steps: int = 200
-    # The spec gives no optimiser for the head initialisation: Adam at this rate, batches of
-    # `batch_size` drawn from all samples (a config key, our choice).
-    head_init_lr: float = 1e-3
-    kmeans_n_init: int = 10
-    detach_cali: bool = True
-
-    def for_variant(self, variant: str) -> CLIBConfig:
-        """The configuration a variant trains with (no-warmup: 0 epochs; backprop: no detach)."""
-        terms = variant_terms(variant)
-        changes = {}
-        if not terms.warmup:
-            changes["warmup_epochs"] = 0
-        if terms.cali_backprop:
-            changes["detach_cali"] = False
-        return dataclasses.replace(self, **changes)
 
 
 def variant_terms(variant: str) -> Terms:

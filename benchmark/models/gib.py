@@ -20,15 +20,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Literal
 
 import torch
 
 from benchmark import variants
 from benchmark.losses import ddc_terms, feature_distribution, gaussian_kl, mutual_information
-from benchmark.models.granular import Balls, BallSettings, granular_balls
+from benchmark.models.granular import Balls, granular_balls
 from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
-from benchmark.models.settings import DeepConfig
+from benchmark.models.settings import GIBConfig
 from benchmark.variants import GIB_VARIANTS, GIBTerms
 
 VARIANTS = GIB_VARIANTS
@@ -47,23 +46,6 @@ TERMS = (
     "total",
 )
 FUSED = "fused"  # name of the fused representation's balls (views are v0, v1, …)
-
-
-@dataclass(frozen=True)
-class GIBConfig(DeepConfig):
-    """Every resolved choice of spec/GIB.md, with the spec's default (config keys `gib.*`)."""
-
-    ddc_input: Literal["balls", "samples"] = "balls"
-    eval_input: Literal["samples", "balls"] = "samples"
-    ddc2: Literal["clusters", "samples"] = "clusters"
-    rel_sigma: float = 0.15
-    balls: BallSettings = field(default_factory=BallSettings)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> GIBConfig:
-        values = dict(values)
-        balls = BallSettings(**values.pop("balls", {}))
-        return super().from_dict({**values, "balls": balls})
 
 
 def variant_terms(variant: str) -> GIBTerms:

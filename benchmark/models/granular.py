@@ -22,20 +22,10 @@ from dataclasses import dataclass
 import torch
 
 from benchmark.losses.ddc import squared_distances
+from benchmark.models.settings import BallSettings
 
 # Why a ball is final: reasons recorded per ball, for diagnostics and tests.
 PURE, TOO_SMALL, REJECTED, OUT_OF_ROUNDS = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class BallSettings:
-    """Granular-ball hyper-parameters (config keys `gib.balls.*`; defaults: GIB §3.1)."""
-
-    theta: float = 0.9
-    n_th: float = 1.0
-    min_ball_size: int = 2
-    max_split_rounds: int = 10
-    kmeans_iters: int = 20
 
 
 @dataclass

@@ -1,13 +1,18 @@
-"""Hyper-parameters GIB and CLIB share: the training protocol, the encoder/head sizes and the
-resolved choices of the spec that both methods have (spec/GIB.md, spec/CLIB.md)."""
+"""Hyper-parameters of GIB and CLIB, with the spec's defaults: the one place they are written
+(spec/GIB.md, spec/CLIB.md). The config schema repeats them so that Snakemake can fill them in,
+and tests/test_config.py checks the two agree, both ways.
+
+Torch-free: the Snakefile's checks and the CLI's read these classes without loading a model."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Self
+
+from benchmark.variants import variant_terms
 
 SigmaParam = Literal["softplus_offset", "exp_logvar"]
 KlReduction = Literal["mean", "sum"]
@@ -74,3 +79,78 @@ def literal_choices(cls: type) -> dict[str, tuple[Any, ...]]:
         for f in dataclasses.fields(cls)
         if typing.get_origin(hints[f.name]) is Literal
     }
+
+
+@dataclass(frozen=True)
+class BallSettings:
+    """Granular-ball hyper-parameters (config keys `gib.balls.*`; defaults: GIB §3.1)."""
+
+    theta: float = 0.9
+    n_th: float = 1.0
+    min_ball_size: int = 2
+    max_split_rounds: int = 10
+    kmeans_iters: int = 20
+
+
+@dataclass(frozen=True)
+class GIBConfig(DeepConfig):
+    """Every resolved choice of spec/GIB.md, with the spec's default (config keys `gib.*`)."""
+
+    ddc_input: Literal["balls", "samples"] = "balls"
+    eval_input: Literal["samples", "balls"] = "samples"
+    ddc2: Literal["clusters", "samples"] = "clusters"
+    rel_sigma: float = 0.15
+    balls: BallSettings = field(default_factory=BallSettings)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GIBConfig:
+        values = dict(values)
+        balls = BallSettings(**values.pop("balls", {}))
+        return super().from_dict({**values, "balls": balls})
+
+
+@dataclass(frozen=True)
+class CLIBConfig(DeepConfig):
+    """Every resolved choice of spec/CLIB.md, with the spec's default (config keys `clib.*`)."""
+
+    screen_frac: float = 0.5
+    warmup_epochs: int = 20
+    head_init_steps: int = 200
+    # The spec gives no optimiser for the head initialisation: Adam at this rate, batches of
+    # `batch_size` drawn from all samples (a config key, our choice).
+    head_init_lr: float = 1e-3
+    kmeans_n_init: int = 10
+    detach_cali: bool = True
+
+    def for_variant(self, variant: str) -> CLIBConfig:
+        """The configuration a variant trains with (no-warmup: 0 epochs; backprop: no detach)."""
+        terms = variant_terms("CLIB", variant)
+        changes: dict[str, Any] = {}
+        if not terms.warmup:
+            changes["warmup_epochs"] = 0
+        if terms.cali_backprop:
+            changes["detach_cali"] = False
+        return dataclasses.replace(self, **changes)
+
+
+CONFIG_CLASSES: dict[str, type[DeepConfig]] = {"GIB": GIBConfig, "CLIB": CLIBConfig}
+# Keys of a deep method's config section that are not hyper-parameters of the model: they
+# select runs (variants, grid) or say how a run executes (embeddings_at, device, threads).
+# Every other key of the section is a field of its config class (checked both ways by
+# tests/test_config.py and, for a user's config, by benchmark.config).
+WORKFLOW_KEYS = ("variants", "grid", "embeddings_at", "device", "threads")
+# Hyper-parameters the workflow sets per run from the run's path (grid points are runs).
+PATH_KEYS = ("alpha", "beta")
+
+
+def hyper_parameters(method: str) -> tuple[str, ...]:
+    """Field names of `method`'s config class: the keys of one run's --hparams."""
+    return tuple(f.name for f in dataclasses.fields(CONFIG_CLASSES[method]))
+
+
+def field_default(method: str, name: str) -> Any:
+    """The default of hyper-parameter `name` of `method` (the one place defaults are written)."""
+    found = {f.name: f for f in dataclasses.fields(CONFIG_CLASSES[method])}[name]
+    if found.default_factory is not dataclasses.MISSING:
+        return found.default_factory()
+    return found.default

@@ -36,7 +36,6 @@ class StepOutcome:
 class Trainer(Protocol):
     """What the training loop (`benchmark.train.train`) needs from a method."""
 
-    method: str
     model: nn.Module
     times_balls: bool  # StepOutcome.extra_seconds is granular-ball time (GIB)
 

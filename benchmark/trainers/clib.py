@@ -18,7 +18,6 @@ from benchmark.trainers import EVAL_CHUNK, StepOutcome, encoder_statistics
 class CLIBTrainer:
     """CLIB or one of its ablations (spec/CLIB.md, ablation table)."""
 
-    method = "CLIB"
     times_balls = False
 
     def __init__(

@@ -47,7 +47,6 @@ def ball_summary(table: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[st
 class GIBTrainer:
     """GIB or one of its ablations (DDC, DDC+Balls, DDC+Samples)."""
 
-    method = "GIB"
     times_balls = True
 
     def __init__(

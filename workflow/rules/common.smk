@@ -8,7 +8,7 @@ import pandas as pd
 from snakemake.utils import Paramspace
 
 from benchmark.data.registry import dataset_names, get_dataset, group_files
-from benchmark.estimate import run_minutes, slurm_runtime
+from benchmark.runtime import run_minutes, slurm_runtime
 from benchmark.study import RUN_KEYS, study_points
 
 # The package CLI with this checkout first on PYTHONPATH, so that jobs need no install.
@@ -220,10 +220,11 @@ def resolution_targets():
     """The study's CSV, table and figure (none without a study)."""
     if not study_plan():
         return []
-    tables = [f"results/tables/resolutions.{ext}" for ext in ("md", "tex", "csv")]
+    tables = [f"results/tables/resolutions.{ext}" for ext in TABLE_FORMATS]
     return ["results/resolutions.csv", *tables, *figure_files("figures/resolutions")]
 
 
+TABLE_FORMATS = ("md", "html", "tex", "csv")  # html: what the report shows inline
 TABLE_PAPER = {  # report category of each table
     "table1": "GIB paper",
     "table2": "GIB paper",
@@ -239,7 +240,7 @@ def table_targets():
         names.append("table2")
     if config["clib"]["variants"]:
         names += ["clib_results", "clib_ablation"]
-    return [f"results/tables/{n}.{ext}" for n in names for ext in ("md", "tex", "csv")]
+    return [f"results/tables/{n}.{ext}" for n in names for ext in TABLE_FORMATS]
 
 
 def full_model_embeddings(wildcards):

@@ -5,8 +5,9 @@ rule table:
     input:
         "results/summary.csv",
     output:
-        md=report(
-            "results/tables/{table}.md",
+        md="results/tables/{table}.md",
+        html=report(
+            "results/tables/{table}.html",
             caption="../report/tables.rst",
             category=lambda wildcards: TABLE_PAPER[wildcards.table],
             subcategory="Tables",
@@ -36,8 +37,9 @@ rule resolution_table:
     input:
         "results/resolutions.csv",
     output:
-        md=report(
-            "results/tables/resolutions.md",
+        md="results/tables/resolutions.md",
+        html=report(
+            "results/tables/resolutions.html",
             caption="../report/resolutions_table.rst",
             category="Resolution study",
             labels={"table": "resolutions"},
