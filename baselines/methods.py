@@ -12,9 +12,11 @@ from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import StandardScaler
 
+from benchmark import catalogue
+
 AssignLabels = Literal["discretize", "kmeans", "cluster_qr"]
-METHODS = ("KM", "Ncuts", "AmKM", "AmNcuts")
-SINGLE_VIEW = ("KM", "Ncuts")
+METHODS = tuple(catalogue.baseline_methods())  # KM, Ncuts, AmKM, AmNcuts
+SINGLE_VIEW = tuple(catalogue.single_view_methods())
 
 
 @dataclass

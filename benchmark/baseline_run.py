@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import provenance, records
+from benchmark import catalogue, records
 from benchmark.data.load import load_hdf5, scale_view
-from benchmark.health import run_health, unknown_health
 from benchmark.metrics import clustering_scores
 
 log = logging.getLogger(__name__)
@@ -40,12 +39,10 @@ class BaselineParams:
 
 def parse_variant(method: str, variant: str, n_views: int) -> int | None:
     """The view index a variant names (None for `all`); ValueError if it does not fit."""
-    from baselines.methods import SINGLE_VIEW
-
     match = VARIANT.match(variant)
     if not match:
         raise ValueError(f"variant {variant!r}: expected 'view<i>' or 'all'")
-    if method in SINGLE_VIEW:
+    if catalogue.get(method).single_view:
         if match.group(2) is None:
             raise ValueError(f"{method} runs on one view: variant must be 'view<i>', not 'all'")
         view = int(match.group(2))
@@ -70,8 +67,7 @@ def run(
     np.random.seed(seed)
     views = [scale_view(v, params.scaling) for v in data.views]
 
-    status, error, metrics, loss, diagnostics = "done", None, None, None, {}
-    health = unknown_health(data.n_clusters)
+    status, error, metrics, loss, diagnostics, labels = "done", None, None, None, {}, None
     try:
         result = run_baseline(
             method,
@@ -83,12 +79,12 @@ def run(
             n_neighbors=params.n_neighbors,
             assign_labels=params.assign_labels,
         )
-        metrics = clustering_scores(data.labels, result.labels)
-        health = run_health(result.labels, data.n_clusters, metrics["NMI"])
+        labels = result.labels
+        metrics = clustering_scores(data.labels, labels)
         if result.objective_name:
             loss = {"name": result.objective_name, "value": result.objective}
         diagnostics = {
-            "n_clusters_found": int(np.unique(result.labels).size),
+            "n_clusters_found": int(np.unique(labels).size),
             "warnings": result.warnings,
         }
     except Exception as exc:  # recorded, not hidden: the tables count error runs
@@ -98,33 +94,20 @@ def run(
     record_params = {**asdict(params)}
     if view is not None:
         record_params.update(view=view, view_name=data.view_names[view])
-    return {
-        "schema_version": records.SCHEMA_VERSION,
-        "method": method,
-        "variant": variant,
-        "dataset": data.name,
-        "seed": int(seed),
-        "status": status,
-        "error": error,
-        "params": record_params,
-        "overrides": {},
-        "metrics": {m: (metrics or {}).get(m) for m in records.METRICS},
-        "health": health,
-        "loss": loss,
-        "diagnostics": diagnostics,
-        "time": {
-            "wall_s": time.perf_counter() - t0,
-            "per_epoch_s": None,
-            "started": started,
-            "finished": records.now(),
-        },
-        "environment": provenance.environment(device="cpu"),
-        "data": {
-            "file": str(data_file),
-            "n_samples": data.n_samples,
-            "n_clusters": data.n_clusters,
-            "view_names": data.view_names,
-            "source_sha256": data.source_sha256,
-            "scaling": params.scaling,
-        },
-    }
+    return records.run_record(
+        method=method,
+        variant=variant,
+        data=data,
+        seed=seed,
+        status=status,
+        error=error,
+        params=record_params,
+        metrics=metrics,
+        labels=labels,
+        loss=loss,
+        diagnostics=diagnostics,
+        started=started,
+        wall_s=time.perf_counter() - t0,
+        device="cpu",
+        scaling=params.scaling,
+    )

@@ -131,7 +131,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         record = run(args.method, args.variant, args.data, args.seed, params)
     except ValueError as exc:
         raise MmcbenchError(f"baseline {args.method}/{args.variant}: {exc}") from exc
-    records.write(args.out, record)
+    records.write_run(args.out, record)
     m = record["metrics"]
     if record["status"] == "done":
         log.info(
@@ -230,13 +230,10 @@ def default_embeddings_at(epochs: int) -> list[int]:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from benchmark.models import clib, gib
+    from benchmark import catalogue
     from benchmark.train import run_from_file, write_outputs
 
-    variants, config_class = {
-        "GIB": (gib.VARIANTS, gib.GIBConfig),
-        "CLIB": (clib.VARIANTS, clib.CLIBConfig),
-    }[args.method]
+    variants, config_class = catalogue.variants(args.method), catalogue.config_class(args.method)
     if args.variant not in variants:
         raise MmcbenchError(
             f"train: unknown {args.method} variant {args.variant!r}; "
@@ -252,8 +249,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
     out = Path(args.out)
     stem = out.with_suffix("")
-    outputs = [out, Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz")]
-    for path in outputs:
+    for path in (out, Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz")):
         atomic.check_writable(path)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -270,7 +266,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         scaling=args.scaling,
         overrides=overrides,
     )
-    write_outputs(result, *outputs, args.data)
+    write_outputs(result, out)
     m, status = result.record["metrics"], result.record["status"]
     if status == "done":
         log.info(
@@ -427,6 +423,7 @@ def cmd_sys_info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     import benchmark
+    from benchmark import catalogue
     from benchmark.cli_format import HelpFormatter, add_command
     from benchmark.models.settings import DeepConfig
 
@@ -488,12 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_command(
         sub,
         "baseline",
-        "run one KM / Ncuts / AmKM / AmNcuts run",
-        "One classical baseline on one view (KM, Ncuts) or all views (AmKM, AmNcuts) of a "
+        "run one " + " / ".join(catalogue.baseline_methods()) + " run",
+        "One classical baseline on one view ("
+        + ", ".join(catalogue.single_view_methods())
+        + ") or all views (the others) of a "
         "converted dataset; writes its run record (JSON).",
     )
-    p.add_argument("--method", required=True, choices=["KM", "Ncuts", "AmKM", "AmNcuts"])
-    p.add_argument("--variant", required=True, help="view<i> (KM, Ncuts) or all (AmKM, AmNcuts)")
+    p.add_argument("--method", required=True, choices=catalogue.baseline_methods())
+    p.add_argument("--variant", required=True, help="view<i> (single-view methods) or all")
     p.add_argument("--data", required=True, help="converted dataset (.h5)")
     p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
     p.add_argument("--out", required=True, help="run record (.json)")
@@ -511,17 +510,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_command(
         sub,
         "train",
-        "train one deep run (GIB, CLIB or an ablation)",
+        "train one deep run (" + ", ".join(catalogue.deep_methods()) + " or an ablation)",
         "Trains one run and writes its record (.json), per-epoch history (.history.csv) and "
         "saved embeddings (.embeddings.npz). Hyper-parameters not given keep the spec's "
         "defaults (config schema, sections gib and clib), and are checked by its rules.",
     )
-    p.add_argument("--method", required=True, choices=["GIB", "CLIB"])
+    deep = catalogue.deep_methods()
+    p.add_argument("--method", required=True, choices=deep)
     p.add_argument(
         "--variant",
         required=True,
-        help="GIB: GIB, DDC, DDC+Balls, DDC+Samples; CLIB: CLIB, IB+cluH, IB+cluH+re, "
-        "IB+cluH+caliH, IB+cluH+con, no-warmup, calihead-backprop",
+        help="; ".join(f"{m}: {', '.join(catalogue.variants(m))}" for m in deep),
     )
     p.add_argument("--data", required=True, help="converted dataset (.h5)")
     p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
@@ -606,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=3,
         action="append",
         metavar=("METHOD", "ALPHA", "BETA"),
-        help="(α, β) shown for one deep method (GIB or CLIB), overriding --alpha/--beta",
+        help="(α, β) shown for one deep method, overriding --alpha/--beta",
     )
     p.add_argument(
         "--summary",

@@ -14,13 +14,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmark import catalogue
 from benchmark.data.registry import dataset_names
 from benchmark.errors import ConfigError
 
 # The one schema of the configuration: the Snakefile validates the config with it, and the
 # CLI validates its hyper-parameters with its gib / clib / baselines sections.
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
-SECTIONS = {"GIB": "gib", "CLIB": "clib"}  # deep method → its config section
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def check_resolution(config: Mapping[str, Any], schema: Mapping[str, Any], sourc
     study = config.get("resolution") or {}
     if not study.get("seeds"):
         return
-    sections = {"GIB": "gib", "CLIB": "clib"}
+    sections = catalogue.sections()
     variants = study.get("variants", _subschema(schema, ["resolution", "variants"]).get("default"))
     methods = [m for m, v in (variants or {}).items() if v]
     keys = study.get("keys", _subschema(schema, ["resolution", "keys"]).get("default", {}))
@@ -211,9 +211,9 @@ def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str
     """Combinations of a deep method's keys (schema defaults filled in) that cannot train as
     specified, one sentence each naming the keys. The same rules for the config (Snakefile,
     estimate) and the command line (`mmcbench train`)."""
-    from benchmark.variants import variant_terms
+    from benchmark.catalogue import variant_terms
 
-    section = SECTIONS[method]
+    section = catalogue.get(method).section
     problems = []
     epochs = values["epochs"]
     beyond = [e for e in values.get("embeddings_at", ()) if e > epochs]
@@ -222,11 +222,12 @@ def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str
             f"{section}.embeddings_at asks for epoch(s) {beyond}, beyond {section}.epochs = "
             f"{epochs}: those embeddings would never be saved (use epochs 0…{epochs})"
         )
-    if method == "CLIB":
-        warming = [v for v in variants if variant_terms("CLIB", v).warmup]
+    if "warmup_epochs" in values:  # a method with a warm-up (CLIB)
+        warming = [v for v in variants if getattr(variant_terms(method, v), "warmup", False)]
         if warming and values["warmup_epochs"] >= epochs:
             problems.append(
-                f"clib.warmup_epochs = {values['warmup_epochs']} is not below clib.epochs = "
+                f"{section}.warmup_epochs = {values['warmup_epochs']} is not below "
+                f"{section}.epochs = "
                 f"{epochs}: {', '.join(warming)} would end in warm-up with the heads never "
                 "initialised (the heads are fitted after the last warm-up epoch)"
             )
@@ -255,7 +256,7 @@ def check_consistency(
             f"figures.tsne_seed = {tsne_seed}: the t-SNE figure shows a run of the tables, "
             f"whose seeds are 0…{seeds - 1} (key 'seeds')"
         )
-    for method, name in SECTIONS.items():
+    for method, name in catalogue.sections().items():
         section = config[name]
         variants = list(section["variants"])
         if section["grid"]["seeds"] and method not in variants:
@@ -275,7 +276,7 @@ def _study_problems(config: Mapping[str, Any]) -> list[str]:
     study = config["resolution"]
     if not study["seeds"]:
         return []
-    sections = {m: config[s] for m, s in SECTIONS.items()}
+    sections = {m: config[s] for m, s in catalogue.sections().items()}
     problems = []
     for point in study_points(study["variants"], study["keys"], sections):
         if not point.trained or point.path_part is None:
@@ -301,12 +302,13 @@ def check_train_arguments(
     gave each key (for the message). Returns the values with integral floats of integer keys
     made int. ConfigError naming the key and the option otherwise."""
 
-    section = SECTIONS[method]
-    rules = {
-        k: v
-        for k, v in _subschema(config_schema(), [section]).get("properties", {}).items()
-        if k not in RUN_SELECTORS
-    }
+    section = catalogue.get(method).section
+    in_schema = _subschema(config_schema(), [section]).get("properties")
+    if in_schema:
+        rules = {k: v for k, v in in_schema.items() if k not in RUN_SELECTORS}
+    else:  # a method registered at run time, with no config section: its class checks values
+        names = (*catalogue.hyper_parameters(method), "embeddings_at", "device", "threads")
+        rules = {k: {} for k in names}
     for key, value in values.items():
         origin = origins.get(key, "--hparams")
         if key not in rules:
@@ -327,9 +329,10 @@ def check_train_arguments(
         k: int(v) if rules[k].get("type") == "integer" and isinstance(v, float) else v
         for k, v in values.items()
     }
-    # embeddings_at is checked where given: a run without it saves epochs within its own
-    # (the CLI's default), not the schema's default for 100 epochs.
-    filled = {k: r.get("default") for k, r in rules.items() if k != "embeddings_at"} | checked
+    # Defaults from the config class; embeddings_at is checked where given (a run without it
+    # saves epochs within its own: the CLI's default).
+    defaults = {k: catalogue.default(method, k) for k in catalogue.hyper_parameters(method)}
+    filled = defaults | checked
     if problems := deep_problems(method, filled, [variant]):
         raise ConfigError("; ".join(problems))
     return checked

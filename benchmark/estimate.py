@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark import catalogue
 from benchmark.errors import MmcbenchError
 from benchmark.runtime import Timing, seconds_per_epoch, slurm_runtime
 
 DEEP_RULES = {"train", "train_point"}  # a study point is a deep run too
 RUN_RULES = {*DEEP_RULES, "baseline"}
 DEEP_RUN = re.compile(
-    r"^results/runs/(?P<method>GIB|CLIB)/(?P<dataset>[^/]+)/(?P<variant>[^/]+)/"
+    rf"^results/runs/(?P<method>{'|'.join(map(re.escape, catalogue.deep_methods()))})/"
+    r"(?P<dataset>[^/]+)/(?P<variant>[^/]+)/"
     r"a(?P<alpha>[0-9.]+)_b(?P<beta>[0-9.]+)/(?:(?P<point>[^/]+=[^/]+)/)?seed(?P<seed>\d+)\.json$"
 )
 BASELINE_RUN = re.compile(

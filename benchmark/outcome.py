@@ -33,7 +33,7 @@ def dag_summary(
     record_paths: Iterable[str | Path], tables: Iterable[str | Path], config_files: Iterable[str]
 ) -> str:
     """One short paragraph: the runs, the tables that exist, and the report command."""
-    paths = list(record_paths)
+    paths = list(dict.fromkeys(str(p) for p in record_paths))  # a grid point can be a table run
     counts = count_runs(paths)
     made = sorted(str(t) for t in tables if Path(t).is_file() and str(t).endswith(".md"))
     failed = counts["diverged"] + counts["error"] + counts["unreadable"]

@@ -1,16 +1,29 @@
-"""Run records: the JSON file one run writes (schema: benchmark/schemas/run_record.schema.json)."""
+"""Run records: the JSON file one run writes (schema: benchmark/schemas/run_record.schema.json).
+
+One constructor (`run_record`) and one writer (`write_run`) for every kind of run, deep or
+baseline: what differs between them is passed in (params, diagnostics, timing), the rest
+(identity, health, provenance, the data block, the schema version) is filled in here.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import json
+import math
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from benchmark import atomic
+from benchmark import atomic, provenance
 from benchmark.errors import RecordError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from benchmark.data.load import MultiViewData
 
 SCHEMA_VERSION = 2  # 2: run health and study overrides (1 is still read)
 METRICS = ("ACC", "NMI", "ARI", "ECE")
@@ -53,3 +66,102 @@ def read(path: str | Path) -> dict[str, Any]:
 def now() -> str:
     """UTC timestamp, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def run_record(
+    *,
+    method: str,
+    variant: str,
+    data: MultiViewData,
+    seed: int,
+    status: str,
+    error: str | None,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float | None] | None,
+    labels: np.ndarray | None,
+    loss: Mapping[str, Any] | None,
+    diagnostics: Mapping[str, Any],
+    started: str,
+    wall_s: float,
+    device: str,
+    scaling: str,
+    overrides: Mapping[str, Any] | None = None,
+    timing: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record of one finished run (not yet written). `labels` are the run's predicted
+    clusters (its health is computed from them; None when it has none: diverged, error)."""
+    from benchmark.health import run_health, unknown_health
+
+    metrics = {m: (metrics or {}).get(m) for m in METRICS}
+    health = (
+        run_health(labels, data.n_clusters, metrics["NMI"])
+        if labels is not None and metrics["NMI"] is not None
+        else unknown_health(data.n_clusters)
+    )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "method": method,
+        "variant": variant,
+        "dataset": data.name,
+        "seed": int(seed),
+        "status": status,
+        "error": error,
+        "params": dict(params),
+        "overrides": dict(overrides or {}),
+        "metrics": metrics,
+        "health": health,
+        "loss": None if loss is None else dict(loss),
+        "diagnostics": dict(diagnostics),
+        "time": {
+            "wall_s": wall_s,
+            "per_epoch_s": None,
+            **(timing or {}),
+            "started": started,
+            "finished": now(),
+        },
+        "environment": provenance.environment(device=device),
+        "data": {
+            "file": data.path,
+            "n_samples": data.n_samples,
+            "n_clusters": data.n_clusters,
+            "view_names": data.view_names,
+            "source_sha256": data.source_sha256,
+            "scaling": scaling,
+        },
+    }
+
+
+def write_run(
+    path: str | Path,
+    record: dict[str, Any],
+    history: pd.DataFrame | None = None,
+    embeddings: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Write a run's files, all atomically: its history (`<stem>.history.csv`) and embeddings
+    (`<stem>.embeddings.npz`) when it has them, then the record, the completion marker, last
+    (non-finite numbers become null: JSON has none)."""
+    import numpy as np
+
+    stem = Path(path).with_suffix("")
+    if history is not None:
+        history_path = Path(f"{stem}.history.csv")
+        with atomic.atomic_path(history_path) as tmp:
+            history.to_csv(tmp, index=False)
+        record["diagnostics"]["history_file"] = str(history_path)
+    if embeddings is not None:
+        embeddings_path = Path(f"{stem}.embeddings.npz")
+        with atomic.atomic_path(embeddings_path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **embeddings)
+        record["diagnostics"]["embeddings_file"] = str(embeddings_path)
+    write(path, _finite(record))
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN: non-finite floats become null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import atomic
+from benchmark import atomic, catalogue
 from benchmark.html_page import write_markdown_page
 from benchmark.metrics import LOWER_IS_BETTER
 from benchmark.models.settings import DeepConfig
 
 VERDICT_POINTS = 2.0
-DEEP = ("GIB", "CLIB")
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,7 @@ def load_published(path: str | Path | None = None) -> pd.DataFrame:
 
 def _settings(alpha: float, beta: float, settings: Setting | None) -> Setting:
     """(α, β) per deep method: `settings` where given, else (alpha, beta)."""
-    return {m: (settings or {}).get(m, (alpha, beta)) for m in DEEP}
+    return {m: (settings or {}).get(m, (alpha, beta)) for m in catalogue.deep_methods()}
 
 
 def _at_setting(summary: pd.DataFrame, settings: Setting) -> pd.DataFrame:
@@ -164,7 +163,7 @@ def _at_setting(summary: pd.DataFrame, settings: Setting) -> pd.DataFrame:
         summary = summary[summary["overrides"].fillna("") == ""]
     if "p_alpha" not in summary:
         return summary
-    keep = ~summary["method"].isin(DEEP)
+    keep = ~summary["method"].isin(catalogue.deep_methods())
     for method, (alpha, beta) in settings.items():
         keep |= (
             (summary["method"] == method)

@@ -12,7 +12,6 @@ non-finite loss stops the run, which is then recorded as `diverged` with no fina
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from collections import defaultdict
@@ -25,20 +24,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark import atomic, provenance, records
+from benchmark import catalogue, records
 from benchmark.batches import batch_plan
 from benchmark.data.load import MultiViewData, load_hdf5, scale_view
-from benchmark.health import clusters_used, run_health, unknown_health
+from benchmark.health import clusters_used
 from benchmark.metrics import clustering_scores, ece
-from benchmark.models.clib import CLIBConfig
-from benchmark.models.gib import GIBConfig
+from benchmark.models.settings import DeepConfig
 from benchmark.trainers import Trainer
-from benchmark.trainers.clib import CLIBTrainer
-from benchmark.trainers.gib import GIBTrainer
 
 log = logging.getLogger(__name__)
-TRAINERS = {"GIB": GIBTrainer, "CLIB": CLIBTrainer}
-DEEP_METHODS = tuple(TRAINERS)
 
 
 @dataclass
@@ -94,49 +88,55 @@ def make_trainer(
     views: list[torch.Tensor],
     variant: str,
     seed: int,
-    config: GIBConfig | CLIBConfig,
+    config: DeepConfig,
     device: torch.device,
 ) -> Trainer:
-    if method in TRAINERS:
-        return TRAINERS[method](data, views, variant, seed, config, device)
-    raise ValueError(f"unknown deep method {method!r} (available: {', '.join(DEEP_METHODS)})")
+    """The catalogue's trainer of `method` (ValueError for a method that is not deep)."""
+    if method not in catalogue.deep_methods():
+        raise ValueError(
+            f"unknown deep method {method!r} (available: {', '.join(catalogue.deep_methods())})"
+        )
+    return catalogue.trainer_class(method)(data, views, variant, seed, config, device)
 
 
-def train(
-    method: str,
+@dataclass
+class Fitted:
+    """What the training loop returns: the history, how it ended, and the final state."""
+
+    history: pd.DataFrame
+    status: str  # done | diverged
+    diverged_at: int | None
+    assignments: np.ndarray  # fused soft assignments of the last evaluated epoch
+    embeddings: dict[str, np.ndarray]  # fused H at the chosen epochs
+    epoch_seconds: list[float]
+    ball_seconds: list[float]  # per epoch: the part reported on its own (GIB's balls)
+    batches_per_epoch: int | None
+
+
+def fit(
+    trainer: Trainer,
+    views: list[torch.Tensor],
     data: MultiViewData,
-    variant: str,
+    config: DeepConfig,
+    embeddings_at: Sequence[int],
     seed: int,
-    config: GIBConfig | CLIBConfig,
     device: torch.device,
-    embeddings_at: Sequence[int] = (0, 5, 100),
-    scaling: str = "minmax",
-    overrides: dict[str, Any] | None = None,
-) -> RunOutput:
-    """Train `method` (or an ablation) on `data`; return the record, history and embeddings.
-
-    `overrides` (a study point's one-factor change, already applied to `config`) is recorded
-    so that aggregation can tell study points from the default setting.
-    """
-    started, t_start = records.now(), time.perf_counter()
-    seed_everything(seed)
-    views = [torch.as_tensor(scale_view(v, scaling), device=device) for v in data.views]
-    labels = data.labels
-    trainer = make_trainer(method, data, views, variant, seed, config, device)
+    name: str,
+) -> Fitted:
+    """The training loop: Adam over seeded batches, an evaluation after every epoch (epoch 0 is
+    the untrained model), a stop at the first non-finite loss. `name` labels the log lines."""
     model = trainer.model
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     batch_rng = torch.Generator().manual_seed(seed)
-
     history: list[dict[str, float]] = []
     embeddings: dict[str, np.ndarray] = {}
-    scores, assignments, fused = evaluate(trainer, views, labels)
+    scores, assignments, fused = evaluate(trainer, views, data.labels)
     history.append({"epoch": 0, **scores, **_weights(model, data.view_names)})
     if 0 in embeddings_at:
         embeddings["epoch_0"] = fused
     log.info(
-        "%s %s epoch 0/%d (untrained): ACC %.1f NMI %.1f",
-        method,
-        variant,
+        "%s epoch 0/%d (untrained): ACC %.1f NMI %.1f",
+        name,
         config.epochs,
         scores["ACC"],
         scores["NMI"],
@@ -164,15 +164,15 @@ def train(
             if config.grad_clip is not None:  # mvc's Optimizer: clip the whole model's norm
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimiser.step()
-            for name, value in step.terms.items():
-                sums[name] += float(value.detach())
-            for name, value in step.stats.items():
-                stats[name] += value
+            for term, value in step.terms.items():
+                sums[term] += float(value.detach())
+            for stat, value in step.stats.items():
+                stats[stat] += value
         if status == "diverged":
             log.error("epoch %d: loss is not finite; the run stops as diverged", epoch)
             break
         epoch_stats = trainer.after_epoch()
-        scores, assignments, fused = evaluate(trainer, views, labels)
+        scores, assignments, fused = evaluate(trainer, views, data.labels)
         n_batches = len(batches)
         row = {
             "epoch": epoch,
@@ -190,9 +190,8 @@ def train(
         if epoch in embeddings_at:
             embeddings[f"epoch_{epoch}"] = fused
         log.info(
-            "%s %s epoch %d/%d: loss %.4f ACC %.1f NMI %.1f ECE %.1f (%.2f s)",
-            method,
-            variant,
+            "%s epoch %d/%d: loss %.4f ACC %.1f NMI %.1f ECE %.1f (%.2f s)",
+            name,
             epoch,
             config.epochs,
             row["total"],
@@ -201,67 +200,82 @@ def train(
             scores["ECE"],
             epoch_times[-1],
         )
+    return Fitted(
+        history=pd.DataFrame(history),
+        status=status,
+        diverged_at=diverged_at,
+        assignments=assignments,
+        embeddings=embeddings,
+        epoch_seconds=epoch_times,
+        ball_seconds=extra_times[: len(epoch_times)],
+        batches_per_epoch=len(batches) if epoch_times else None,
+    )
+
+
+def train(
+    method: str,
+    data: MultiViewData,
+    variant: str,
+    seed: int,
+    config: DeepConfig,
+    device: torch.device,
+    embeddings_at: Sequence[int] = (0, 5, 100),
+    scaling: str = "minmax",
+    overrides: dict[str, Any] | None = None,
+) -> RunOutput:
+    """Train `method` (or an ablation) on `data`; return the record, history and embeddings.
+
+    `overrides` (a study point's one-factor change, already applied to `config`) is recorded
+    so that aggregation can tell study points from the default setting.
+    """
+    started, t_start = records.now(), time.perf_counter()
+    seed_everything(seed)
+    views = [torch.as_tensor(scale_view(v, scaling), device=device) for v in data.views]
+    trainer = make_trainer(method, data, views, variant, seed, config, device)
+    fitted = fit(trainer, views, data, config, embeddings_at, seed, device, f"{method} {variant}")
 
     # The fused soft assignments of the last evaluated epoch, with the labels: enough to
     # recompute ECE and draw reliability diagrams without retraining.
-    embeddings["assignments_final"] = assignments.astype(np.float32)
-    embeddings["labels"] = labels
-    table = pd.DataFrame(history)
-    last = history[-1]
-    done = status == "done"
-    metrics = {m: (float(last[m]) if done else None) for m in records.METRICS}
-    health = (
-        run_health(assignments.argmax(axis=1), data.n_clusters, metrics["NMI"])
-        if done
-        else unknown_health(data.n_clusters)
-    )
-    final_loss = float(last["total"]) if done and "total" in last else None
-    record = {
-        "schema_version": records.SCHEMA_VERSION,
-        "method": method,
-        "variant": variant,
-        "dataset": data.name,
-        "seed": int(seed),
-        "status": status,
-        "error": None if done else f"loss became NaN/inf in epoch {diverged_at}",
-        "params": {
-            **trainer.params(),
-            "scaling": scaling,
-            "embeddings_at": list(embeddings_at),
-        },
-        "overrides": dict(overrides or {}),
-        "metrics": metrics,
-        "health": health,
-        "loss": {"name": "total", "value": final_loss},
-        "diagnostics": {
-            "diverged_epoch": diverged_at,
-            "epochs_run": len(epoch_times),
-            "fusion_weights": _weights(model, data.view_names),
-            **trainer.diagnostics(table),
-            "batches_per_epoch": len(batches) if epoch_times else None,
-        },
-        "time": {
-            "wall_s": time.perf_counter() - t_start,
-            "per_epoch_s": float(np.mean(epoch_times)) if epoch_times else None,
-            "ball_share": (
-                sum(extra_times[: len(epoch_times)]) / sum(epoch_times)
-                if epoch_times and trainer.times_balls
-                else None
-            ),
-            "started": started,
-            "finished": records.now(),
-        },
-        "environment": provenance.environment(device=describe_device(device)),
-        "data": {
-            "file": "",
-            "n_samples": data.n_samples,
-            "n_clusters": data.n_clusters,
-            "view_names": data.view_names,
-            "source_sha256": data.source_sha256,
-            "scaling": scaling,
-        },
+    embeddings = {
+        **fitted.embeddings,
+        "assignments_final": fitted.assignments.astype(np.float32),
+        "labels": data.labels,
     }
-    return RunOutput(record=record, history=table, embeddings=embeddings)
+    last = fitted.history.iloc[-1].to_dict()
+    done = fitted.status == "done"
+    metrics = {m: float(last[m]) for m in records.METRICS} if done else None
+    epochs = fitted.epoch_seconds
+    record = records.run_record(
+        method=method,
+        variant=variant,
+        data=data,
+        seed=seed,
+        status=fitted.status,
+        error=None if done else f"loss became NaN/inf in epoch {fitted.diverged_at}",
+        params={**trainer.params(), "scaling": scaling, "embeddings_at": list(embeddings_at)},
+        overrides=overrides,
+        metrics=metrics,
+        labels=fitted.assignments.argmax(axis=1) if done else None,
+        loss={"name": "total", "value": float(last["total"]) if done and "total" in last else None},
+        diagnostics={
+            "diverged_epoch": fitted.diverged_at,
+            "epochs_run": len(epochs),
+            "fusion_weights": _weights(trainer.model, data.view_names),
+            **trainer.diagnostics(fitted.history),
+            "batches_per_epoch": fitted.batches_per_epoch,
+        },
+        timing={
+            "per_epoch_s": float(np.mean(epochs)) if epochs else None,
+            "ball_share": sum(fitted.ball_seconds) / sum(epochs)
+            if epochs and trainer.times_balls
+            else None,
+        },
+        started=started,
+        wall_s=time.perf_counter() - t_start,
+        device=describe_device(device),
+        scaling=scaling,
+    )
+    return RunOutput(record=record, history=fitted.history, embeddings=embeddings)
 
 
 def _weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, float]:
@@ -269,29 +283,9 @@ def _weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, flo
     return {f"w_{name}": float(w) for name, w in zip(view_names, weights, strict=True)}
 
 
-def write_outputs(
-    output: RunOutput, record_path: Path, history_path: Path, embeddings_path: Path, data_file: str
-) -> None:
-    """History and embeddings first, the record (the completion marker) last; all atomic."""
-    with atomic.atomic_path(history_path) as tmp:
-        output.history.to_csv(tmp, index=False)
-    with atomic.atomic_path(embeddings_path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **output.embeddings)
-    output.record["data"]["file"] = data_file
-    output.record["diagnostics"]["history_file"] = str(history_path)
-    output.record["diagnostics"]["embeddings_file"] = str(embeddings_path)
-    records.write(record_path, _finite(output.record))
-
-
-def _finite(obj: Any) -> Any:
-    """JSON has no NaN: non-finite floats become null."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+def write_outputs(output: RunOutput, record_path: Path) -> None:
+    """The run's files: history and embeddings beside the record, the record last."""
+    records.write_run(record_path, output.record, output.history, output.embeddings)
 
 
 def run_from_file(
@@ -299,15 +293,17 @@ def run_from_file(
     variant: str,
     data_file: str | Path,
     seed: int,
-    config: GIBConfig | CLIBConfig,
+    config: DeepConfig,
     device: str = "auto",
     embeddings_at: Sequence[int] = (0, 5, 100),
     scaling: str = "minmax",
     overrides: dict[str, Any] | None = None,
 ) -> RunOutput:
     """Load a converted dataset and train `method` on it."""
-    if method not in DEEP_METHODS:
-        raise ValueError(f"unknown deep method {method!r} (available: {', '.join(DEEP_METHODS)})")
+    if method not in catalogue.deep_methods():
+        raise ValueError(
+            f"unknown deep method {method!r} (available: {', '.join(catalogue.deep_methods())})"
+        )
     data = load_hdf5(data_file)
     return train(
         method,

@@ -48,14 +48,6 @@ CLIB_VARIANTS: dict[str, CLIBTerms] = {
 }
 
 
-def variant_terms(method: str, variant: str) -> GIBTerms | CLIBTerms:
-    """The terms `variant` of `method` keeps; ValueError naming the known ones otherwise."""
-    table: dict = {"GIB": GIB_VARIANTS, "CLIB": CLIB_VARIANTS}[method]
-    if variant not in table:
-        raise ValueError(f"unknown {method} variant {variant!r}; expected one of {list(table)}")
-    return table[variant]
-
-
 def inert_reason(method: str, variant: str, key: str) -> str | None:
     """Why `key` cannot change a run of `variant` (its loss term is off), or None.
 

@@ -115,3 +115,18 @@ def write_mat73(path: Path, variables: dict[str, object]) -> None:
     header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: test HDF5 schema 1.00 ."
     with open(path, "r+b") as fh:
         fh.write(header.ljust(116, b" ") + b"\0" * 8 + struct.pack("<H", 0x0200) + b"IM")
+
+
+def fake_data(name: str = "toy", n_clusters: int = 2, view_names=("a",)):
+    """A dataset's identity as a run record needs it (no values: for record fixtures)."""
+    from benchmark.data.load import MultiViewData
+
+    return MultiViewData(
+        name=name,
+        views=[np.zeros((1, 1), np.float32) for _ in view_names],
+        view_names=list(view_names),
+        labels=np.zeros(10, np.int64),
+        n_clusters=n_clusters,
+        source_sha256={},
+        path="x.h5",
+    )

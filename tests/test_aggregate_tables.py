@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -11,6 +12,7 @@ from benchmark import records
 from benchmark.aggregate import aggregate, runs_table, summarise
 from benchmark.errors import RecordError
 from benchmark.tables import CLIB_ABLATION, CLIB_RESULTS, TABLE1, TABLE2, load_published, render
+from tests.conftest import fake_data
 
 
 def plain(markdown: str) -> str:
@@ -21,40 +23,60 @@ def plain(markdown: str) -> str:
 def make_record(
     method, variant, dataset, seed, acc, nmi=50.0, status="done", loss=None, view_name=None
 ):
+    """A run record made by the suite's one record constructor, with chosen scores."""
     params = {"n_init": 10}
     if view_name:
         params["view_name"] = view_name
-    return {
-        "schema_version": 1,
-        "method": method,
-        "variant": variant,
-        "dataset": dataset,
-        "seed": seed,
-        "status": status,
-        "error": None if status == "done" else "boom",
-        "params": params,
-        "metrics": {
-            "ACC": acc if status == "done" else None,
-            "NMI": nmi if status == "done" else None,
-            "ARI": 10.0 if status == "done" else None,
-            "ECE": None,
-        },
-        "loss": None if loss is None else {"name": "inertia", "value": loss},
-        "time": {"wall_s": 1.0, "started": "t0", "finished": "t1"},
-        "environment": {
-            "device": "cpu",
-            "hostname": "h",
-            "git_commit": "abc",
-            "versions": {"python": "3.11"},
-        },
-        "data": {
-            "file": "x.h5",
-            "n_samples": 10,
-            "n_clusters": 2,
-            "view_names": ["a"],
-            "source_sha256": {},
-        },
-    }
+    done = status == "done"
+    return records.run_record(
+        method=method,
+        variant=variant,
+        data=fake_data(dataset),
+        seed=seed,
+        status=status,
+        error=None if done else "boom",
+        params=params,
+        metrics={"ACC": acc, "NMI": nmi, "ARI": 10.0} if done else None,
+        labels=None,
+        loss=None if loss is None else {"name": "inertia", "value": loss},
+        diagnostics={},
+        started="t0",
+        wall_s=1.0,
+        device="cpu",
+        scaling="minmax",
+    )
+
+
+# A record as schema version 1 wrote it (before run health and study overrides): still read.
+V1_RECORD = {
+    "schema_version": 1,
+    "method": "AmKM",
+    "variant": "all",
+    "dataset": "mfeat",
+    "seed": 0,
+    "status": "done",
+    "error": None,
+    "params": {"n_init": 10},
+    "metrics": {"ACC": 80.0, "NMI": 70.0, "ARI": 10.0, "ECE": None},
+    "loss": {"name": "inertia", "value": 9.0},
+    "time": {"wall_s": 1.0, "started": "t0", "finished": "t1"},
+    "environment": {"device": "cpu", "hostname": "h", "git_commit": "abc", "versions": {}},
+    "data": {
+        "file": "x.h5",
+        "n_samples": 10,
+        "n_clusters": 2,
+        "view_names": ["a"],
+        "source_sha256": {},
+    },
+}
+
+
+def test_records_of_schema_version_1_are_still_read(tmp_path):
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(V1_RECORD))
+    runs = runs_table([path])
+    assert set(runs["status"]) == {"done"} and len(runs) == 4
+    assert summarise(runs).set_index("metric").loc["ACC", "mean"] == 80.0
 
 
 @pytest.fixture
@@ -329,12 +351,19 @@ def test_collapsed_runs_are_counted_and_marked_and_study_points_stay_out_of_tabl
     assert "51.0 ± 1.4 (2, 2 collapsed)" in md and "collapsed = runs that used fewer" in md
 
 
+def v1_record(nmi=40.0, status="done", **changes):
+    """A schema-version-1 record (no health) with its NMI and status changed."""
+    record = json.loads(json.dumps(V1_RECORD))
+    record["metrics"]["NMI"] = nmi if status == "done" else None
+    record["status"] = status
+    return {**record, **changes}
+
+
 def test_records_before_run_health_get_what_can_be_told():
     from benchmark.health import record_health
 
-    old = make_record("KM", "view0", "toy", 0, 60.0, nmi=3.0)
-    assert record_health(old)["collapsed"] is True  # NMI < 5
-    old = make_record("GIB", "GIB", "toy", 0, 60.0, nmi=40.0)
+    assert record_health(v1_record(nmi=3.0))["collapsed"] is True  # NMI < 5
+    old = v1_record(nmi=40.0)
     assert record_health(old)["collapsed"] is None  # clusters unknown
     old["diagnostics"] = {"n_clusters_found": 2}
     assert record_health(old) == {
@@ -343,5 +372,5 @@ def test_records_before_run_health_get_what_can_be_told():
         "collapsed": False,
         "collapse_reason": None,
     }
-    failed = make_record("GIB", "GIB", "toy", 0, None, status="error")
+    failed = v1_record(status="error", error="boom")
     assert record_health(failed)["collapsed"] is None

@@ -84,14 +84,15 @@ def test_schema_defaults_are_the_spec_defaults_of_the_code(schema, section):
 def test_schema_keys_are_the_config_class_and_the_workflow_keys_exactly(schema, method, section):
     """The other direction: every key of the section is a hyper-parameter of the config class
     or one of the workflow's keys, so a new schema key cannot be silently left out of runs."""
-    from benchmark.models.settings import WORKFLOW_KEYS, field_default, hyper_parameters
+    from benchmark.catalogue import default, hyper_parameters
+    from benchmark.models.settings import WORKFLOW_KEYS
     from benchmark.study import RUN_KEYS
 
     properties = schema["properties"][section]["properties"]
     assert set(properties) == set(hyper_parameters(method)) | set(WORKFLOW_KEYS)
     assert not set(WORKFLOW_KEYS) & set(hyper_parameters(method))
     assert set(RUN_KEYS) - set(WORKFLOW_KEYS) <= set(hyper_parameters(method))  # α, β
-    assert field_default(method, "alpha") == properties["alpha"]["default"] == 0.5
+    assert default(method, "alpha") == properties["alpha"]["default"] == 0.5
 
 
 def test_cli_and_table_defaults_come_from_the_config_class():

@@ -27,7 +27,7 @@ def test_summary_counts_done_collapsed_failed_and_missing(tmp_path):
     assert (counts["diverged"], counts["error"], counts["unreadable"]) == (1, 1, 1)
     table = tmp_path / "table1.md"
     table.write_text("# t")
-    text = dag_summary(paths, [table, tmp_path / "absent.md"], ["config/demo.yaml"])
+    text = dag_summary(paths + paths[:1], [table, tmp_path / "absent.md"], ["config/demo.yaml"])
     assert "6 runs planned: 2 done (1 of them collapsed" in text
     assert "3 failed (1 diverged, 1 with an error), 1 not run" in text
     assert str(table) in text and "absent.md" not in text

@@ -24,7 +24,7 @@ from benchmark.study import (
     point_dir,
     study_points,
 )
-from tests.conftest import write_dataset
+from tests.conftest import fake_data, write_dataset
 
 # ------------------------------------------------------------------ planning
 
@@ -145,35 +145,24 @@ def test_set_refuses_what_is_not_a_valid_hyper_parameter(
 
 
 def fake_record(tmp_path, variant, seed, acc, nmi, overrides=None, used=10):
-    record = {
-        "schema_version": 2,
-        "method": "GIB",
-        "variant": variant,
-        "dataset": "toy",
-        "seed": seed,
-        "status": "done",
-        "error": None,
-        "params": {"alpha": 0.5, "beta": 0.5, **(overrides or {})},
-        "overrides": overrides or {},
-        "metrics": {"ACC": acc, "NMI": nmi, "ARI": 1.0, "ECE": 5.0},
-        "health": {
-            "clusters_used": used,
-            "n_clusters": 10,
-            "collapsed": used < 9 or nmi < 5,
-            "collapse_reason": None,
-        },
-        "loss": {"name": "total", "value": 1.0},
-        "diagnostics": {},
-        "time": {"wall_s": 1.0, "started": "t", "finished": "t"},
-        "environment": {"device": "cpu", "hostname": "h", "git_commit": None, "versions": {}},
-        "data": {
-            "file": "f",
-            "n_samples": 9,
-            "n_clusters": 10,
-            "view_names": [],
-            "source_sha256": {},
-        },
-    }
+    record = records.run_record(
+        method="GIB",
+        variant=variant,
+        data=fake_data("toy", n_clusters=10),
+        seed=seed,
+        status="done",
+        error=None,
+        params={"alpha": 0.5, "beta": 0.5, **(overrides or {})},
+        overrides=overrides,
+        metrics={"ACC": acc, "NMI": nmi, "ARI": 1.0, "ECE": 5.0},
+        labels=np.arange(used).repeat(2),  # `used` of the 10 clusters
+        loss={"name": "total", "value": 1.0},
+        diagnostics={},
+        started="t",
+        wall_s=1.0,
+        device="cpu",
+        scaling="minmax",
+    )
     name = "_".join(f"{k}={v}" for k, v in (overrides or {}).items()) or "default"
     path = tmp_path / f"{variant}_{name}_{seed}.json"
     records.write(path, record)

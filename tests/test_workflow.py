@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -467,6 +468,8 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     made = snakemake(repo, workdir, "--configfile", str(config), "--report", str(report))
     assert made.returncode == 0, made.stderr[-2000:]
     assert report.stat().st_size > 0
+    with zipfile.ZipFile(report) as bundle:  # tables are in the report as HTML pages
+        assert any(name.endswith("tables/table1.html") for name in bundle.namelist())
 
     # An interrupted run (two records and the aggregates missing) resumes with just those two.
     shutil.rmtree(workdir / "results/runs/KM/NGs/view1")

@@ -24,6 +24,7 @@ class MultiViewData:
     labels: np.ndarray
     n_clusters: int
     source_sha256: dict[str, str]
+    path: str = ""  # the file it was read from (run records name it)
 
     @property
     def n_samples(self) -> int:
@@ -114,6 +115,7 @@ def _validated(
         labels=labels.astype(np.int64),
         n_clusters=n_clusters,
         source_sha256=source_sha256,
+        path=str(path),
     )
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 from matplotlib import pyplot as plt
 
+from benchmark import catalogue
 from benchmark.errors import MmcbenchError
 from benchmark.figures import style
 from benchmark.figures.inputs import read_csv
 
-PANELS = {"GIB": ("total", "ACC", "NMI"), "CLIB": ("total", "ACC", "NMI", "ECE")}
 PERCENT = ("ACC", "NMI", "ARI", "ECE")
 LABELS = {"total": "total loss", "ACC": "ACC (%)", "NMI": "NMI (%)", "ECE": "ECE (%)"}
 
@@ -54,7 +54,7 @@ def convergence_figure(
 ) -> plt.Figure:
     """Mean ± std over seeds of each panel's quantity against epoch (not saved)."""
     style.apply()
-    panels = list(panels or PANELS.get(method, PANELS["GIB"]))
+    panels = list(panels or catalogue.get(method).panels)
     missing = [p for p in panels if p not in histories]
     if missing:
         raise MmcbenchError(f"convergence: the histories have no column {missing}")

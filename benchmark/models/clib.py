@@ -16,7 +16,7 @@ from itertools import combinations
 import torch
 from torch import nn
 
-from benchmark import variants
+from benchmark import catalogue
 from benchmark.losses import feature_distribution, gaussian_kl, mutual_information
 from benchmark.models.layers import ClusteringHead, FusedEncoders
 from benchmark.models.settings import CLIBConfig
@@ -28,7 +28,7 @@ CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
 
 
 def variant_terms(variant: str) -> Terms:
-    return variants.variant_terms("CLIB", variant)
+    return catalogue.variant_terms("CLIB", variant)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from itertools import combinations
 
 import torch
 
-from benchmark import variants
+from benchmark import catalogue
 from benchmark.losses import ddc_terms, feature_distribution, gaussian_kl, mutual_information
 from benchmark.models.granular import Balls, granular_balls
 from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
@@ -49,7 +49,7 @@ FUSED = "fused"  # name of the fused representation's balls (views are v0, v1, â
 
 
 def variant_terms(variant: str) -> GIBTerms:
-    return variants.variant_terms("GIB", variant)
+    return catalogue.variant_terms("GIB", variant)
 
 
 @dataclass

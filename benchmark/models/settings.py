@@ -12,8 +12,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
-from benchmark.variants import variant_terms
-
 SigmaParam = Literal["softplus_offset", "exp_logvar"]
 KlReduction = Literal["mean", "sum"]
 FeatureMiInput = Literal["normalised", "softmax"]
@@ -124,6 +122,8 @@ class CLIBConfig(DeepConfig):
 
     def for_variant(self, variant: str) -> CLIBConfig:
         """The configuration a variant trains with (no-warmup: 0 epochs; backprop: no detach)."""
+        from benchmark.catalogue import variant_terms  # the catalogue reads this module
+
         terms = variant_terms("CLIB", variant)
         changes: dict[str, Any] = {}
         if not terms.warmup:
@@ -133,24 +133,10 @@ class CLIBConfig(DeepConfig):
         return dataclasses.replace(self, **changes)
 
 
-CONFIG_CLASSES: dict[str, type[DeepConfig]] = {"GIB": GIBConfig, "CLIB": CLIBConfig}
 # Keys of a deep method's config section that are not hyper-parameters of the model: they
 # select runs (variants, grid) or say how a run executes (embeddings_at, device, threads).
-# Every other key of the section is a field of its config class (checked both ways by
-# tests/test_config.py and, for a user's config, by benchmark.config).
+# Every other key of the section is a field of its config class (tests/test_config.py checks
+# it both ways, so that a new schema key cannot be left out of a run's --hparams).
 WORKFLOW_KEYS = ("variants", "grid", "embeddings_at", "device", "threads")
 # Hyper-parameters the workflow sets per run from the run's path (grid points are runs).
 PATH_KEYS = ("alpha", "beta")
-
-
-def hyper_parameters(method: str) -> tuple[str, ...]:
-    """Field names of `method`'s config class: the keys of one run's --hparams."""
-    return tuple(f.name for f in dataclasses.fields(CONFIG_CLASSES[method]))
-
-
-def field_default(method: str, name: str) -> Any:
-    """The default of hyper-parameter `name` of `method` (the one place defaults are written)."""
-    found = {f.name: f for f in dataclasses.fields(CONFIG_CLASSES[method])}[name]
-    if found.default_factory is not dataclasses.MISSING:
-        return found.default_factory()
-    return found.default

@@ -1,4 +1,4 @@
-# KM / Ncuts (one run per view) and AmKM / AmNcuts (all views), per dataset and seed.
+# Baselines (benchmark.catalogue): single-view ones per view, the others on all views.
 
 
 rule baseline:
@@ -11,7 +11,7 @@ rule baseline:
     benchmark:
         "logs/benchmarks/{method}/{dataset}/{variant}/seed{seed}.tsv"
     wildcard_constraints:
-        method="KM|Ncuts|AmKM|AmNcuts",
+        method=BASELINE_METHOD_PATTERN,
         variant=r"view\d+|all",
     group:
         "baseline"  # packs of runs per SLURM job (--group-components in the SLURM profiles)

@@ -7,6 +7,7 @@ import shlex
 import pandas as pd
 from snakemake.utils import Paramspace
 
+from benchmark import catalogue
 from benchmark.data.registry import dataset_names, get_dataset, group_files
 from benchmark.runtime import run_minutes, slurm_runtime
 from benchmark.study import RUN_KEYS, study_points
@@ -16,7 +17,7 @@ MMCBENCH = (
     f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} "
     "python -m benchmark"
 )
-SINGLE_VIEW_METHODS = ("KM", "Ncuts")
+SINGLE_VIEW_METHODS = catalogue.single_view_methods()
 DATASETS = config["datasets"]
 SEEDS = list(range(config["seeds"]))
 
@@ -87,7 +88,18 @@ def baseline_records():
 # Hyper-parameters of GIB and CLIB are passed to `mmcbench train` as JSON, but for the keys
 # the workflow sets per run (RUN_KEYS: α and β come from the run's path, so that grid points
 # are ordinary runs; a study point's one change comes from its path too, as --set).
-DEEP_METHODS = {"GIB": "gib", "CLIB": "clib"}  # method → config section
+DEEP_METHODS = catalogue.sections()  # method → config section
+
+
+def name_pattern(names):
+    """A wildcard constraint matching exactly these names."""
+    return "|".join(re.escape(name) for name in names)
+
+
+# Wildcard constraints of the run rules, from the method catalogue.
+DEEP_METHOD_PATTERN = name_pattern(catalogue.deep_methods())
+DEEP_VARIANT_PATTERN = name_pattern(catalogue.all_deep_variants())
+BASELINE_METHOD_PATTERN = name_pattern(catalogue.baseline_methods())
 
 
 def setting_dir(alpha, beta):

@@ -56,7 +56,7 @@ rule grid_figure:
     log:
         "logs/figures/grid/{method}_{dataset}_{metric}.log",
     wildcard_constraints:
-        method="GIB|CLIB",
+        method=DEEP_METHOD_PATTERN,
         metric="ACC|NMI|ARI|ECE",
     localrule: True
     conda:
@@ -88,7 +88,7 @@ rule convergence_figure:
     log:
         "logs/figures/convergence/{method}_{dataset}.log",
     wildcard_constraints:
-        method="GIB|CLIB",
+        method=DEEP_METHOD_PATTERN,
     localrule: True
     conda:
         "../envs/mmcbench.yaml"
@@ -111,7 +111,7 @@ rule tsne:
     log:
         "logs/tsne/{method}_{dataset}.log",
     wildcard_constraints:
-        method="GIB|CLIB",
+        method=DEEP_METHOD_PATTERN,
     conda:
         "../envs/mmcbench.yaml"
     threads: 1
@@ -147,7 +147,7 @@ rule tsne_figure:
     log:
         "logs/figures/tsne/{method}_{dataset}.log",
     wildcard_constraints:
-        method="GIB|CLIB",
+        method=DEEP_METHOD_PATTERN,
     localrule: True
     conda:
         "../envs/mmcbench.yaml"

@@ -1,4 +1,5 @@
-# Deep runs: GIB, CLIB and their ablations, per dataset, variant, (α, β) and seed.
+# Deep runs (benchmark.catalogue: GIB, CLIB and their ablations), per dataset, variant, (α, β)
+# and seed.
 
 
 rule train:
@@ -13,8 +14,8 @@ rule train:
     benchmark:
         "logs/benchmarks/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.tsv"
     wildcard_constraints:
-        method="GIB|CLIB",
-        variant=r"GIB|DDC|DDC\+Balls|DDC\+Samples|CLIB|IB\+cluH(\+re|\+caliH|\+con)?|no-warmup|calihead-backprop",
+        method=DEEP_METHOD_PATTERN,
+        variant=DEEP_VARIANT_PATTERN,
         alpha=r"[0-9.]+",
         beta=r"[0-9.]+",
     group:
@@ -57,8 +58,8 @@ use rule train as train_point with:
     benchmark:
         "logs/benchmarks/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.tsv"
     wildcard_constraints:
-        method="GIB|CLIB",
-        variant=r"GIB|DDC|DDC\+Balls|DDC\+Samples|CLIB|IB\+cluH(\+re|\+caliH|\+con)?|no-warmup|calihead-backprop",
+        method=DEEP_METHOD_PATTERN,
+        variant=DEEP_VARIANT_PATTERN,
         alpha=r"[0-9.]+",
         beta=r"[0-9.]+",
         key=r"[a-z][a-z0-9_]*",
