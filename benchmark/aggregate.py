@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import atomic, records
+from benchmark.errors import RecordError
 from benchmark.health import record_health
 from benchmark.study import point_dir
 
@@ -194,6 +195,21 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def check_one_scaling(runs: pd.DataFrame) -> None:
+    """A summary compares methods on the same inputs: records whose views were scaled
+    differently (`preprocessing.scaling`) are refused, naming one record of each."""
+    if "p_scaling" not in runs:
+        return
+    known = runs.dropna(subset=["p_scaling"]).drop_duplicates("p_scaling")
+    if len(known) > 1:
+        examples = "; ".join(f"{r.record} ({r.p_scaling})" for r in known.itertuples())
+        raise RecordError(
+            f"the run records mix scalings of the views ({examples}): a table would compare "
+            "methods on different inputs. Rerun them with one preprocessing.scaling (Snakemake "
+            "reruns every run when the key changes), or aggregate each scaling on its own."
+        )
+
+
 def aggregate(
     record_paths: Iterable[str | Path],
     runs_csv: Path | None,
@@ -205,6 +221,7 @@ def aggregate(
     runs = runs_table(record_paths, runs_root, bench_root)
     if runs.empty:
         raise ValueError("no run records to aggregate")
+    check_one_scaling(runs)
     summary = summarise(runs)
     if runs_csv is not None:
         with atomic.atomic_path(runs_csv) as tmp:

@@ -374,3 +374,16 @@ def test_records_before_run_health_get_what_can_be_told():
     }
     failed = v1_record(status="error", error="boom")
     assert record_health(failed)["collapsed"] is None
+
+
+def test_records_with_different_scalings_are_not_mixed_in_one_summary(tmp_path):
+    paths = []
+    for seed, scaling in ((0, "minmax"), (1, "none")):
+        record = make_record("AmKM", "all", "mfeat", seed, 50.0)
+        record["params"]["scaling"] = scaling
+        paths.append(tmp_path / f"seed{seed}.json")
+        records.write(paths[-1], record)
+    with pytest.raises(RecordError, match=r"mix scalings of the views .*seed0.json \(minmax\)"):
+        aggregate(paths, tmp_path / "runs.csv", tmp_path / "summary.csv")
+    assert not (tmp_path / "summary.csv").exists()
+    aggregate(paths[:1], tmp_path / "runs.csv", tmp_path / "summary.csv")  # one scaling: fine
