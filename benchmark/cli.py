@@ -230,7 +230,7 @@ def default_embeddings_at(epochs: int) -> list[int]:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from benchmark import catalogue
+    from benchmark import catalogue, records
     from benchmark.train import run_from_file, write_outputs
 
     variants, config_class = catalogue.variants(args.method), catalogue.config_class(args.method)
@@ -248,13 +248,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise MmcbenchError("train: --device cuda, but CUDA is not available on this machine")
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
     out = Path(args.out)
-    stem = out.with_suffix("")
-    for path in (out, Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz")):
+    for path in (out, *records.side_files(out)):
         atomic.check_writable(path)
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    stem = out.with_suffix("")
     result = run_from_file(
         args.method,
         args.variant,

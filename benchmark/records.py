@@ -131,6 +131,13 @@ def run_record(
     }
 
 
+def side_files(path: str | Path) -> tuple[Path, Path]:
+    """The history (`<stem>.history.csv`) and embeddings (`<stem>.embeddings.npz`) files a deep
+    run writes beside its record `<stem>.json`."""
+    stem = Path(path).with_suffix("")
+    return Path(f"{stem}.history.csv"), Path(f"{stem}.embeddings.npz")
+
+
 def write_run(
     path: str | Path,
     record: dict[str, Any],
@@ -142,14 +149,12 @@ def write_run(
     (non-finite numbers become null: JSON has none)."""
     import numpy as np
 
-    stem = Path(path).with_suffix("")
+    history_path, embeddings_path = side_files(path)
     if history is not None:
-        history_path = Path(f"{stem}.history.csv")
         with atomic.atomic_path(history_path) as tmp:
             history.to_csv(tmp, index=False)
         record["diagnostics"]["history_file"] = str(history_path)
     if embeddings is not None:
-        embeddings_path = Path(f"{stem}.embeddings.npz")
         with atomic.atomic_path(embeddings_path) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **embeddings)
         record["diagnostics"]["embeddings_file"] = str(embeddings_path)
