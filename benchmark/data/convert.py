@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmark import atomic
+from benchmark.data.load import non_finite_values
 from benchmark.data.readers import read_file
 from benchmark.data.registry import Dataset, Location, get_dataset
 from benchmark.errors import DataError
@@ -101,13 +102,8 @@ def build(spec: Dataset, files: dict[str, Path]) -> Converted:
             raise DataError(f"{where}: has 0 features (shape {array.shape}); a view needs some")
         if view.dim is not None and array.shape[1] != view.dim:
             raise DataError(f"{where}: has {array.shape[1]} features, the registry says {view.dim}")
-        finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(1, bool)
-        if not finite.all():
-            bad = np.argwhere(~finite)
-            raise DataError(
-                f"{where}: {bad.shape[0]} NaN/inf value(s), first at sample {bad[0][0]}, "
-                f"feature {bad[0][1]}"
-            )
+        if problem := non_finite_values(array):
+            raise DataError(f"{where}: {problem}")
         as32 = array.astype(np.float32)
         if not np.isfinite(as32).all():
             raise DataError(f"{where}: values overflow float32")

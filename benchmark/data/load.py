@@ -70,6 +70,17 @@ def _dataset(group, name: str, path: Path) -> np.ndarray:
     return node[()]
 
 
+def non_finite_values(view: np.ndarray) -> str | None:
+    """How many NaN/inf values a view (samples × features) has and where the first is, or None
+    (the check `convert` makes before writing and `load_hdf5` after reading)."""
+    if view.dtype.kind != "f":
+        return None
+    bad = np.argwhere(~np.isfinite(view))
+    if not bad.size:
+        return None
+    return f"{bad.shape[0]} NaN/inf value(s), first at sample {bad[0][0]}, feature {bad[0][1]}"
+
+
 def _validated(
     path: Path, attrs: dict, views: list[np.ndarray], labels: np.ndarray
 ) -> MultiViewData:
@@ -102,12 +113,8 @@ def _validated(
             raise DataError(f"{where}: shape {view.shape}, expected {n_samples} × d with d ≥ 1")
         if view.dtype.kind != "f":
             raise DataError(f"{where}: dtype {view.dtype}, expected floating point")
-        if not np.isfinite(view).all():
-            bad = np.argwhere(~np.isfinite(view))
-            raise DataError(
-                f"{where}: {bad.shape[0]} NaN/inf value(s), first at sample {bad[0][0]}, "
-                f"feature {bad[0][1]} (convert refuses such files; fix the source data)"
-            )
+        if problem := non_finite_values(view):
+            raise DataError(f"{where}: {problem} (convert refuses such files; fix the source data)")
     return MultiViewData(
         name=str(attrs["name"]),
         views=[v.astype(np.float32, copy=False) for v in views],
