@@ -60,6 +60,14 @@ def validated_config(
     check_consistency(config, schema, files, overrides)
 
 
+def _source(top_keys: Iterable[Any], files: Iterable[Any], overrides: Mapping[str, Any]) -> str:
+    """Where keys came from, for a message: the command line's --config if it set any of these
+    top-level keys, else the config file(s)."""
+    if set(top_keys) & set(overrides):
+        return "command-line --config"
+    return f"config file: {_describe_files(files)}"
+
+
 def _describe_files(files: Iterable[Any]) -> str:
     names = [str(f) for f in files]
     return ", ".join(names) if names else "the command line --config"
@@ -101,9 +109,7 @@ def check_config(
     files = list(files)
 
     def source(top_key: object) -> str:
-        if top_key in overrides:
-            return "command-line --config"
-        return f"config file: {_describe_files(files)}"
+        return _source({top_key}, files, overrides)
 
     validator_cls = jsonschema.validators.validator_for(schema)
     errors = list(validator_cls(schema).iter_errors(dict(config)))
@@ -139,7 +145,6 @@ def check_config(
 def check_resolution(config: Mapping[str, Any], schema: Mapping[str, Any], source: str) -> None:
     """The study's keys: each a scalar hyper-parameter of a studied method's section, every value
     valid for that key by the section's own schema (one source of the rules)."""
-
     from benchmark.study import NOT_STUDIED, RUN_KEYS
 
     study = config.get("resolution") or {}
@@ -211,8 +216,6 @@ def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str
     """Combinations of a deep method's keys (schema defaults filled in) that cannot train as
     specified, one sentence each naming the keys. The same rules for the config (Snakefile,
     estimate) and the command line (`mmcbench train`)."""
-    from benchmark.catalogue import variant_terms
-
     section = catalogue.get(method).section
     problems = []
     epochs = values["epochs"]
@@ -223,7 +226,8 @@ def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str
             f"{epochs}: those embeddings would never be saved (use epochs 0…{epochs})"
         )
     if "warmup_epochs" in values:  # a method with a warm-up (CLIB)
-        warming = [v for v in variants if getattr(variant_terms(method, v), "warmup", False)]
+        terms = {v: catalogue.variant_terms(method, v) for v in variants}
+        warming = [v for v, t in terms.items() if getattr(t, "warmup", False)]
         if warming and values["warmup_epochs"] >= epochs:
             problems.append(
                 f"{section}.warmup_epochs = {values['warmup_epochs']} is not below "
@@ -243,12 +247,8 @@ def check_consistency(
     """Rules joining keys, on a config whose schema defaults are filled in: the t-SNE seed is
     a table seed; every deep run the config plans (tables, grid, each study point) can train as
     specified (`deep_problems`). ConfigError naming the keys otherwise."""
-    overrides = overrides or {}
-    where = (
-        "command-line --config"
-        if {"seeds", "figures", "gib", "clib", "resolution"} & set(overrides)
-        else f"config file: {_describe_files(files)}"
-    )
+    checked = {"seeds", "figures", "resolution", *catalogue.sections().values()}
+    where = _source(checked, files, overrides or {})
     problems = []
     seeds, tsne_seed = config["seeds"], config["figures"]["tsne_seed"]
     if tsne_seed >= seeds:
@@ -301,7 +301,6 @@ def check_train_arguments(
     the config schema's section of `method`, then `deep_problems`. `origins` says which option
     gave each key (for the message). Returns the values with integral floats of integer keys
     made int. ConfigError naming the key and the option otherwise."""
-
     section = catalogue.get(method).section
     in_schema = _subschema(config_schema(), [section]).get("properties")
     if in_schema:
@@ -340,7 +339,6 @@ def check_train_arguments(
 
 def check_baseline_arguments(values: Mapping[str, Any]) -> None:
     """`mmcbench baseline`'s parameters by the config schema's `baselines` section."""
-
     rules = _subschema(config_schema(), ["baselines"]).get("properties", {})
     for key, value in values.items():
         if error := rule_error(rules[key], value):
