@@ -15,6 +15,7 @@ section in workflow/schemas/config.schema.yaml.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -105,6 +106,11 @@ def variants(method: str) -> list[str]:
 def all_deep_variants() -> list[str]:
     """Every variant of every deep method, without repeats (for the workflow's patterns)."""
     return list(dict.fromkeys(v for m in deep_methods() for v in variants(m)))
+
+
+def names_pattern(names: list[str]) -> str:
+    """A regular expression matching exactly these names (wildcard constraints, run paths)."""
+    return "|".join(re.escape(name) for name in names)
 
 
 def variant_terms(method: str, variant: str) -> Any:

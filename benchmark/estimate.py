@@ -23,7 +23,7 @@ from benchmark.runtime import Timing, seconds_per_epoch, slurm_runtime
 DEEP_RULES = {"train", "train_point"}  # a study point is a deep run too
 RUN_RULES = {*DEEP_RULES, "baseline"}
 DEEP_RUN = re.compile(
-    rf"^results/runs/(?P<method>{'|'.join(map(re.escape, catalogue.deep_methods()))})/"
+    rf"^results/runs/(?P<method>{catalogue.names_pattern(catalogue.deep_methods())})/"
     r"(?P<dataset>[^/]+)/(?P<variant>[^/]+)/"
     r"a(?P<alpha>[0-9.]+)_b(?P<beta>[0-9.]+)/(?:(?P<point>[^/]+=[^/]+)/)?seed(?P<seed>\d+)\.json$"
 )

@@ -1,7 +1,6 @@
 # Target lists and parameters derived from the config (no rules here).
 import json
 import os
-import re
 import shlex
 
 import pandas as pd
@@ -23,7 +22,7 @@ SEEDS = list(range(config["seeds"]))
 
 
 wildcard_constraints:
-    dataset="|".join(re.escape(name) for name in dataset_names()),
+    dataset=catalogue.names_pattern(dataset_names()),
     group=r"[A-Za-z0-9_.\-]+",
     method=r"[A-Za-z0-9+\-]+",
     variant=r"[A-Za-z0-9_+\-]+",
@@ -91,15 +90,10 @@ def baseline_records():
 DEEP_METHODS = catalogue.sections()  # method → config section
 
 
-def name_pattern(names):
-    """A wildcard constraint matching exactly these names."""
-    return "|".join(re.escape(name) for name in names)
-
-
 # Wildcard constraints of the run rules, from the method catalogue.
-DEEP_METHOD_PATTERN = name_pattern(catalogue.deep_methods())
-DEEP_VARIANT_PATTERN = name_pattern(catalogue.all_deep_variants())
-BASELINE_METHOD_PATTERN = name_pattern(catalogue.baseline_methods())
+DEEP_METHOD_PATTERN = catalogue.names_pattern(catalogue.deep_methods())
+DEEP_VARIANT_PATTERN = catalogue.names_pattern(catalogue.all_deep_variants())
+BASELINE_METHOD_PATTERN = catalogue.names_pattern(catalogue.baseline_methods())
 
 
 def setting_dir(alpha, beta):
