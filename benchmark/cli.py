@@ -231,7 +231,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from benchmark import catalogue, records
-    from benchmark.train import run_from_file, write_outputs
+    from benchmark.train import run_from_file
 
     variants, config_class = catalogue.variants(args.method), catalogue.config_class(args.method)
     if args.variant not in variants:
@@ -263,7 +263,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         scaling=args.scaling,
         overrides=overrides,
     )
-    write_outputs(result, out)
+    records.write_run(out, result.record, result.history, result.embeddings)
     m, status = result.record["metrics"], result.record["status"]
     if status == "done":
         log.info(

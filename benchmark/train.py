@@ -283,11 +283,6 @@ def _weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, flo
     return {f"w_{name}": float(w) for name, w in zip(view_names, weights, strict=True)}
 
 
-def write_outputs(output: RunOutput, record_path: Path) -> None:
-    """The run's files: history and embeddings beside the record, the record last."""
-    records.write_run(record_path, output.record, output.history, output.embeddings)
-
-
 def run_from_file(
     method: str,
     variant: str,
