@@ -4,12 +4,12 @@ For each method: deep or baseline, single-view or all-view, its variants (deep: 
 loss terms it keeps; the variant named as the method is the full model), its config section,
 its config class and trainer (as import paths, loaded only when a run needs them), and the
 panels of its training-curve figure. The package, the workflow rules (which import this module
-without torch) and the config checks read it; nothing else spells a method's name or its
-variants.
+without torch) and the config checks read it; nothing else lists the methods or their variants
+(the paper tables name the rows the papers print).
 
-Adding a deep method is a model file, a trainer (benchmark.trainers.Trainer) and one entry here
-(`register` does it at run time, e.g. in a test); running it in the DAG also needs its config
-section in workflow/schemas/config.schema.yaml.
+Adding a deep method is a model file, a trainer (benchmark.trainers.Trainer) and one entry in
+CATALOGUE (tests/test_catalogue.py adds one at run time); running it in the DAG also needs its
+config section in workflow/schemas/config.schema.yaml.
 """
 
 from __future__ import annotations
@@ -65,11 +65,6 @@ CATALOGUE: dict[str, Method] = {
         panels=("total", "ACC", "NMI", "ECE"),
     ),
 }
-
-
-def register(method: Method) -> None:
-    """Add (or replace) a catalogue entry at run time."""
-    CATALOGUE[method.name] = method
 
 
 def get(name: str) -> Method:

@@ -305,7 +305,7 @@ def check_train_arguments(
     in_schema = _subschema(config_schema(), [section]).get("properties")
     if in_schema:
         rules = {k: v for k, v in in_schema.items() if k not in RUN_SELECTORS}
-    else:  # a method registered at run time, with no config section: its class checks values
+    else:  # a method added to the catalogue at run time, with no config section: its class checks
         names = (*catalogue.hyper_parameters(method), "embeddings_at", "device", "threads")
         rules = {k: {} for k in names}
     for key, value in values.items():
