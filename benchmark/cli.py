@@ -227,25 +227,35 @@ def default_embeddings_at(epochs: int) -> list[int]:
     return sorted({e for e in (0, 5, epochs) if e <= epochs})
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _deep_run_settings(args: argparse.Namespace, command: str):
+    """The checked config and settings of a train or train-pack command (MmcbenchError)."""
     import torch
 
-    from benchmark import catalogue, records
-    from benchmark.train import run_from_file
+    from benchmark import catalogue
 
     variants, config_class = catalogue.variants(args.method), catalogue.config_class(args.method)
     if args.variant not in variants:
         raise MmcbenchError(
-            f"train: unknown {args.method} variant {args.variant!r}; "
+            f"{command}: unknown {args.method} variant {args.variant!r}; "
             f"expected one of {', '.join(variants)}"
         )
     try:
         hparams, settings, overrides = _train_values(args, config_class)
         config = config_class.from_dict(hparams)
     except (ConfigError, ValueError, TypeError) as exc:
-        raise MmcbenchError(f"train: invalid hyper-parameters: {exc}") from exc
+        raise MmcbenchError(f"{command}: invalid hyper-parameters: {exc}") from exc
     if args.device == "cuda" and not torch.cuda.is_available():
-        raise MmcbenchError("train: --device cuda, but CUDA is not available on this machine")
+        raise MmcbenchError(f"{command}: --device cuda, but CUDA is not available on this machine")
+    return config, settings, overrides
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark import records
+    from benchmark.train import run_from_file
+
+    config, settings, overrides = _deep_run_settings(args, "train")
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
     out = Path(args.out)
     for path in (out, *records.side_files(out)):
@@ -293,6 +303,87 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.seed,
             result.record["error"],
         )
+    return 0
+
+
+def _per_run(values: list[float] | None, runs: int, option: str) -> list[float | None]:
+    """One value per run from an option given once (all runs) or once per run."""
+    if values is None:
+        return [None] * runs
+    if len(values) == 1:
+        return values * runs
+    if len(values) != runs:
+        raise MmcbenchError(
+            f"train-pack: {option} takes one value or one per seed ({runs}), got {len(values)}"
+        )
+    return values
+
+
+def cmd_train_pack(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark import records
+    from benchmark.pack import Member, check_members, pack_from_file
+
+    runs = len(args.seeds)
+    if len(args.out) != runs:
+        raise MmcbenchError(
+            f"train-pack: --out names {len(args.out)} record(s) for {runs} seed(s); give one per"
+            " seed, in the same order"
+        )
+    if len(set(args.out)) != runs:
+        raise MmcbenchError("train-pack: two runs would write the same record (--out)")
+    members, config = [], None
+    for seed, alpha, beta in zip(
+        args.seeds,
+        _per_run(args.alpha, runs, "--alpha"),
+        _per_run(args.beta, runs, "--beta"),
+        strict=True,
+    ):
+        run_args = argparse.Namespace(**{**vars(args), "alpha": alpha, "beta": beta})
+        run_config, settings, overrides = _deep_run_settings(run_args, "train-pack")
+        members.append(Member(seed, run_config.alpha, run_config.beta))
+        config = config or run_config
+    try:
+        check_members(members)
+    except ValueError as exc:
+        raise MmcbenchError(f"train-pack: {exc}") from exc
+    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
+    outs = [Path(o) for o in args.out]
+    for out in outs:
+        for path in (out, *records.side_files(out)):
+            atomic.check_writable(path)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = pack_from_file(
+        args.method,
+        args.variant,
+        args.data,
+        members,
+        config,
+        device=args.device,
+        embeddings_at=embeddings_at,
+        scaling=args.scaling,
+        overrides=overrides,
+    )
+    for out, member, result in zip(outs, members, results, strict=True):
+        records.write_run(out, result.record, result.history, result.embeddings)
+        m, status = result.record["metrics"], result.record["status"]
+        log.info(
+            "%s: %s %s on %s, α = %g, β = %g, seed %d: %s",
+            status,
+            args.method,
+            args.variant,
+            result.record["dataset"],
+            member.alpha,
+            member.beta,
+            member.seed,
+            f"ACC {m['ACC']:.1f} NMI {m['NMI']:.1f} ARI {m['ARI']:.1f} ECE {m['ECE']:.1f}"
+            if status == "done"
+            else result.record["error"],
+        )
+    wall = results[0].record["time"]["wall_s"]
+    log.info("pack of %d runs done in %.1f s (%.1f s per run)", runs, wall, wall / runs)
     return 0
 
 
@@ -418,6 +509,64 @@ def cmd_sys_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
+    """Options of `train` (one run) and `train-pack` (`pack`: lists of seeds, α, β, out)."""
+    from benchmark import catalogue
+    from benchmark.models.settings import DeepConfig
+
+    deep = catalogue.deep_methods()
+    p.add_argument("--method", required=True, choices=deep)
+    p.add_argument(
+        "--variant",
+        required=True,
+        help="; ".join(f"{m}: {', '.join(catalogue.variants(m))}" for m in deep),
+    )
+    p.add_argument("--data", required=True, help="converted dataset (.h5)")
+    if pack:
+        p.add_argument(
+            "--seeds", type=seed_value, nargs="+", required=True, help=f"0…{SEED_MAX} each"
+        )
+    else:
+        p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
+    many = "one for all runs or one per seed; " if pack else ""
+    nargs = "+" if pack else None
+    p.add_argument(
+        "--alpha", type=float, nargs=nargs, help=f"α in [0, 1], {many}default {DeepConfig.alpha}"
+    )
+    p.add_argument(
+        "--beta", type=float, nargs=nargs, help=f"β in [0, 1], {many}default {DeepConfig.beta}"
+    )
+    p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs (spec: 100)")
+    p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one hyper-parameter on top of --hparams and record it as the run's "
+        "overrides (a resolution-study point; e.g. kl_reduction=sum, grad_clip=null); repeatable",
+    )
+    p.add_argument(
+        "--embeddings-at",
+        type=int,
+        nargs="*",
+        default=None,
+        help="epochs (≤ epochs) whose fused embeddings are saved (default: 0, 5 and the last)",
+    )
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto = cuda if present"
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (≥ 1)")
+    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"], help="per feature")
+    p.add_argument(
+        "--out",
+        required=True,
+        nargs="+" if pack else None,
+        help=("run records (.json), one per seed in order" if pack else "run record (.json)")
+        + "; history (.history.csv) and embeddings (.embeddings.npz) are written beside it",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     import benchmark
     from benchmark import catalogue
@@ -512,46 +661,20 @@ def build_parser() -> argparse.ArgumentParser:
         "saved embeddings (.embeddings.npz). Hyper-parameters not given keep the spec's "
         "defaults (config schema, sections gib and clib), and are checked by its rules.",
     )
-    deep = catalogue.deep_methods()
-    p.add_argument("--method", required=True, choices=deep)
-    p.add_argument(
-        "--variant",
-        required=True,
-        help="; ".join(f"{m}: {', '.join(catalogue.variants(m))}" for m in deep),
-    )
-    p.add_argument("--data", required=True, help="converted dataset (.h5)")
-    p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
-    p.add_argument("--alpha", type=float, help=f"α in [0, 1] (default: {DeepConfig.alpha})")
-    p.add_argument("--beta", type=float, help=f"β in [0, 1] (default: {DeepConfig.beta})")
-    p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs (spec: 100)")
-    p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change one hyper-parameter on top of --hparams and record it as the run's "
-        "overrides (a resolution-study point; e.g. kl_reduction=sum, grad_clip=null); repeatable",
-    )
-    p.add_argument(
-        "--embeddings-at",
-        type=int,
-        nargs="*",
-        default=None,
-        help="epochs (≤ epochs) whose fused embeddings are saved (default: 0, 5 and the last)",
-    )
-    p.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto = cuda if present"
-    )
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (≥ 1)")
-    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"], help="per feature")
-    p.add_argument(
-        "--out",
-        required=True,
-        help="run record (.json); history (.history.csv) and embeddings "
-        "(.embeddings.npz) are written beside it",
-    )
+    deep_run_options(p, pack=False)
     p.set_defaults(func=cmd_train)
+
+    p = add_command(
+        sub,
+        "train-pack",
+        "train K deep runs of one setting at once (seeds and/or α, β), one stacked model",
+        "Trains the runs together in one process: one vmapped forward and backward per step "
+        "for all of them (benchmark.pack). Each run keeps its own seed (initial weights, batch "
+        "order, noise, balls) and writes the record, history and embeddings `train` writes for "
+        "it alone, with the same numbers (to float rounding).",
+    )
+    deep_run_options(p, pack=True)
+    p.set_defaults(func=cmd_train_pack)
 
     p = add_command(
         sub,

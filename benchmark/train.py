@@ -131,7 +131,7 @@ def fit(
     history: list[dict[str, float]] = []
     embeddings: dict[str, np.ndarray] = {}
     scores, assignments, fused = evaluate(trainer, views, data.labels)
-    history.append({"epoch": 0, **scores, **_weights(model, data.view_names)})
+    history.append({"epoch": 0, **scores, **fusion_weights(model, data.view_names)})
     if 0 in embeddings_at:
         embeddings["epoch_0"] = fused
     log.info(
@@ -173,15 +173,7 @@ def fit(
             break
         epoch_stats = trainer.after_epoch()
         scores, assignments, fused = evaluate(trainer, views, data.labels)
-        n_batches = len(batches)
-        row = {
-            "epoch": epoch,
-            **{k: v / n_batches for k, v in sums.items()},
-            **scores,
-            **_weights(model, data.view_names),
-            **{k: v / n_batches for k, v in stats.items()},
-            **epoch_stats,
-        }
+        row = history_row(epoch, sums, stats, len(batches), scores, trainer, data, epoch_stats)
         epoch_times.append(time.perf_counter() - t_epoch)
         row["epoch_s"] = epoch_times[-1]
         if trainer.times_balls:
@@ -212,6 +204,28 @@ def fit(
     )
 
 
+def history_row(
+    epoch: int,
+    sums: dict[str, float],
+    stats: dict[str, float],
+    n_batches: int,
+    scores: dict[str, float],
+    trainer: Trainer,
+    data: MultiViewData,
+    epoch_stats: dict[str, float],
+) -> dict[str, float]:
+    """One epoch's history row: loss terms and step statistics averaged over its batches, the
+    evaluation's scores, the fusion weights and the method's end-of-epoch statistics."""
+    return {
+        "epoch": epoch,
+        **{k: v / n_batches for k, v in sums.items()},
+        **scores,
+        **fusion_weights(trainer.model, data.view_names),
+        **{k: v / n_batches for k, v in stats.items()},
+        **epoch_stats,
+    }
+
+
 def train(
     method: str,
     data: MultiViewData,
@@ -230,10 +244,47 @@ def train(
     """
     started, t_start = records.now(), time.perf_counter()
     seed_everything(seed)
-    views = [torch.as_tensor(scale_view(v, scaling), device=device) for v in data.views]
+    dtype = torch.get_default_dtype()  # float32 unless a caller (a test) asks for float64
+    views = [
+        torch.as_tensor(scale_view(v, scaling), device=device, dtype=dtype) for v in data.views
+    ]
     trainer = make_trainer(method, data, views, variant, seed, config, device)
     fitted = fit(trainer, views, data, config, embeddings_at, seed, device, f"{method} {variant}")
 
+    return run_output(
+        method,
+        variant,
+        data,
+        seed,
+        trainer,
+        fitted,
+        embeddings_at,
+        scaling,
+        overrides,
+        started=started,
+        wall_s=time.perf_counter() - t_start,
+        device=device,
+    )
+
+
+def run_output(
+    method: str,
+    variant: str,
+    data: MultiViewData,
+    seed: int,
+    trainer: Trainer,
+    fitted: Fitted,
+    embeddings_at: Sequence[int],
+    scaling: str,
+    overrides: dict[str, Any] | None,
+    *,
+    started: str,
+    wall_s: float,
+    device: torch.device,
+    pack_size: int | None = None,
+) -> RunOutput:
+    """The record, history and embeddings of a trained run (alone, or in a pack of
+    `pack_size` runs: its timings are then the pack's)."""
     # The fused soft assignments of the last evaluated epoch, with the labels: enough to
     # recompute ECE and draw reliability diagrams without retraining.
     embeddings = {
@@ -245,6 +296,14 @@ def train(
     done = fitted.status == "done"
     metrics = {m: float(last[m]) for m in records.METRICS} if done else None
     epochs = fitted.epoch_seconds
+    timing = {
+        "per_epoch_s": float(np.mean(epochs)) if epochs else None,
+        "ball_share": sum(fitted.ball_seconds) / sum(epochs)
+        if epochs and trainer.times_balls
+        else None,
+    }
+    if pack_size is not None:
+        timing["pack_size"] = pack_size
     record = records.run_record(
         method=method,
         variant=variant,
@@ -260,25 +319,21 @@ def train(
         diagnostics={
             "diverged_epoch": fitted.diverged_at,
             "epochs_run": len(epochs),
-            "fusion_weights": _weights(trainer.model, data.view_names),
+            "fusion_weights": fusion_weights(trainer.model, data.view_names),
             **trainer.diagnostics(fitted.history),
             "batches_per_epoch": fitted.batches_per_epoch,
         },
-        timing={
-            "per_epoch_s": float(np.mean(epochs)) if epochs else None,
-            "ball_share": sum(fitted.ball_seconds) / sum(epochs)
-            if epochs and trainer.times_balls
-            else None,
-        },
+        timing=timing,
         started=started,
-        wall_s=time.perf_counter() - t_start,
+        wall_s=wall_s,
         device=describe_device(device),
         scaling=scaling,
     )
     return RunOutput(record=record, history=fitted.history, embeddings=embeddings)
 
 
-def _weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, float]:
+def fusion_weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, float]:
+    """The fusion weights, one column per view (w_<view>)."""
     weights = model.fusion.weights.detach().cpu().tolist()
     return {f"w_{name}": float(w) for name, w in zip(view_names, weights, strict=True)}
 

@@ -52,24 +52,34 @@ class CLIB(FusedEncoders):
         self.cluster_head = ClusteringHead(config.latent_dim, n_clusters, config.head_hidden)
         self.initialise()
 
-    def forward(self, views: list[torch.Tensor], heads: bool = True) -> CLIBOutput:
-        h, mu, logvar, hf = self.encode(views)
-        p_cal: list[torch.Tensor] = []
-        p_clu = hf.new_zeros((hf.shape[0], self.n_clusters))
-        if heads:
-            # Default: calibration heads see H^m.detach(), so L_caliH (and L_re, L_con through
-            # p^cal) send no gradient to the encoders; ablation calihead-backprop lifts this.
-            cal_in = [hm.detach() for hm in h] if self.config.detach_cali else h
-            p_cal = [head(x)[0] for head, x in zip(self.cali_heads, cal_in, strict=True)]
-            p_clu = self.cluster_head(hf)[0]
+    def forward(
+        self,
+        views: list[torch.Tensor],
+        heads: bool = True,
+        noise: list[torch.Tensor] | None = None,
+    ) -> CLIBOutput:
+        h, mu, logvar, hf = self.encode(views, noise)
+        p_cal, p_clu = self.head_outputs(h, hf) if heads else ([], None)
+        if p_clu is None:
+            p_clu = hf.new_zeros((hf.shape[0], self.n_clusters))
         return CLIBOutput(h=h, mu=mu, logvar=logvar, hf=hf, p_cal=p_cal, p_clu=p_clu)
+
+    def head_outputs(
+        self, h: list[torch.Tensor], hf: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The calibration heads' P^cal per modality and the cluster head's P^clu."""
+        # Default: calibration heads see H^m.detach(), so L_caliH (and L_re, L_con through
+        # p^cal) send no gradient to the encoders; ablation calihead-backprop lifts this.
+        cal_in = [hm.detach() for hm in h] if self.config.detach_cali else h
+        p_cal = [head(x)[0] for head, x in zip(self.cali_heads, cal_in, strict=True)]
+        return p_cal, self.cluster_head(hf)[0]
 
 
 # ----------------------------------------------------------------------------- screening
 def quality(p: torch.Tensor) -> torch.Tensor:
     """S(P) = 1 − H(P) / (2 H_max), H_max = log k: 1 for one-hot rows, 0.5 for uniform ones."""
-    k = p.shape[1]
-    entropy = -(p * p.clamp_min(1e-30).log()).sum(dim=1)
+    k = p.shape[-1]
+    entropy = -(p * p.clamp_min(1e-30).log()).sum(dim=-1)
     return 1.0 - entropy / (2.0 * math.log(k))
 
 
@@ -78,38 +88,56 @@ def per_cluster_quota(batch_size: int, n_clusters: int, screen_frac: float) -> i
     return math.ceil(screen_frac * batch_size / n_clusters)
 
 
-def screen(p: torch.Tensor, quota: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Q_{c,m} for one modality: (sample indices, their cluster c), at most `quota` per cluster.
-
-    Each sample belongs to the cluster of its argmax only, so it is picked at most once.
-    """
-    score = quality(p.detach())
-    cluster = p.detach().argmax(dim=1)
-    # Order by cluster, then by descending score; rank within each cluster's run.
-    order = torch.argsort(score, descending=True, stable=True)
-    order = order[torch.argsort(cluster[order], stable=True)]
-    sorted_clusters = cluster[order]
-    counts = torch.bincount(sorted_clusters, minlength=p.shape[1])
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(order.numel(), device=p.device) - starts[sorted_clusters]
+def screen_mask(p: torch.Tensor, quota: int) -> torch.Tensor:
+    """Q_{c,m} for one modality as a mask over (sample, cluster) pairs, same shape as `p`
+    (B × k, or K × B × k for K runs of a pack): at most `quota` samples per cluster, those of
+    highest S(P). Each sample belongs to the cluster of its argmax only, so it is picked at
+    most once."""
+    p = p.detach()
+    runs = p if p.dim() == 3 else p.unsqueeze(0)
+    k = runs.shape[2]
+    score, cluster = quality(runs), runs.argmax(dim=2)
+    # Per run: order by cluster, then by descending score; rank within each cluster's run.
+    order = torch.argsort(score, dim=1, descending=True, stable=True)
+    order = order.gather(1, torch.argsort(cluster.gather(1, order), dim=1, stable=True))
+    sorted_clusters = cluster.gather(1, order)
+    counts = nn.functional.one_hot(sorted_clusters, k).sum(dim=1)
+    starts = torch.cumsum(counts, dim=1) - counts
+    rank = torch.arange(order.shape[1], device=p.device) - starts.gather(1, sorted_clusters)
     keep = rank < quota
-    return order[keep], sorted_clusters[keep]
+    mask = torch.zeros_like(runs, dtype=torch.bool)
+    run_index = torch.arange(runs.shape[0], device=p.device).unsqueeze(1).expand_as(order)
+    mask[run_index[keep], order[keep], sorted_clusters[keep]] = True
+    return mask if p.dim() == 3 else mask[0]
+
+
+def screen(p: torch.Tensor, quota: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q_{c,m} for one modality (B × k): (sample indices, their cluster c)."""
+    samples, clusters = screen_mask(p, quota).nonzero(as_tuple=True)
+    return samples, clusters
 
 
 @dataclass
 class Screened:
-    """The pseudo-label set S: per modality Q_m, and their union as (sample, cluster) pairs."""
+    """The pseudo-label set S as masks over (sample, cluster) pairs: per modality Q_m, and
+    their union (B × k each, or K × B × k for a pack)."""
 
-    per_modality: list[tuple[torch.Tensor, torch.Tensor]]
-    samples: torch.Tensor
-    clusters: torch.Tensor
+    per_modality: list[torch.Tensor]
+    union: torch.Tensor
+
+    @property
+    def samples(self) -> torch.Tensor:
+        return self.union.nonzero(as_tuple=True)[0]
+
+    @property
+    def clusters(self) -> torch.Tensor:
+        return self.union.nonzero(as_tuple=True)[1]
 
 
 def screen_all(p_cal: list[torch.Tensor], quota: int) -> Screened:
-    per_modality = [screen(p, quota) for p in p_cal]
-    k = p_cal[0].shape[1]
-    pairs = torch.cat([idx * k + c for idx, c in per_modality]).unique()
-    return Screened(per_modality, pairs // k, pairs % k)
+    per_modality = [screen_mask(p, quota) for p in p_cal]
+    union = torch.stack(per_modality).any(dim=0)
+    return Screened(per_modality, union)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -143,8 +171,8 @@ def calibration_terms(out: CLIBOutput, screened: Screened, terms: Terms) -> dict
     result: dict[str, torch.Tensor] = {}
     if terms.caliH:
         nll = out.p_clu.new_zeros(())
-        for p, (idx, c) in zip(out.p_cal, screened.per_modality, strict=True):
-            nll = nll - p[idx, c].clamp_min(1e-30).log().sum()
+        for p, mask in zip(out.p_cal, screened.per_modality, strict=True):
+            nll = nll - (mask.to(p.dtype) * p.clamp_min(1e-30).log()).sum()
         result["L_caliH"] = nll / batch
     if terms.re:
         marginals = [p.mean(dim=0) for p in out.p_cal]
@@ -152,8 +180,9 @@ def calibration_terms(out: CLIBOutput, screened: Screened, terms: Terms) -> dict
             marginals
         )
     if terms.cluH:
-        picked = out.p_clu[screened.samples, screened.clusters]
-        result["L_cluH"] = -picked.clamp_min(1e-30).log().mean()
+        union = screened.union.to(out.p_clu.dtype)
+        picked = (union * out.p_clu.clamp_min(1e-30).log()).sum()
+        result["L_cluH"] = -picked / union.sum()
     if terms.con:
         log_clu = out.p_clu.clamp_min(1e-30).log()
         result["L_con"] = sum(
@@ -162,26 +191,42 @@ def calibration_terms(out: CLIBOutput, screened: Screened, terms: Terms) -> dict
     return result
 
 
+def screening_quota(model: CLIB, batch_size: int) -> int:
+    return per_cluster_quota(batch_size, model.n_clusters, model.config.screen_frac)
+
+
 @dataclass
 class CLIBStep:
     terms: dict[str, torch.Tensor]
     screened: Screened | None
 
 
-def clib_loss(model: CLIB, out: CLIBOutput, variant: str, warming_up: bool) -> CLIBStep:
-    """All loss terms of one step: L_IB only while warming up, L_IB + α L_Cal after."""
+def clib_loss(
+    model: CLIB,
+    out: CLIBOutput,
+    variant: str,
+    warming_up: bool,
+    screened: Screened | None = None,
+    alpha: float | torch.Tensor | None = None,
+    beta: float | torch.Tensor | None = None,
+) -> CLIBStep:
+    """All loss terms of one step: L_IB only while warming up, L_IB + α L_Cal after.
+
+    `screened` is computed here unless given, α and β are the config's unless given (a pack
+    screens its K runs at once and passes each run's own α and β)."""
     cfg = model.config
-    terms = information_bottleneck(
-        out, cfg.beta, cfg.mi_eps, cfg.kl_reduction, cfg.feature_mi_input
-    )
+    alpha = cfg.alpha if alpha is None else alpha
+    beta = cfg.beta if beta is None else beta
+    terms = information_bottleneck(out, beta, cfg.mi_eps, cfg.kl_reduction, cfg.feature_mi_input)
     total = terms["L_IB"]
-    screened = None
-    if not warming_up:
-        quota = per_cluster_quota(out.hf.shape[0], model.n_clusters, cfg.screen_frac)
-        screened = screen_all(out.p_cal, quota)
+    if warming_up:
+        screened = None
+    else:
+        if screened is None:
+            screened = screen_all(out.p_cal, screening_quota(model, out.hf.shape[0]))
         cal = calibration_terms(out, screened, variant_terms(variant))
         terms.update(cal)
         terms["L_Cal"] = sum(cal.values(), out.hf.new_zeros(()))
-        total = total + cfg.alpha * terms["L_Cal"]
+        total = total + alpha * terms["L_Cal"]
     terms["total"] = total
     return CLIBStep(terms=terms, screened=screened)

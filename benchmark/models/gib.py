@@ -25,7 +25,7 @@ import torch
 
 from benchmark import catalogue
 from benchmark.losses import ddc_terms, feature_distribution, gaussian_kl, mutual_information
-from benchmark.models.granular import Balls, granular_balls
+from benchmark.models.granular import Balls, granular_balls, granular_balls_runs
 from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
 from benchmark.models.settings import GIBConfig
 from benchmark.variants import GIB_VARIANTS, GIBTerms
@@ -87,43 +87,64 @@ class GIB(FusedEncoders):
         generator: torch.Generator | None = None,
     ) -> GIBOutput:
         """One training pass of `variant`: encoders, the balls it needs, the DDC module."""
-        terms = variant_terms(variant)
-        cfg = self.config
-        on_balls = cfg.ddc_input == "balls"
         h, mu, logvar, hs = self.encode(views)
-        names = [f"v{i}" for i in range(len(h))]
+        wanted = self.ball_inputs(h, hs, variant)
+        balls, seconds = self.make_balls(wanted, [generator] if wanted else [])
+        centres = {name: balls[name].sample_centres(rep) for name, rep in wanted.items()}
+        ys, zs, y = self.cluster(h, hs, centres, variant)
+        return GIBOutput(h, mu, logvar, hs, y, ys, zs, balls, centres, seconds)
+
+    def ball_inputs(
+        self, h: list[torch.Tensor], hs: torch.Tensor, variant: str
+    ) -> dict[str, torch.Tensor]:
+        """The representations `variant` needs balls of, by name (v0, v1, …, fused)."""
+        terms = variant_terms(variant)
+        on_balls = self.config.ddc_input == "balls"
         wanted = {}
         if terms.balls or (on_balls and terms.samples):  # C^i for L_Balls, or Y^i = DDC(C^i)
-            wanted.update(zip(names, h, strict=True))
+            wanted.update((f"v{i}", hi) for i, hi in enumerate(h))
         if terms.balls or on_balls:
             wanted[FUSED] = hs
-        balls, seconds = self._balls(wanted, generator)
-        centres = {name: balls[name].sample_centres(rep) for name, rep in wanted.items()}
+        return wanted
+
+    def cluster(
+        self,
+        h: list[torch.Tensor],
+        hs: torch.Tensor,
+        centres: dict[str, torch.Tensor],
+        variant: str,
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """The DDC module's pass: Y^s and its hidden activations, and Y^i when L_Samples is
+        on (on each sample's centre C or on H, by `ddc_input`)."""
+        on_balls = self.config.ddc_input == "balls"
         ys, zs = self.ddc(centres[FUSED] if on_balls else hs)
         y = []
-        if terms.samples:
+        if variant_terms(variant).samples:
             # BatchNorm running statistics follow the fused pathway, the one evaluation uses
             # (argmax Y^s); per-view passes normalise with their batch statistics as usual.
             with running_stats_frozen(self.ddc):
-                y = [
-                    self.ddc(centres[name] if on_balls else hi)[0]
-                    for name, hi in zip(names, h, strict=True)
-                ]
-        return GIBOutput(h, mu, logvar, hs, y, ys, zs, balls, centres, seconds)
+                y = [self.ddc(centres[f"v{i}"] if on_balls else hi)[0] for i, hi in enumerate(h)]
+        return ys, zs, y
 
-    def _balls(
-        self, reps: dict[str, torch.Tensor], generator: torch.Generator | None
+    def make_balls(
+        self, reps: dict[str, torch.Tensor], generators: list[torch.Generator | None]
     ) -> tuple[dict[str, Balls], float]:
-        """Granular balls of each representation (in order, one generator), and their time."""
+        """Granular balls of each representation (in order; B × D for one run, K × B × D for
+        K runs, run r drawing from `generators[r]`), and their time."""
         if not reps:
             return {}, 0.0
-        if generator is None:
+        if not generators or any(g is None for g in generators):
             raise ValueError("generating granular balls needs a torch.Generator")
         device = next(iter(reps.values())).device
         _synchronise(device)
         t0 = time.perf_counter()
         balls = {
-            name: granular_balls(rep, self.n_clusters, self.config.balls, generator)
+            name: granular_balls_runs(
+                rep if rep.dim() == 3 else rep.unsqueeze(0),
+                self.n_clusters,
+                self.config.balls,
+                generators,
+            )
             for name, rep in reps.items()
         }
         _synchronise(device)
@@ -146,7 +167,7 @@ class GIB(FusedEncoders):
         if self.config.eval_input == "samples":
             inputs = hs
         elif self.config.eval_input == "balls":
-            generator = torch.Generator(device=hs.device).manual_seed(seed)
+            generator = torch.Generator().manual_seed(seed)  # on CPU, as in training
             balls = granular_balls(hs, self.n_clusters, self.config.balls, generator)
             inputs = balls.sample_centres(hs)
         else:
@@ -162,10 +183,20 @@ class StepResult:
     terms: dict[str, torch.Tensor]
 
 
-def gib_loss(model: GIB, out: GIBOutput, variant: str) -> StepResult:
-    """All loss terms of one training step for an ablation variant (inactive terms absent)."""
+def gib_loss(
+    model: GIB,
+    out: GIBOutput,
+    variant: str,
+    alpha: float | torch.Tensor | None = None,
+    beta: float | torch.Tensor | None = None,
+) -> StepResult:
+    """All loss terms of one training step for an ablation variant (inactive terms absent).
+
+    α and β are the config's unless given (a pack passes each run's own)."""
     terms_on = variant_terms(variant)
     cfg = model.config
+    alpha = cfg.alpha if alpha is None else alpha
+    beta = cfg.beta if beta is None else beta
     mi = lambda p, q: mutual_information(p, q, cfg.mi_eps)  # noqa: E731
     terms = ddc_terms(out.ys, out.zs, cfg.rel_sigma, cfg.ddc2)
     terms["L_DDC"] = terms["ddc1"] + terms["ddc2"] + terms["ddc3"]
@@ -184,7 +215,7 @@ def gib_loss(model: GIB, out: GIBOutput, variant: str) -> StepResult:
         )
         terms["mi_yy"] = sum((mi(out.y[i], out.y[j]) for i, j in pairs), zero)
         terms["mi_ys"] = sum((mi(yi, out.ys) for yi in out.y), zero)
-        terms["L_Samples"] = cfg.alpha * (terms["vib"] + terms["mi_yy"]) - cfg.beta * terms["mi_ys"]
+        terms["L_Samples"] = alpha * (terms["vib"] + terms["mi_yy"]) - beta * terms["mi_ys"]
         total = total + terms["L_Samples"]
 
     if terms_on.balls:
@@ -197,7 +228,7 @@ def gib_loss(model: GIB, out: GIBOutput, variant: str) -> StepResult:
         cs = feature_distribution(out.centres[FUSED], cfg.feature_mi_input)
         terms["mi_cc"] = sum((mi(c[i], c[j]) for i, j in pairs), zero)
         terms["mi_cs"] = sum((mi(ci, cs) for ci in c), zero)
-        terms["L_Balls"] = cfg.alpha * terms["mi_cc"] - cfg.beta * terms["mi_cs"]
+        terms["L_Balls"] = alpha * terms["mi_cc"] - beta * terms["mi_cs"]
         total = total + terms["L_Balls"]
 
     terms["total"] = total

@@ -12,7 +12,12 @@
    partition itself carries no gradient. Each sample carries its ball's centre.
 
 All splits of a round run together on tensors (segment operations over ball ids): loops run
-over rounds and Lloyd iterations only, never over samples or balls.
+over rounds and Lloyd iterations only, never over samples or balls. The same code partitions
+the batches of K runs at once (a pack, `benchmark.pack`): run r's batch is root ball r of one
+partition, k-means runs batched over the runs, and every random number of run r comes from run
+r's own generator, drawn exactly as a run alone draws it (`torch.multinomial` on CPU is an
+exponential race, reproduced here), so a run's balls do not depend on its pack. One run is the
+pack of K = 1. Drawing from K generators is the one loop over runs (a few calls per round).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from dataclasses import dataclass
 
 import torch
 
-from benchmark.losses.ddc import squared_distances
 from benchmark.models.settings import BallSettings
 
 # Why a ball is final: reasons recorded per ball, for diagnostics and tests.
@@ -30,30 +34,52 @@ PURE, TOO_SMALL, REJECTED, OUT_OF_ROUNDS = 0, 1, 2, 3
 
 @dataclass
 class Balls:
-    """A partition of a batch into granular balls."""
+    """A partition of the batches of K runs (K = 1: one run) into granular balls.
 
-    assignment: torch.Tensor  # (B,) ball index of each sample, 0…n_balls−1
+    Rows are the runs' batches one after another (run r: rows r·B … r·B + B − 1); a ball
+    belongs to one run (`run_of_ball`). Ball ids are labels only: their order is not meaningful.
+    """
+
+    assignment: torch.Tensor  # (K·B,) ball index of each sample, 0…n_balls−1
     n_balls: int
     sizes: torch.Tensor  # (n_balls,)
     purity: torch.Tensor  # (n_balls,) pseudo-label purity
     reason: torch.Tensor  # (n_balls,) PURE / TOO_SMALL / REJECTED / OUT_OF_ROUNDS
-    pseudo_labels: torch.Tensor  # (B,)
+    pseudo_labels: torch.Tensor  # (K·B,)
+    run_of_ball: torch.Tensor  # (n_balls,) the run each ball belongs to
 
     def centres(self, h: torch.Tensor) -> torch.Tensor:
-        """Ball centres (n_balls × D), means of the members of `h` (differentiable)."""
+        """Ball centres (n_balls × D), means of the members of `h` (K·B × D, differentiable)."""
         sums = torch.zeros(self.n_balls, h.shape[1], device=h.device, dtype=h.dtype)
         sums = sums.index_add(0, self.assignment, h)
         return sums / self.sizes.to(h.dtype).unsqueeze(1)
 
     def sample_centres(self, h: torch.Tensor) -> torch.Tensor:
-        """C: each sample's ball centre (B × D)."""
-        return self.centres(h)[self.assignment]
+        """C: each sample's ball centre (same shape as `h`: B × D, or K × B × D for a pack)."""
+        flat = h.reshape(-1, h.shape[-1])
+        return self.centres(flat)[self.assignment].reshape(h.shape)
 
     def radii(self, h: torch.Tensor) -> torch.Tensor:
         """Mean Euclidean distance of the members to their centre (Eq. 3), per ball."""
-        distance = (h - self.sample_centres(h)).norm(dim=1)
+        flat = h.reshape(-1, h.shape[-1])
+        distance = (flat - self.sample_centres(flat)).norm(dim=1)
         sums = torch.zeros(self.n_balls, device=h.device, dtype=h.dtype)
         return sums.index_add(0, self.assignment, distance) / self.sizes.to(h.dtype)
+
+    def per_run(self, runs: int) -> dict[str, torch.Tensor]:
+        """Per run (K values each): number of balls, mean size, single-sample share and mean
+        purity of its balls."""
+        count = torch.bincount(self.run_of_ball, minlength=runs).double()
+        sizes = self.sizes.double()
+        per = lambda values: torch.bincount(  # noqa: E731
+            self.run_of_ball, weights=values.double(), minlength=runs
+        )
+        return {
+            "balls": count,
+            "ball_size": per(sizes) / count,
+            "single": per((sizes == 1).double()) / count,
+            "purity": per(self.purity) / count,
+        }
 
 
 def _segment_first_argmax(
@@ -68,44 +94,98 @@ def _segment_first_argmax(
     return first.scatter_reduce(0, segments, candidates, reduce="amin", include_self=True)
 
 
-def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> torch.Tensor:
-    """k-means labels of the rows of `x` (k-means++ seeding, ≤ `iters` Lloyd iterations)."""
-    n = x.shape[0]
+def _per_run(
+    generators: list[torch.Generator], sizes: list[int], draw, device: torch.device
+) -> torch.Tensor:
+    """Random numbers of each run from its own generator (`draw(size, generator)`, on the
+    generator's device), concatenated in run order and moved to `device`. Runs with size 0
+    draw nothing, as a run alone would not."""
+    parts = [draw(n, g) for g, n in zip(generators, sizes, strict=True) if n > 0]
+    return torch.cat(parts).to(device)
+
+
+def _uniform(dtype: torch.dtype):
+    return lambda n, g: torch.rand(n, generator=g, device=g.device, dtype=dtype)
+
+
+def _exponential(dtype: torch.dtype):
+    # What torch.multinomial(weights, 1) draws: argmax(weights / q), q ~ Exp(1).
+    return lambda n, g: torch.empty(n, device=g.device, dtype=dtype).exponential_(1, generator=g)
+
+
+def _batched_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per run, squared distances of the rows of a (K × n × D) to the rows of b (K × m × D)."""
+    a2 = a.pow(2).sum(dim=-1, keepdim=True)
+    b2 = b.pow(2).sum(dim=-1).unsqueeze(-2)
+    return (a2 + b2 - 2 * a @ b.transpose(-1, -2)).clamp(min=0)
+
+
+def kmeans_runs(
+    x: torch.Tensor, k: int, iters: int, generators: list[torch.Generator]
+) -> torch.Tensor:
+    """k-means labels (K × n) of each run's rows of `x` (K × n × D): k-means++ seeding and
+    ≤ `iters` Lloyd iterations per run, run r drawing from `generators[r]`."""
+    runs, n, dim = x.shape
     k = min(k, n)
-    first = torch.randint(n, (1,), generator=generator, device=x.device)
-    centres = [x[first]]
-    closest = squared_distances(x, centres[0]).squeeze(1)
+    every = [n] * runs
+    rows = torch.arange(runs, device=x.device)
+    first = _per_run(
+        generators,
+        [1] * runs,
+        lambda m, g: torch.randint(n, (m,), generator=g, device=g.device),
+        x.device,
+    )
+    centres = [x[rows, first]]
+    closest = _batched_distances(x, centres[0].unsqueeze(1)).squeeze(2)
     for _ in range(1, k):
-        total = closest.sum()
-        weights = closest / total if total > 0 else torch.full_like(closest, 1.0 / n)
-        pick = torch.multinomial(weights, 1, generator=generator)
-        centres.append(x[pick])
-        closest = torch.minimum(closest, squared_distances(x, x[pick]).squeeze(1))
-    centre = torch.cat(centres)
-    labels = squared_distances(x, centre).argmin(dim=1)
+        total = closest.sum(dim=1, keepdim=True)
+        weights = torch.where(total > 0, closest / total, torch.full_like(closest, 1.0 / n))
+        race = _per_run(generators, every, _exponential(x.dtype), x.device).view(runs, n)
+        pick = (weights / race).argmax(dim=1)
+        centres.append(x[rows, pick])
+        closest = torch.minimum(closest, _batched_distances(x, centres[-1].unsqueeze(1)).squeeze(2))
+    centre = torch.stack(centres, dim=1)
+    labels = _batched_distances(x, centre).argmin(dim=2)
+    offsets = (rows * k).unsqueeze(1)
+    flat_x = x.reshape(runs * n, dim)
     for _ in range(iters):
-        counts = torch.bincount(labels, minlength=k)
-        sums = torch.zeros_like(centre).index_add(0, labels, x)
-        centre = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], centre)
-        new_labels = squared_distances(x, centre).argmin(dim=1)
+        # A run whose labels no longer change is at a fixed point: iterating it again while
+        # other runs converge changes nothing.
+        slots = (labels + offsets).reshape(-1)
+        counts = torch.bincount(slots, minlength=runs * k).view(runs, k)
+        sums = torch.zeros(runs * k, dim, device=x.device, dtype=x.dtype)
+        sums = sums.index_add(0, slots, flat_x).view(runs, k, dim)
+        centre = torch.where(counts[..., None] > 0, sums / counts.clamp(min=1)[..., None], centre)
+        new_labels = _batched_distances(x, centre).argmin(dim=2)
         if torch.equal(new_labels, labels):
             break
         labels = new_labels
     return labels
 
 
+def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> torch.Tensor:
+    """k-means labels of the rows of `x` (k-means++ seeding, ≤ `iters` Lloyd iterations)."""
+    return kmeans_runs(x.unsqueeze(0), k, iters, [generator])[0]
+
+
 def _two_means(
-    x: torch.Tensor, ball: torch.Tensor, n_balls: int, iters: int, generator: torch.Generator
+    x: torch.Tensor,
+    ball: torch.Tensor,
+    n_balls: int,
+    iters: int,
+    generators: list[torch.Generator],
+    rows_per_run: list[int],
 ) -> torch.Tensor:
     """2-means inside every ball at once; returns each row's side (0 or 1).
 
     Seeding as k-means++ per ball: a uniformly random member, then a member drawn with
-    probability ∝ squared distance to it (exponential-race sampling, vectorised).
+    probability ∝ squared distance to it (exponential-race sampling, vectorised). The rows are
+    the runs' rows in run order (`rows_per_run`), each run drawing from its generator.
     """
-    u = torch.rand(x.shape[0], generator=generator, device=x.device)
+    u = _per_run(generators, rows_per_run, _uniform(x.dtype), x.device)
     first = _segment_first_argmax(u, ball, n_balls)
     d2 = ((x - x[first[ball]]) ** 2).sum(dim=1)
-    u2 = torch.rand(x.shape[0], generator=generator, device=x.device).clamp(min=1e-12)
+    u2 = _per_run(generators, rows_per_run, _uniform(x.dtype), x.device).clamp(min=1e-12)
     race = torch.where(d2 > 0, torch.log(u2) / d2, torch.full_like(d2, -torch.inf))
     second = _segment_first_argmax(race, ball, n_balls)
     centres = torch.zeros(2 * n_balls, x.shape[1], device=x.device, dtype=x.dtype)
@@ -116,6 +196,7 @@ def _two_means(
     rows = torch.arange(x.shape[0], device=x.device)
     for _ in range(max(iters, 1)):
         # Only the comparison of a row's two centres matters: ‖c‖² − 2 x·c (‖x‖² cancels).
+        # A ball whose sides no longer change is at a fixed point (see kmeans_runs).
         scores = (centres * centres).sum(dim=1) - 2 * (x @ centres.t())
         new_side = (scores[rows, 2 * ball + 1] < scores[rows, 2 * ball]).long()
         if side is not None and torch.equal(new_side, side):
@@ -128,29 +209,38 @@ def _two_means(
     return side
 
 
+def _purity(ball: torch.Tensor, pseudo: torch.Tensor, n_balls: int, k: int):
+    sizes = torch.bincount(ball, minlength=n_balls)
+    counts = torch.bincount(ball * k + pseudo, minlength=n_balls * k).view(n_balls, k)
+    return sizes, counts.max(dim=1).values / sizes
+
+
 @torch.no_grad()
-def granular_balls(
-    h: torch.Tensor, n_clusters: int, settings: BallSettings, generator: torch.Generator
+def granular_balls_runs(
+    h: torch.Tensor, n_clusters: int, settings: BallSettings, generators: list[torch.Generator]
 ) -> Balls:
-    """Partition the rows of `h` (a batch's representation) into granular balls."""
-    x = h.detach()
-    batch = x.shape[0]
-    pseudo = kmeans(x, n_clusters, settings.kmeans_iters, generator)
+    """Partition each run's batch (`h`: K × B × D) into granular balls, run r drawing from
+    `generators[r]`: K root balls of one partition, split together."""
+    runs, batch, dim = h.shape
+    x = h.detach().reshape(runs * batch, dim)
+    pseudo = kmeans_runs(h.detach(), n_clusters, settings.kmeans_iters, generators).reshape(-1)
     k = int(pseudo.max()) + 1
-    ball = torch.zeros(batch, dtype=torch.long, device=x.device)
-    n_balls = 1
-    rejected = torch.zeros(1, dtype=torch.bool, device=x.device)
+    run_of_ball = torch.arange(runs, device=x.device)
+    ball = run_of_ball.repeat_interleave(batch)
+    n_balls = runs
+    rejected = torch.zeros(runs, dtype=torch.bool, device=x.device)
     max_size = settings.n_th * batch
     for _ in range(settings.max_split_rounds):
-        sizes = torch.bincount(ball, minlength=n_balls)
-        counts = torch.bincount(ball * k + pseudo, minlength=n_balls * k).view(n_balls, k)
-        purity = counts.max(dim=1).values / sizes
+        sizes, purity = _purity(ball, pseudo, n_balls, k)
         wants = (purity < settings.theta) | (sizes > max_size)
         split = wants & (sizes >= 2 * settings.min_ball_size) & ~rejected
         if not bool(split.any()):
             break
         members = split[ball].nonzero().squeeze(1)
-        side = _two_means(x[members], ball[members], n_balls, settings.kmeans_iters, generator)
+        member_runs = torch.bincount(run_of_ball[ball[members]], minlength=runs).tolist()
+        side = _two_means(
+            x[members], ball[members], n_balls, settings.kmeans_iters, generators, member_runs
+        )
         child_counts = torch.bincount(2 * ball[members] + side, minlength=2 * n_balls)
         smaller = torch.minimum(child_counts[0::2], child_counts[1::2])
         accept = split & (smaller >= settings.min_ball_size)
@@ -160,11 +250,10 @@ def granular_balls(
         ball[members[moving]] = new_ids[ball[members[moving]]]
         n_new = int(accept.sum())
         rejected = torch.cat([rejected, torch.zeros(n_new, dtype=torch.bool, device=x.device)])
+        run_of_ball = torch.cat([run_of_ball, run_of_ball[accept]])
         n_balls += n_new
 
-    sizes = torch.bincount(ball, minlength=n_balls)
-    counts = torch.bincount(ball * k + pseudo, minlength=n_balls * k).view(n_balls, k)
-    purity = counts.max(dim=1).values / sizes
+    sizes, purity = _purity(ball, pseudo, n_balls, k)
     wants = (purity < settings.theta) | (sizes > max_size)
     reason = torch.full((n_balls,), PURE, dtype=torch.long, device=x.device)
     reason[wants & rejected] = REJECTED
@@ -177,4 +266,12 @@ def granular_balls(
         purity=purity,
         reason=reason,
         pseudo_labels=pseudo,
+        run_of_ball=run_of_ball,
     )
+
+
+def granular_balls(
+    h: torch.Tensor, n_clusters: int, settings: BallSettings, generator: torch.Generator
+) -> Balls:
+    """Partition the rows of `h` (a batch's representation) into granular balls."""
+    return granular_balls_runs(h.unsqueeze(0), n_clusters, settings, [generator])

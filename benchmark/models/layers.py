@@ -67,8 +67,11 @@ class VariationalEncoder(nn.Module):
         self.sigma_offset = sigma_offset
         self.head = nn.Linear(width, 2 * latent_dim if variational else latent_dim)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(H, μ, log σ²)."""
+    def forward(
+        self, x: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(H, μ, log σ²). `noise` is ε when given (a pack draws each run's ε from that run's
+        generator), else ε is drawn from torch's global generator."""
         out = self.head(self.body(x))
         if not self.variational:
             return out, out, None
@@ -81,7 +84,8 @@ class VariationalEncoder(nn.Module):
             logvar = 2.0 * torch.log(sigma)
         if not self.training:
             return mu, mu, logvar
-        return mu + sigma * torch.randn_like(mu), mu, logvar
+        epsilon = torch.randn_like(mu) if noise is None else noise
+        return mu + sigma * epsilon, mu, logvar
 
 
 class SoftmaxFusion(nn.Module):
@@ -148,8 +152,13 @@ class FusedEncoders(nn.Module):
                 if isinstance(module, nn.Linear):
                     nn.init.kaiming_normal_(module.weight)
 
-    def encode(self, views: list[torch.Tensor]) -> tuple[list, list, list, torch.Tensor]:
-        """(H^m, μ^m, log σ²^m per modality, the fused H)."""
-        encoded = [encoder(x) for encoder, x in zip(self.encoders, views, strict=True)]
+    def encode(
+        self, views: list[torch.Tensor], noise: list[torch.Tensor] | None = None
+    ) -> tuple[list, list, list, torch.Tensor]:
+        """(H^m, μ^m, log σ²^m per modality, the fused H); `noise`: ε per modality (training)."""
+        noise = noise if noise is not None else [None] * len(views)
+        encoded = [
+            encoder(x, eps) for encoder, x, eps in zip(self.encoders, views, noise, strict=True)
+        ]
         h = [e[0] for e in encoded]
         return h, [e[1] for e in encoded], [e[2] for e in encoded], self.fusion(h)

@@ -10,9 +10,24 @@ import torch
 
 from benchmark.data.load import MultiViewData
 from benchmark.metrics import accuracy
-from benchmark.models.clib import CLIB, CLIBConfig, clib_loss
+from benchmark.models.clib import (
+    CLIB,
+    CLIBConfig,
+    CLIBOutput,
+    Screened,
+    clib_loss,
+    screen_all,
+    screening_quota,
+)
 from benchmark.models.head_init import initialise_heads
-from benchmark.trainers import EVAL_CHUNK, StepOutcome, encoder_statistics
+from benchmark.trainers import (
+    EVAL_CHUNK,
+    PackStep,
+    StepOutcome,
+    encoder_statistic_tensors,
+    encoder_statistics,
+    stacked_call,
+)
 
 
 class CLIBTrainer:
@@ -54,10 +69,27 @@ class CLIBTrainer:
             # (sample, cluster) pairs over the batch size: above 1 when modalities disagree.
             stats["screened_size"] = float(size)
             stats["screened_share"] = size / idx.numel()
-            self._screened.append(
-                (idx.cpu()[step.screened.samples.cpu()], step.screened.clusters.cpu())
-            )
+            samples, clusters = step.screened.union.nonzero(as_tuple=True)
+            self._screened.append((idx.cpu()[samples.cpu()], clusters.cpu()))
         return StepOutcome(step.terms, stats)
+
+    def pack_step(
+        self,
+        state: dict[str, torch.Tensor],
+        views: list[torch.Tensor],
+        noise: list[torch.Tensor],
+        pack: list[CLIBTrainer],
+        alpha: torch.Tensor,
+        beta: torch.Tensor,
+    ) -> PackStep:
+        """One step of the pack this trainer leads (`benchmark.pack`)."""
+        return pack_step(
+            self.model, state, views, noise, alpha, beta, self.variant, self.warming_up
+        )
+
+    def add_screened(self, samples: torch.Tensor, clusters: torch.Tensor) -> None:
+        """A pack's screened (sample, cluster) pairs of this run, for `after_epoch`."""
+        self._screened.append((samples, clusters))
 
     def after_epoch(self) -> dict[str, float]:
         """ACC (Hungarian) of the epoch's screened pseudo-labels against the true labels."""
@@ -92,3 +124,63 @@ class CLIBTrainer:
             "screened_acc_mean": mean("screened_acc"),
             "warmup_epochs": self.config.warmup_epochs,
         }
+
+
+def pack_step(
+    model: CLIB,
+    state: dict[str, torch.Tensor],
+    views: list[torch.Tensor],
+    noise: list[torch.Tensor],
+    alpha: torch.Tensor,
+    beta: torch.Tensor,
+    variant: str,
+    warming_up: bool,
+) -> PackStep:
+    """One step of K CLIB runs (`views`, `noise`: K × B × d per view; `state`: the stacked
+    parameters and buffers): the network and the losses run vmapped over the runs, the
+    screening of all K runs at once in between."""
+    variational = model.config.variational
+
+    def forward(m: CLIB, xs, eps):
+        h, mu, logvar, hf = m.encode(xs, eps if variational else None)
+        out = {"h": h, "mu": mu, "hf": hf, **({"logvar": logvar} if variational else {})}
+        if not warming_up:
+            out["p_cal"], out["p_clu"] = m.head_outputs(h, hf)
+        return out
+
+    out = stacked_call(model, forward, state, views, noise)
+    screened = None
+    if not warming_up:
+        quota = screening_quota(model, views[0].shape[1])
+        screened = screen_all(out["p_cal"], quota)
+
+    def loss(m: CLIB, h, mu, logvar, hf, p_cal, p_clu, masks, union, a, b):
+        logvar = logvar if variational else [None] * len(h)
+        p_clu = hf.new_zeros((hf.shape[0], m.n_clusters)) if warming_up else p_clu
+        one = CLIBOutput(h=h, mu=mu, logvar=logvar, hf=hf, p_cal=p_cal, p_clu=p_clu)
+        run_screened = None if warming_up else Screened(masks, union)
+        step = clib_loss(m, one, variant, warming_up, run_screened, a, b)
+        return step.terms, encoder_statistic_tensors(mu, logvar)
+
+    logvar = out["logvar"] if variational else out["mu"]
+    placeholder = out["hf"]  # stands in for what warm-up does not compute
+    terms, stats = stacked_call(
+        model,
+        loss,
+        state,
+        out["h"],
+        out["mu"],
+        logvar,
+        out["hf"],
+        out.get("p_cal", []),
+        out.get("p_clu", placeholder),
+        screened.per_modality if screened else [],
+        screened.union if screened else placeholder,
+        alpha,
+        beta,
+    )
+    if screened is not None:
+        size = screened.union.sum(dim=(1, 2)).to(alpha.dtype)
+        stats["screened_size"] = size
+        stats["screened_share"] = size / views[0].shape[1]
+    return PackStep(terms, stats, screened=None if screened is None else screened.union)

@@ -10,22 +10,31 @@ import pandas as pd
 import torch
 
 from benchmark.data.load import MultiViewData
-from benchmark.models.gib import FUSED, GIB, GIBConfig, gib_loss
+from benchmark.models.gib import FUSED, GIB, GIBConfig, GIBOutput, gib_loss
 from benchmark.models.granular import Balls
-from benchmark.trainers import EVAL_CHUNK, StepOutcome, encoder_statistics
+from benchmark.trainers import (
+    EVAL_CHUNK,
+    PackStep,
+    StepOutcome,
+    encoder_statistic_tensors,
+    encoder_statistics,
+    stacked_call,
+)
+
+
+def ball_statistic_tensors(balls: Mapping[str, Balls], runs: int) -> dict[str, torch.Tensor]:
+    """Per run (K values): number, mean size, single-sample share and purity of one step's
+    balls, by name (v0, …, fused; a run without balls has none)."""
+    out: dict[str, torch.Tensor] = {}
+    for name, b in balls.items():
+        for statistic, values in b.per_run(runs).items():
+            out[f"{statistic}_{name}"] = values
+    return out
 
 
 def ball_statistics(balls: Mapping[str, Balls]) -> dict[str, float]:
-    """Number, mean size, single-sample share and purity of one step's balls, by name (v0, …,
-    fused; a run without balls has none)."""
-    out: dict[str, float] = {}
-    for name, b in balls.items():
-        sizes = b.sizes.double()
-        out[f"balls_{name}"] = float(b.n_balls)
-        out[f"ball_size_{name}"] = float(sizes.mean())
-        out[f"single_{name}"] = float((sizes == 1).double().mean())
-        out[f"purity_{name}"] = float(b.purity.double().mean())
-    return out
+    """`ball_statistic_tensors` of one run, as numbers."""
+    return {k: float(v[0]) for k, v in ball_statistic_tensors(balls, 1).items()}
 
 
 def ball_summary(table: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -60,7 +69,9 @@ class GIBTrainer:
     ) -> None:
         self.config, self.variant, self.views, self.seed = config, variant, views, seed
         self.model = GIB([v.shape[1] for v in views], data.n_clusters, config).to(device)
-        self.ball_rng = torch.Generator(device=device).manual_seed(seed)
+        # A CPU generator on every device: granular balls draw on it and move the numbers to
+        # the device, so a run draws the same random numbers on a GPU as on a CPU.
+        self.ball_rng = torch.Generator().manual_seed(seed)
         self.names = [f"v{i}" for i in range(len(views))] + [FUSED]
 
     def before_epoch(self, epoch: int) -> None:
@@ -75,6 +86,19 @@ class GIBTrainer:
     def after_epoch(self) -> dict[str, float]:
         return {}
 
+    def pack_step(
+        self,
+        state: dict[str, torch.Tensor],
+        views: list[torch.Tensor],
+        noise: list[torch.Tensor],
+        pack: list[GIBTrainer],
+        alpha: torch.Tensor,
+        beta: torch.Tensor,
+    ) -> PackStep:
+        """One step of the pack this trainer leads (`benchmark.pack`)."""
+        generators = [t.ball_rng for t in pack]
+        return pack_step(self.model, state, views, noise, generators, alpha, beta, self.variant)
+
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.predict(views, self.seed, EVAL_CHUNK)
 
@@ -87,3 +111,39 @@ class GIBTrainer:
 
     def diagnostics(self, history: pd.DataFrame) -> dict[str, Any]:
         return {"balls": ball_summary(history, self.names)}
+
+
+def pack_step(
+    model: GIB,
+    state: dict[str, torch.Tensor],
+    views: list[torch.Tensor],
+    noise: list[torch.Tensor],
+    generators: list[torch.Generator],
+    alpha: torch.Tensor,
+    beta: torch.Tensor,
+    variant: str,
+) -> PackStep:
+    """One step of K GIB runs (`views`, `noise`: K × B × d per view; `state`: the stacked
+    parameters and buffers): the encoders and the DDC module run vmapped over the runs, the
+    balls of all K runs are one partition in between (`make_balls`)."""
+    variational = model.config.variational
+
+    def encode(m: GIB, xs, eps):
+        h, mu, logvar, hs = m.encode(xs, eps if variational else None)
+        return {"h": h, "mu": mu, "hs": hs, **({"logvar": logvar} if variational else {})}
+
+    enc = stacked_call(model, encode, state, views, noise)
+    h, hs = enc["h"], enc["hs"]
+    wanted = model.ball_inputs(h, hs, variant)
+    balls, seconds = model.make_balls({n: r.detach() for n, r in wanted.items()}, generators)
+    centres = {name: balls[name].sample_centres(rep) for name, rep in wanted.items()}
+
+    def loss(m: GIB, h, mu, logvar, hs, centres, a, b):
+        logvar = logvar if variational else [None] * len(h)
+        ys, zs, y = m.cluster(h, hs, centres, variant)
+        out = GIBOutput(h, mu, logvar, hs, y, ys, zs, {}, centres)
+        return gib_loss(m, out, variant, a, b).terms, encoder_statistic_tensors(mu, logvar)
+
+    logvar = enc["logvar"] if variational else enc["mu"]
+    terms, stats = stacked_call(model, loss, state, h, enc["mu"], logvar, hs, centres, alpha, beta)
+    return PackStep(terms, {**ball_statistic_tensors(balls, alpha.shape[0]), **stats}, seconds)

@@ -1,0 +1,212 @@
+"""Packs (benchmark.pack): K runs trained as one stacked model give each run's history alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from benchmark import records
+from benchmark.cli import main
+from benchmark.data.load import MultiViewData
+from benchmark.models.granular import granular_balls, granular_balls_runs
+from benchmark.models.settings import BallSettings, CLIBConfig, GIBConfig
+from benchmark.pack import Member, train_pack
+from benchmark.train import train
+from benchmark.trainers.gib import GIBTrainer
+from tests.conftest import write_dataset
+
+SMALL = dict(encoder_hidden=(16, 16), latent_dim=8, head_hidden=8, batch_size=50, epochs=4)
+# Seeds and (α, β) both vary; seed 0 twice with different (α, β).
+MEMBERS = [Member(0, 0.5, 0.5), Member(1, 0.5, 0.5), Member(2, 0.2, 0.8), Member(0, 0.9, 0.1)]
+TIMING = ["epoch_s", "ball_s"]
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def float64():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@pytest.fixture(scope="module")
+def blobs() -> MultiViewData:
+    x, y = make_blobs(n_samples=150, centers=3, n_features=7, cluster_std=0.5, random_state=0)
+    views = [x[:, :3].astype(np.float32), x[:, 3:].astype(np.float32)]
+    return MultiViewData("blobs", views, ["a", "b"], y, 3, {})
+
+
+def alone(method, data, variant, member, config):
+    run_config = dataclasses.replace(config, alpha=member.alpha, beta=member.beta)
+    return train(method, data, variant, member.seed, run_config, CPU, embeddings_at=(0, 4))
+
+
+def assert_same_history(packed, single, atol=1e-6):
+    a = single.history.drop(columns=TIMING, errors="ignore")
+    b = packed.history.drop(columns=TIMING, errors="ignore")
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b)
+    np.testing.assert_allclose(b.to_numpy(float), a.to_numpy(float), rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize(
+    ("method", "variant", "config"),
+    [
+        ("GIB", "GIB", GIBConfig(**SMALL)),  # L_Balls and DDC on ball centres
+        ("CLIB", "CLIB", CLIBConfig(**SMALL, warmup_epochs=2)),  # warm-up, then head init
+    ],
+)
+def test_a_run_in_a_pack_of_four_has_its_history_alone(float64, blobs, method, variant, config):
+    packed = train_pack(method, blobs, variant, MEMBERS, config, CPU, embeddings_at=(0, 4))
+    for member, run in zip(MEMBERS, packed, strict=True):
+        single = alone(method, blobs, variant, member, config)
+        assert_same_history(run, single)
+        assert run.record["status"] == single.record["status"] == "done"
+        assert run.record["time"]["pack_size"] == len(MEMBERS)
+        for metric, value in single.record["metrics"].items():
+            assert run.record["metrics"][metric] == pytest.approx(value, abs=1e-6)
+        for key, value in single.embeddings.items():
+            np.testing.assert_allclose(run.embeddings[key], value, atol=1e-6)
+    loss_columns = [c for c in packed[0].history.columns if c.startswith(("L_", "mi_", "ddc"))]
+    assert loss_columns  # the comparison covered the loss terms
+    if method == "CLIB":
+        assert packed[0].record["diagnostics"]["head_init"]["init_epoch"] == 3
+        assert packed[0].history["screened_size"].iloc[-1] > 0
+
+
+def test_runs_of_a_pack_differ_from_each_other(float64, blobs):
+    packed = train_pack("GIB", blobs, "GIB", MEMBERS[:2], GIBConfig(**SMALL), CPU)
+    totals = [run.history["total"].iloc[1] for run in packed]
+    assert totals[0] != totals[1]  # seeds 0 and 1: not one run copied
+
+
+def test_a_diverged_run_stops_alone_and_leaves_the_others_unchanged(float64, blobs, monkeypatch):
+    """Run 1's loss turns NaN in epoch 2: it is recorded as diverged there, as alone; the
+    other runs of the pack go on with the histories they have alone."""
+    config = GIBConfig(**SMALL)
+    calls = {"n": 0}
+    original = GIBTrainer.pack_step
+
+    def poisoned(self, *args):
+        step = original(self, *args)
+        calls["n"] += 1
+        if calls["n"] == 4:  # epoch 2 (three batches of 50 per epoch)
+            poison = torch.tensor([0.0, float("nan"), 0.0, 0.0])
+            step.terms["total"] = step.terms["total"] + poison
+        return step
+
+    monkeypatch.setattr(GIBTrainer, "pack_step", poisoned)
+    packed = train_pack("GIB", blobs, "GIB", MEMBERS, config, CPU, embeddings_at=(0,))
+    monkeypatch.undo()
+    assert packed[1].record["status"] == "diverged"
+    assert packed[1].record["diagnostics"]["diverged_epoch"] == 2
+    assert packed[1].history["epoch"].tolist() == [0, 1]
+    for r in (0, 2, 3):
+        assert packed[r].record["status"] == "done"
+        single = train(
+            "GIB",
+            blobs,
+            "GIB",
+            MEMBERS[r].seed,
+            dataclasses.replace(config, alpha=MEMBERS[r].alpha, beta=MEMBERS[r].beta),
+            CPU,
+            embeddings_at=(0,),
+        )
+        assert_same_history(packed[r], single)
+
+
+def test_balls_of_k_runs_are_each_runs_balls_alone():
+    settings = BallSettings(min_ball_size=2)
+    h = torch.randn(3, 64, 6, generator=torch.Generator().manual_seed(0))
+    seeds = [5, 6, 7]
+    together = granular_balls_runs(
+        h, 4, settings, [torch.Generator().manual_seed(s) for s in seeds]
+    )
+    assert torch.equal(together.run_of_ball.unique(), torch.arange(3))
+    for r, seed in enumerate(seeds):
+        single = granular_balls(h[r], 4, settings, torch.Generator().manual_seed(seed))
+        rows = together.assignment[r * 64 : (r + 1) * 64]
+        # The same partition: two samples share a ball in the pack iff they do alone.
+        assert torch.equal(
+            rows[:, None] == rows[None], single.assignment[:, None] == single.assignment[None]
+        )
+        assert int((together.run_of_ball == r).sum()) == single.n_balls
+        per_run = together.per_run(3)
+        assert float(per_run["balls"][r]) == single.n_balls
+        assert float(per_run["purity"][r]) == pytest.approx(float(single.purity.double().mean()))
+
+
+@pytest.fixture(scope="module")
+def blobs_file(tmp_path_factory):
+    x, y = make_blobs(n_samples=150, centers=3, n_features=7, cluster_std=0.5, random_state=0)
+    path = tmp_path_factory.mktemp("data") / "blobs.h5"
+    return write_dataset(path, "blobs", [x[:, :3], x[:, 3:]], y)
+
+
+HPARAMS = json.dumps({**SMALL, "encoder_hidden": [16, 16], "epochs": 2})
+
+
+def test_train_pack_cli_writes_each_runs_files_as_train_does(tmp_path, blobs_file):
+    outs = [tmp_path / "pack" / f"seed{s}.json" for s in (0, 1)]
+    args = ["train-pack", "--method", "GIB", "--variant", "GIB", "--data", str(blobs_file)]
+    args += ["--seeds", "0", "1", "--hparams", HPARAMS, "--embeddings-at", "0", "2"]
+    assert main([*args, "--device", "cpu", "--out", *map(str, outs)]) == 0
+    single = tmp_path / "alone" / "seed1.json"
+    args = ["train", "--method", "GIB", "--variant", "GIB", "--data", str(blobs_file)]
+    args += ["--seed", "1", "--hparams", HPARAMS, "--embeddings-at", "0", "2"]
+    assert main([*args, "--device", "cpu", "--out", str(single)]) == 0
+    packed, one = records.read(outs[1]), records.read(single)
+    assert packed["seed"] == 1 and packed["time"]["pack_size"] == 2
+    assert set(packed) == set(one) and set(packed["params"]) == set(one["params"])
+    for metric, value in one["metrics"].items():  # float32: equal up to rounding
+        assert packed["metrics"][metric] == pytest.approx(value, abs=1e-3)
+    history = pd.read_csv(outs[1].with_suffix(".history.csv"))
+    assert history["epoch"].tolist() == [0, 1, 2]
+    assert set(np.load(outs[1].with_suffix(".embeddings.npz"))) == {
+        "epoch_0",
+        "epoch_2",
+        "assignments_final",
+        "labels",
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--seeds", "0", "1", "--out", "a.json"], "one per seed"),
+        (["--seeds", "0", "0", "--out", "a.json", "b.json"], "same run"),
+        (["--seeds", "0", "1", "--out", "a.json", "a.json"], "same record"),
+        (
+            [
+                "--seeds",
+                "0",
+                "1",
+                "2",
+                "--alpha",
+                "0.1",
+                "0.2",
+                "--out",
+                "a.json",
+                "b.json",
+                "c.json",
+            ],
+            "--alpha",
+        ),
+        (["--seeds", "0", "--alpha", "3", "--out", "a.json"], "maximum"),
+    ],
+)
+def test_train_pack_refuses_bad_options_in_one_paragraph(
+    tmp_path, blobs_file, capsys, extra, message
+):
+    args = ["train-pack", "--method", "GIB", "--variant", "GIB", "--data", str(blobs_file)]
+    extra = [str(tmp_path / e) if e.endswith(".json") else e for e in extra]
+    assert main([*args, "--hparams", HPARAMS, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
