@@ -528,13 +528,13 @@ def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
         )
     else:
         p.add_argument("--seed", type=seed_value, required=True, help=f"0…{SEED_MAX}")
-    many = "one for all runs or one per seed; " if pack else ""
+    many = ", one for all runs or one per seed" if pack else ""
     nargs = "+" if pack else None
     p.add_argument(
-        "--alpha", type=float, nargs=nargs, help=f"α in [0, 1], {many}default {DeepConfig.alpha}"
+        "--alpha", type=float, nargs=nargs, help=f"α in [0, 1]{many} (default: {DeepConfig.alpha})"
     )
     p.add_argument(
-        "--beta", type=float, nargs=nargs, help=f"β in [0, 1], {many}default {DeepConfig.beta}"
+        "--beta", type=float, nargs=nargs, help=f"β in [0, 1]{many} (default: {DeepConfig.beta})"
     )
     p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs (spec: 100)")
     p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
