@@ -178,6 +178,16 @@ def _overrides(assignments: Sequence[str], config_class: type) -> dict:
     return overrides
 
 
+def set_precision(name: str) -> None:
+    """torch's default floating-point type for the run (`--precision`)."""
+    import torch
+
+    torch.set_default_dtype(getattr(torch, PRECISIONS[name]))
+
+
+PRECISIONS = {"float32": "float32", "float64": "float64"}
+
+
 # Run settings of `mmcbench train` that have options of their own and are checked with the
 # schema's rules of the same keys, but are not hyper-parameters of the model.
 RUN_OPTIONS = ("embeddings_at", "device", "threads")
@@ -249,8 +259,22 @@ def _deep_run_settings(args: argparse.Namespace, command: str):
     return config, settings, overrides
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _prepare_deep_runs(args: argparse.Namespace, outs: Sequence[Path]) -> None:
+    """Before any compute: every file of the runs writable; then torch's threads and
+    floating-point type as asked."""
     import torch
+
+    from benchmark import records
+
+    for out in outs:
+        for path in (out, *records.side_files(out)):
+            atomic.check_writable(path)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    set_precision(args.precision)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
 
     from benchmark import records
     from benchmark.train import run_from_file
@@ -258,10 +282,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config, settings, overrides = _deep_run_settings(args, "train")
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
     out = Path(args.out)
-    for path in (out, *records.side_files(out)):
-        atomic.check_writable(path)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _prepare_deep_runs(args, [out])
     result = run_from_file(
         args.method,
         args.variant,
@@ -320,11 +341,12 @@ def _per_run(values: list[float] | None, runs: int, option: str) -> list[float |
 
 
 def cmd_train_pack(args: argparse.Namespace) -> int:
-    import torch
 
-    from benchmark import records
+    from benchmark import catalogue, records
     from benchmark.pack import Member, check_members, pack_from_file
 
+    if not hasattr(catalogue.trainer_class(args.method), "pack_step"):
+        raise MmcbenchError(f"train-pack: {args.method} has no pack step; train its runs alone")
     runs = len(args.seeds)
     if len(args.out) != runs:
         raise MmcbenchError(
@@ -350,11 +372,7 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
         raise MmcbenchError(f"train-pack: {exc}") from exc
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
     outs = [Path(o) for o in args.out]
-    for out in outs:
-        for path in (out, *records.side_files(out)):
-            atomic.check_writable(path)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _prepare_deep_runs(args, outs)
     results = pack_from_file(
         args.method,
         args.variant,
@@ -453,7 +471,7 @@ def cmd_reliability(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from benchmark import estimate
-    from benchmark.runtime import load_timings
+    from benchmark.runtime import load_packing, load_timings
 
     snakefile = Path(args.snakefile)
     if not snakefile.is_file():
@@ -472,6 +490,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     runs = estimate.planned_runs(snakefile, args.configfile, Path(args.directory))
     lines = estimate.cost_lines(runs, config, timings, device)
     print(estimate.render(lines, device))
+    rows = load_packing(Path(args.packing))
+    print(estimate.render_packs(lines, estimate.batched_speedups(rows, device), device))
     return 0
 
 
@@ -558,6 +578,13 @@ def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (≥ 1)")
     p.add_argument("--scaling", default="minmax", choices=["minmax", "none"], help="per feature")
+    p.add_argument(
+        "--precision",
+        default="float32",
+        choices=list(PRECISIONS),
+        help="floating-point type of the model and the data on the device (float64: slower, "
+        "for checks that runs agree to 1e-6, e.g. packed and alone)",
+    )
     p.add_argument(
         "--out",
         required=True,
@@ -756,7 +783,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="figure file (.png, .pdf or .svg)")
     p.set_defaults(func=cmd_reliability)
 
-    from benchmark.runtime import TIMINGS_CSV
+    from benchmark.runtime import PACKING_CSV, TIMINGS_CSV
 
     p = add_command(
         sub,
@@ -775,6 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--directory", default=".", help="working directory (runs done there count)")
     p.add_argument("--timings", default=str(TIMINGS_CSV), help="stored seconds per epoch")
+    p.add_argument("--packing", default=str(PACKING_CSV), help="stored speed-ups of batched packs")
     p.set_defaults(func=cmd_estimate)
 
     p = add_command(

@@ -32,6 +32,16 @@ BASELINE_RUN = re.compile(
 )
 
 
+def deep_rule(rule: str) -> str:
+    """The one-run rule a pack rule stands for (train_pack_0_3 → train, train_pack_point_0_0 →
+    train_point); other rules unchanged."""
+    if rule.startswith("train_pack_point_"):
+        return "train_point"
+    if rule.startswith("train_pack_"):
+        return "train"
+    return rule
+
+
 @dataclass(frozen=True)
 class PlannedRun:
     """One run record the DAG produces, and whether it is still to be made."""
@@ -60,7 +70,7 @@ def planned_runs(
         (line for line in done.stdout.splitlines() if "\t" in line), delimiter="\t"
     )
     for row in rows:
-        rule, path = row.get("rule"), row.get("output_file", "")
+        rule, path = deep_rule(row.get("rule") or ""), row.get("output_file", "")
         if rule not in RUN_RULES:
             continue
         match = (DEEP_RUN if rule in DEEP_RULES else BASELINE_RUN).match(path)
@@ -184,4 +194,58 @@ def render(lines: list[Line], device: str) -> str:
             f"longest run: {x.method} {x.variant} on {x.dataset}, {minutes:.1f} min; the SLURM "
             f"profiles ask {slurm_runtime(minutes)} min per run, a pack the sum over its runs"
         )
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """A measured gain of batched packs over one process per run (benchmarks/pack_speed.py)."""
+
+    method: str
+    pack_size: int
+    ratio: float
+    basis: str
+
+
+def batched_speedups(rows: list[dict], device: str) -> dict[str, Speedup]:
+    """Per method, the best stored speed-up of a batched pack on `device` (its runs per hour
+    over one process per run in the same measurement)."""
+    best: dict[str, Speedup] = {}
+    for row in rows:
+        if row["device"] != device or not row["way"].startswith("batched pack K="):
+            continue
+        ratio = float(row["ratio"])
+        if row["method"] not in best or ratio > best[row["method"]].ratio:
+            best[row["method"]] = Speedup(
+                row["method"],
+                int(row["way"].removeprefix("batched pack K=")),
+                ratio,
+                f"{row['dataset']}, {row['epochs']} epochs, {row['slots']} slots, {row['date']}",
+            )
+    return best
+
+
+def render_packs(lines: list[Line], speedups: dict[str, Speedup], device: str) -> str:
+    """The deep runs' hours in batched packs, from the measured speed-ups (or why not)."""
+    unit = "GPU-hours" if device == "cuda" else "CPU-hours"
+    if not speedups:
+        return (
+            f"batched packs: no {device} measurement stored (benchmarks/pack_speed.py "
+            f"--device {device} --save), so their {unit} are not estimated"
+        )
+    out = []
+    total = 0.0
+    for method in sorted({x.method for x in lines if x.rule in DEEP_RULES}):
+        hours = sum(x.hours or 0.0 for x in lines if x.rule in DEEP_RULES and x.method == method)
+        if method not in speedups:
+            out.append(f"batched packs: {method}: no {device} measurement stored")
+            continue
+        gain = speedups[method]
+        total += hours / gain.ratio
+        out.append(
+            f"batched packs: {method}: {hours / gain.ratio:.1f} {unit} at the best measured gain, "
+            f"×{gain.ratio:.2f} with K = {gain.pack_size} ({gain.basis}; one dataset's gain "
+            "applied to all)"
+        )
+    out.append(f"batched packs: estimated {total:.1f} {unit} in all")
     return "\n".join(out)

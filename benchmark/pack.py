@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark import records
+from benchmark import catalogue, records
 from benchmark.batches import batch_plan
 from benchmark.data.load import MultiViewData, load_hdf5, scale_view
 from benchmark.models.settings import DeepConfig
@@ -144,6 +144,8 @@ def train_pack(
     """Train the runs of `members` (`config` with each run's α and β) together; return each
     run's record, history and embeddings, as `benchmark.train.train` returns one run's."""
     check_members(members)
+    if not hasattr(catalogue.trainer_class(method), "pack_step"):
+        raise ValueError(f"{method} cannot be trained in packs: its trainer has no pack_step")
     started, t_start = records.now(), time.perf_counter()
     dtype = torch.get_default_dtype()
     views = [

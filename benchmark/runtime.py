@@ -20,6 +20,7 @@ from benchmark.data.registry import get_dataset
 from benchmark.errors import MmcbenchError
 
 ESTIMATES_DIR = Path(__file__).resolve().parent / "estimates"
+PACKING_CSV = ESTIMATES_DIR / "packing.csv"
 TIMINGS_CSV = ESTIMATES_DIR / "seconds_per_epoch.csv"
 TIMING_FIELDS = ("method", "variant", "dataset", "n_samples", "device", "seconds_per_epoch")
 
@@ -30,6 +31,24 @@ class Timing:
 
     seconds_per_epoch: float
     basis: str
+
+
+def load_packing(path: Path = PACKING_CSV) -> list[dict]:
+    """Stored runs per hour of the ways to lay runs out (rows of benchmarks/pack_speed.py
+    --save); none when the file does not exist."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    missing = [c for c in ("way", "method", "device", "ratio") if rows and c not in rows[0]]
+    if missing:
+        raise MmcbenchError(f"estimate: {path}: missing column(s) {', '.join(missing)}")
+    for row in rows:
+        try:
+            float(row["ratio"])
+        except ValueError as exc:
+            raise MmcbenchError(f"estimate: {path}: bad ratio in row {row} ({exc})") from exc
+    return rows
 
 
 def load_timings(path: Path = TIMINGS_CSV) -> list[dict]:

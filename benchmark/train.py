@@ -311,7 +311,12 @@ def run_output(
         seed=seed,
         status=fitted.status,
         error=None if done else f"loss became NaN/inf in epoch {fitted.diverged_at}",
-        params={**trainer.params(), "scaling": scaling, "embeddings_at": list(embeddings_at)},
+        params={
+            **trainer.params(),
+            "scaling": scaling,
+            "embeddings_at": list(embeddings_at),
+            "precision": str(torch.get_default_dtype()).removeprefix("torch."),
+        },
         overrides=overrides,
         metrics=metrics,
         labels=fitted.assignments.argmax(axis=1) if done else None,

@@ -1,7 +1,7 @@
-"""Runs per device-hour of the same training runs launched three ways, printed as a table.
+"""Runs per device-hour of the same training runs launched several ways, printed as a table.
 
     python benchmarks/pack_speed.py resources/hdf5/mfeat.h5 --method GIB --variant GIB \
-        --runs 4 --epochs 10 --slots 2 [--device cpu|cuda] [--save]
+        --runs 4 --epochs 10 --slots 2 [--batched 1 4 16 64] [--device cpu|cuda] [--save]
 
 Each way trains the same runs (seeds 0 … runs-1) with `mmcbench train` on one allocation of
 `--slots` CPU cores (and the one GPU with --device cuda), as a SLURM job would hold it:
@@ -13,8 +13,11 @@ Each way trains the same runs (seeds 0 … runs-1) with `mmcbench train` on one 
   if its runs shared the allocation at once. (A Snakemake job group under
   snakemake-executor-plugin-slurm 2.8 does not do this: its job step runs the group's jobs
   with --jobs 1, one after another, i.e. "one process per run" inside one SLURM job.)
-- packed: one Python process trains all the runs in turn (torch threads = slots): a rule that
-  trains a batch of seeds/grid points in one process, paying the start-up once.
+- packs in series: one Python process trains all the runs in turn (torch threads = slots),
+  paying the start-up once.
+- batched pack K: one `mmcbench train-pack` process trains K runs (seeds 0 … K−1) at once as
+  one stacked model (benchmark/pack.py), for each K of `--batched` (K runs, not `--runs`); a
+  K that does not fit in memory is reported as such and skipped.
 
 Prints wall time, runs per device-hour (3600 × runs / wall), the ratio to one process per
 run, and runs per hour per slot (per CPU core: compare `--slots 1`, what a pack of the SLURM
@@ -36,9 +39,8 @@ from datetime import date
 from pathlib import Path
 
 from benchmark.atomic import store_rows
-from benchmark.runtime import ESTIMATES_DIR
+from benchmark.runtime import PACKING_CSV
 
-PACKING_CSV = ESTIMATES_DIR / "packing.csv"
 FIELDS = [
     "way",
     "method",
@@ -102,7 +104,7 @@ def concurrent(args: argparse.Namespace, out: Path) -> None:
             job.result()
 
 
-def packed(args: argparse.Namespace, out: Path) -> None:
+def packs_in_series(args: argparse.Namespace, out: Path) -> None:
     runs = [train_args(args, seed, out, args.slots) for seed in range(args.runs)]
     code = (
         "import sys, json\n"
@@ -118,7 +120,40 @@ def packed(args: argparse.Namespace, out: Path) -> None:
         raise RuntimeError(f"packed process failed:\n{done.stderr[-2000:]}")
 
 
-WAYS = {"one process per run": one_process_per_run, "concurrent": concurrent, "packed": packed}
+def batched(args: argparse.Namespace, out: Path, size: int) -> None:
+    """One `mmcbench train-pack` process training `size` runs as one stacked model."""
+    argv = train_args(args, 0, out, args.slots)
+    at = argv.index("--seed")
+    argv[at : at + 2] = ["--seeds", *map(str, range(size))]
+    argv[0] = "train-pack"
+    argv = [*argv[: argv.index("--out")], "--out"]
+    argv += [str(out / f"seed{seed}.json") for seed in range(size)]
+    run_process(argv)
+
+
+WAYS = {
+    "one process per run": one_process_per_run,
+    "concurrent": concurrent,
+    "packs in series": packs_in_series,
+}
+
+
+def measure(args: argparse.Namespace, way: str, launch, runs: int, tmp: str) -> float | None:
+    """Wall seconds of one way (None: out of memory), after checking its records."""
+    out = Path(tmp) / way.replace(" ", "_").replace("=", "")
+    out.mkdir()
+    start = time.perf_counter()
+    try:
+        launch(out)
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            return None
+        raise
+    wall = time.perf_counter() - start
+    written = len(list(out.glob("seed*.json")))
+    if written != runs:
+        sys.exit(f"pack_speed: {way} wrote {written} of {runs} run records")
+    return wall
 
 
 def main() -> None:
@@ -129,10 +164,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4, help="runs (seeds) per way")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--slots", type=int, default=2, help="CPU cores of the allocation")
+    parser.add_argument(
+        "--batched",
+        type=int,
+        nargs="*",
+        default=[1, 4, 16, 64],
+        help="pack sizes K of the batched way (none: skip it)",
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--save", action="store_true", help=f"append rows to {PACKING_CSV}")
     args = parser.parse_args()
     args.variant = args.variant or args.method
+    if any(k < 1 for k in args.batched):
+        sys.exit("pack_speed: --batched sizes must be ≥ 1")
     if not args.data.is_file():
         sys.exit(f"pack_speed: {args.data}: no such file (convert the dataset first)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # threads are set per process (--threads)
@@ -145,17 +189,17 @@ def main() -> None:
     )
     header = f"{'way':<22} {'wall s':>8} {'runs/hour':>10} {'ratio':>6} {'per slot':>9}"
     print(header, flush=True)
+    ways = [(way, lambda out, f=f: f(args, out), args.runs) for way, f in WAYS.items()]
+    ways += [
+        (f"batched pack K={k}", lambda out, k=k: batched(args, out, k), k) for k in args.batched
+    ]
     with tempfile.TemporaryDirectory() as tmp:
-        for way, launch in WAYS.items():
-            out = Path(tmp) / way.replace(" ", "_")
-            out.mkdir()
-            start = time.perf_counter()
-            launch(args, out)
-            wall = time.perf_counter() - start
-            written = len(list(out.glob("seed*.json")))
-            if written != args.runs:
-                sys.exit(f"pack_speed: {way} wrote {written} of {args.runs} run records")
-            rate = 3600 * args.runs / wall
+        for way, launch, runs in ways:
+            wall = measure(args, way, launch, runs, tmp)
+            if wall is None:
+                print(f"{way:<22} out of memory", flush=True)
+                continue
+            rate = 3600 * runs / wall
             ratio = rate / rows[0]["runs_per_hour"] if rows else 1.0
             rows.append(
                 {
@@ -163,7 +207,7 @@ def main() -> None:
                     "method": args.method,
                     "variant": args.variant,
                     "dataset": args.data.stem,
-                    "runs": args.runs,
+                    "runs": runs,
                     "epochs": args.epochs,
                     "slots": args.slots,
                     "device": args.device,

@@ -23,6 +23,7 @@ from tests.test_workflow import (
     planned_runs,
     planned_study,
     planned_training,
+    write_config,
 )
 
 FIELDS = ["method", "variant", "dataset", "n_samples", "device", "seconds_per_epoch"]
@@ -154,3 +155,33 @@ def test_a_study_point_path_is_a_deep_run_of_its_method_dataset_and_variant():
     plain = DEEP_RUN.match("results/runs/CLIB/NGs/CLIB/a1_b0.5/seed0.json")
     assert plain and plain["point"] is None and plain["alpha"] == "1"
     assert DEEP_RUN.match("results/runs/KM/NGs/view0/seed0.json") is None
+
+
+@pytest.mark.workflow
+def test_estimate_counts_packed_runs_as_runs_and_prices_batched_packs(repo, tmp_path):
+    """With train.pack_size the DAG's pack rules make the same records: the estimate counts
+    them as the one-run rules' and prices them with the stored batched speed-up."""
+    config = write_config(
+        tmp_path / "packed.yaml", base=repo / "config/smoke.yaml", train={"pack_size": 2}
+    )
+    smoke = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+    timings = write_timings(
+        tmp_path / "t.csv",
+        [row("GIB", "GIB", "3-sources", 360.0), row("CLIB", "CLIB", "3-sources", 360.0)],
+    )
+    packing = tmp_path / "packing.csv"
+    packing.write_text(
+        "way,method,variant,dataset,runs,epochs,slots,device,wall_s,runs_per_hour,ratio,date\n"
+        "one process per run,GIB,GIB,mfeat,4,2,2,cpu,10,1440,1.0,2026-11-26\n"
+        "batched pack K=4,GIB,GIB,mfeat,4,2,2,cpu,5,2880,2.0,2026-11-26\n"
+        "batched pack K=16,GIB,GIB,mfeat,16,2,2,cpu,40,1440,1.0,2026-11-26\n"
+    )
+    args = ["--configfile", str(config), "--timings", str(timings), "--packing", str(packing)]
+    done = estimate(repo, tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    deep = planned_training(smoke)
+    assert f"rule train: {deep} runs, {deep} still to run" in done.stdout
+    assert "batched packs: GIB:" in done.stdout and "×2.00 with K = 4" in done.stdout
+    assert "batched packs: CLIB: no cpu measurement stored" in done.stdout
+    none = estimate(repo, tmp_path, *args[:4], "--packing", str(tmp_path / "absent.csv"))
+    assert "batched packs: no cpu measurement stored" in none.stdout

@@ -170,13 +170,14 @@ def planned_study_defaults(config: dict) -> set[tuple]:
 
 
 def planned_records(repo: Path, workdir: Path, configfile: Path) -> set[str]:
-    """Deep run records a config's DAG makes (train and train_point), from --summary."""
+    """Deep run records a config's DAG makes (train, train_point and packs), from --summary."""
     result = snakemake(repo, workdir, "--summary", "--configfile", str(configfile))
     assert result.returncode == 0, result.stderr[-3000:]
     records = set()
     for line in result.stdout.splitlines():
         parts = line.split("\t")
-        if len(parts) > 2 and parts[2] in ("train", "train_point") and parts[0].endswith(".json"):
+        deep = len(parts) > 2 and parts[2].startswith("train")
+        if deep and parts[0].endswith(".json"):
             records.add(parts[0])
     return records
 
@@ -279,6 +280,25 @@ def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_ru
         for s in (0, 1)
     }
     assert before <= after
+
+
+@pytest.mark.parametrize("size", [2, 3, 50])
+def test_packs_make_exactly_the_runs_of_one_run_per_process(repo, tmp_path, size):
+    """train.pack_size only regroups the runs: the same records, none added, in packs that
+    end at every seed count (smoke: 2 seeds, grid 2, study 1)."""
+    alone = planned_records(repo, tmp_path / "alone", repo / "config/smoke.yaml")
+    config = write_config(
+        tmp_path / "packed.yaml", base=repo / "config/smoke.yaml", train={"pack_size": size}
+    )
+    assert planned_records(repo, tmp_path / "packed", config) == alone
+    result = snakemake(repo, tmp_path / "packed", "-n", "--configfile", str(config))
+    counts = job_counts(result.stdout)
+    assert "train" not in counts and "train_point" not in counts  # every seed is in a pack
+    smoke = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+    plain_runs = len(planned_runs(smoke) | planned_study_defaults(smoke))
+    # Seeds 0-1 as one pack; study points (1 seed) as packs of one.
+    assert counts["train_pack_0_1"] == plain_runs // 2
+    assert counts["train_pack_point_0_0"] == len(planned_study(smoke))
 
 
 def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path):
@@ -479,3 +499,35 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     counts = job_counts(partial.stdout)
     assert counts["baseline"] == 2 and counts["aggregate"] == 1 and "convert" not in counts
     assert "train" not in counts
+
+
+def test_packed_smoke_dag_gives_the_tables_of_one_run_per_process(repo, tmp_path, mirror):
+    """The smoke DAG with packs of 2 (float64, where rounding stays small) gives every run's
+    metrics, and so every table, of the DAG that trains one run per process."""
+    targets = ["results/runs.csv", "results/grid.csv", "results/resolutions.csv"]
+    outputs = {}
+    for name, train in (("alone", {"precision": "float64"}), ("packed", {"pack_size": 2})):
+        train = {"precision": "float64", **train}
+        config = write_config(
+            tmp_path / f"{name}.yaml",
+            base=repo / "config/smoke.yaml",
+            data={"mirror": str(mirror)},
+            train=train,
+        )
+        result = snakemake(repo, tmp_path / name, "--configfile", str(config), *targets)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        outputs[name] = tmp_path / name / "results"
+    assert list((tmp_path / "packed/logs/runs/GIB/NGs/GIB/a0.5_b0.5").glob("pack0-1.log"))
+    key = ["method", "variant", "dataset", "seed", "metric", "p_alpha", "p_beta", "overrides"]
+    alone, packed = (pd.read_csv(outputs[n] / "runs.csv") for n in ("alone", "packed"))
+    assert (packed["p_precision"].dropna() == "float64").all()
+    both = alone.merge(packed, on=key, suffixes=("_alone", "_packed"), validate="1:1")
+    assert len(both) == len(alone) == len(packed)
+    deep = both[both["method"].isin(["GIB", "CLIB"])]
+    assert len(deep) > 0
+    difference = (both["value_alone"] - both["value_packed"]).abs().fillna(0)
+    assert difference.max() < 1e-4  # percentage points: 1e-6 as a fraction
+    for name in ("grid.csv", "resolutions.csv"):
+        a, b = (pd.read_csv(outputs[n] / name) for n in ("alone", "packed"))
+        assert a.shape == b.shape
+        assert ((a["mean"] - b["mean"]).abs().fillna(0) < 1e-4).all()

@@ -112,6 +112,12 @@ def scaling_flag():
     return f"--scaling {config['preprocessing']['scaling']}"
 
 
+def precision_flag():
+    """`--precision` of every deep run (train.precision): a params value, so that changing it
+    reruns them."""
+    return f"--precision {config['train']['precision']}"
+
+
 def deep_hparams(method):
     """`--hparams` of `mmcbench train`: the method's config section minus the per-run keys."""
     section = deep_section(method)
@@ -130,6 +136,58 @@ def train_runtime(wildcards):
         deep_section(wildcards.method)["epochs"],
     )
     return slurm_runtime(minutes)
+
+
+def pack_chunks(point=False):
+    """Seed ranges (first, last) of the packs (none when train.pack_size is 1): cut every
+    pack_size seeds and at each seed count that asks for runs of the kind (default-setting
+    runs: seeds, grid.seeds; study points: resolution.seeds), so that every target's seeds
+    0…count−1 are whole packs and no unasked run is trained."""
+    size = config["train"]["pack_size"]
+    if size == 1:
+        return []
+    if point:
+        counts = {config["resolution"]["seeds"]}
+    else:
+        counts = {config["seeds"]} | {
+            deep_section(m)["grid"]["seeds"] for m in DEEP_METHODS
+        }
+    counts.discard(0)
+    if not counts:
+        return []
+    cuts = sorted(set(range(0, max(counts), size)) | counts)
+    return list(zip(cuts, [c - 1 for c in cuts[1:]]))
+
+
+def single_run_seed_pattern(point=False):
+    """Seeds trained one run per process: every seed without packs, else those beyond them."""
+    chunks = pack_chunks(point)
+    if not chunks:
+        return r"\d+"
+    packed = "|".join(str(seed) for seed in range(chunks[-1][1] + 1))
+    return rf"(?!(?:{packed})(?!\d))\d+"
+
+
+def pack_folder(point):
+    """The wildcard path of a pack's runs, below results/runs/ (and logs/runs/)."""
+    parts = ["{method}", "{dataset}", "{variant}", "a{alpha}_b{beta}"]
+    return os.path.join(*parts, *(["{key}={value}"] if point else []))
+
+
+def pack_outputs(seeds, suffix, point):
+    """The files of each run of a pack: those a single run writes."""
+    folder = f"results/runs/{pack_folder(point)}"
+    return [f"{folder}/seed{seed}{suffix}" for seed in seeds]
+
+
+def pack_gpus(wildcards):
+    """GPUs a pack asks for (SLURM `--gpus`): one, unless its method runs on the CPU."""
+    return 0 if deep_section(wildcards.method)["device"] == "cpu" else 1
+
+
+def pack_runtime(seeds):
+    """SLURM runtime of a pack: the sum of its runs' (`train_runtime`), an upper bound."""
+    return lambda wildcards: seeds * train_runtime(wildcards)
 
 
 def default_setting(method):

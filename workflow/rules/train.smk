@@ -18,6 +18,7 @@ rule train:
         variant=DEEP_VARIANT_PATTERN,
         alpha=r"[0-9.]+",
         beta=r"[0-9.]+",
+        seed=single_run_seed_pattern(),  # seeds of packs are trained by train_pack_* below
     group:
         "train"  # packs of runs per SLURM job (--group-components in the SLURM profiles)
     conda:
@@ -35,6 +36,7 @@ rule train:
         device=lambda wildcards: deep_section(wildcards.method)["device"],
         point=point_flags,
         scaling=scaling_flag(),
+        precision=precision_flag(),
     message:
         "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
         " β = {wildcards.beta}, seed {wildcards.seed} (one line per epoch in {log})"
@@ -43,7 +45,7 @@ rule train:
         " --data {input} --seed {wildcards.seed} --alpha {wildcards.alpha}"
         " --beta {wildcards.beta} --hparams {params.hparams}"
         " --embeddings-at {params.embeddings} --device {params.device} --threads {threads}"
-        " {params.scaling}"
+        " {params.scaling} {params.precision}"
         " {params.point} --out {output.record} > {log} 2>&1 && tail -n 1 {log}"
 
 
@@ -64,7 +66,71 @@ use rule train as train_point with:
         beta=r"[0-9.]+",
         key=r"[a-z][a-z0-9_]*",
         value=r"[A-Za-z0-9_.+\-]+",
+        seed=single_run_seed_pattern(point=True),
     message:
         "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
         " β = {wildcards.beta}, {wildcards.key} = {wildcards.value} (resolution study), seed"
         " {wildcards.seed} (one line per epoch in {log})"
+
+
+# Packs (train.pack_size > 1): the seeds of one setting trained together in one process as
+# one stacked model (`mmcbench train-pack`), writing the very files `train` writes per run.
+# One rule per seed range of `pack_chunks()`, for default-setting runs and study points.
+for point in (False, True):
+    for first, last in pack_chunks(point):
+        seeds = range(first, last + 1)
+        where = pack_folder(point)
+
+        rule:
+            name:
+                f"train_pack_{'point_' if point else ''}{first}_{last}"
+            input:
+                "resources/hdf5/{dataset}.h5",
+            output:
+                records=pack_outputs(seeds, ".json", point),
+                histories=pack_outputs(seeds, ".history.csv", point),
+                embeddings=pack_outputs(seeds, ".embeddings.npz", point),
+            log:
+                f"logs/runs/{where}/pack{first}-{last}.log",
+            benchmark:
+                f"logs/benchmarks/{where}/pack{first}-{last}.tsv"
+            wildcard_constraints:
+                method=DEEP_METHOD_PATTERN,
+                variant=DEEP_VARIANT_PATTERN,
+                alpha=r"[0-9.]+",
+                beta=r"[0-9.]+",
+                key=r"[a-z][a-z0-9_]*",
+                value=r"[A-Za-z0-9_.+\-]+",
+            group:
+                "pack"  # one SLURM job per pack (no group-components for "pack")
+            conda:
+                "../envs/mmcbench.yaml"
+            threads: lambda wildcards: deep_section(wildcards.method)["threads"]
+            resources:
+                mem_mb=8000,
+                runtime=pack_runtime(len(seeds)),
+                # Asked by the rule itself: profiles' set-resources name rules, and pack rules
+                # are named per seed range.
+                gpu=pack_gpus,
+            params:
+                cli=MMCBENCH,
+                seeds=" ".join(str(seed) for seed in seeds),
+                hparams=lambda wildcards: deep_hparams(wildcards.method),
+                embeddings=lambda wildcards: " ".join(
+                    str(e) for e in deep_section(wildcards.method)["embeddings_at"]
+                ),
+                device=lambda wildcards: deep_section(wildcards.method)["device"],
+                point=point_flags,
+                scaling=scaling_flag(),
+                precision=precision_flag(),
+            message:
+                f"{{wildcards.method}} {{wildcards.variant}} on {{wildcards.dataset}}, α = "
+                f"{{wildcards.alpha}}, β = {{wildcards.beta}}, seeds {first}-{last} as one "
+                "pack (one line per epoch in {log})"
+            shell:
+                "{params.cli} train-pack --method {wildcards.method}"
+                " --variant {wildcards.variant} --data {input} --seeds {params.seeds}"
+                " --alpha {wildcards.alpha} --beta {wildcards.beta} --hparams {params.hparams}"
+                " --embeddings-at {params.embeddings} --device {params.device}"
+                " --threads {threads} {params.scaling} {params.precision} {params.point}"
+                " --out {output.records} > {log} 2>&1 && tail -n 1 {log}"
