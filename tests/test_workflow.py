@@ -514,7 +514,7 @@ def test_packed_smoke_dag_gives_the_tables_of_one_run_per_process(repo, tmp_path
             data={"mirror": str(mirror)},
             train=train,
         )
-        result = snakemake(repo, tmp_path / name, "--configfile", str(config), *targets)
+        result = snakemake(repo, tmp_path / name, *targets, "--configfile", str(config))
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         outputs[name] = tmp_path / name / "results"
     assert list((tmp_path / "packed/logs/runs/GIB/NGs/GIB/a0.5_b0.5").glob("pack0-1.log"))
