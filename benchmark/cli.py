@@ -182,10 +182,10 @@ def set_precision(name: str) -> None:
     """torch's default floating-point type for the run (`--precision`)."""
     import torch
 
-    torch.set_default_dtype(getattr(torch, PRECISIONS[name]))
+    torch.set_default_dtype(getattr(torch, name))
 
 
-PRECISIONS = {"float32": "float32", "float64": "float64"}
+PRECISIONS = ("float32", "float64")  # torch dtype names
 
 
 # Run settings of `mmcbench train` that have options of their own and are checked with the
@@ -275,7 +275,6 @@ def _prepare_deep_runs(args: argparse.Namespace, outs: Sequence[Path]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-
     from benchmark import records
     from benchmark.train import run_from_file
 
@@ -341,7 +340,6 @@ def _per_run(values: list[float] | None, runs: int, option: str) -> list[float |
 
 
 def cmd_train_pack(args: argparse.Namespace) -> int:
-
     from benchmark import catalogue, records
     from benchmark.pack import Member, check_members, pack_from_file
 
@@ -581,7 +579,7 @@ def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
     p.add_argument(
         "--precision",
         default="float32",
-        choices=list(PRECISIONS),
+        choices=PRECISIONS,
         help="floating-point type of the model and the data on the device (float64: slower, "
         "for checks that runs agree to 1e-6, e.g. packed and alone)",
     )

@@ -31,12 +31,13 @@ import torch
 
 from benchmark import catalogue, records
 from benchmark.batches import batch_plan
-from benchmark.data.load import MultiViewData, load_hdf5, scale_view
+from benchmark.data.load import MultiViewData, load_hdf5
 from benchmark.models.settings import DeepConfig
 from benchmark.train import (
     Fitted,
     RunOutput,
     choose_device,
+    device_views,
     evaluate,
     fusion_weights,
     history_row,
@@ -147,10 +148,7 @@ def train_pack(
     if not hasattr(catalogue.trainer_class(method), "pack_step"):
         raise ValueError(f"{method} cannot be trained in packs: its trainer has no pack_step")
     started, t_start = records.now(), time.perf_counter()
-    dtype = torch.get_default_dtype()
-    views = [
-        torch.as_tensor(scale_view(v, scaling), device=device, dtype=dtype) for v in data.views
-    ]
+    views = device_views(data, scaling, device)
     trainers: list[Trainer] = []
     noise_generators = []
     for member in members:
@@ -287,15 +285,13 @@ def _fit_pack(
         sums_list = {k: v.tolist() for k, v in sums.items()}
         stats_list = {k: v.tolist() for k, v in stats.items()}
         live = [r for r in range(runs) if diverged_at[r] is None]
+        if screened:
+            run, sample, cluster = (torch.cat(parts) for parts in zip(*screened, strict=True))
         rows = {}
         for r in live:
             trainer = trainers[r]
             if screened:
-                run = torch.cat([s[0] for s in screened])
-                trainer.add_screened(
-                    torch.cat([s[1] for s in screened])[run == r],
-                    torch.cat([s[2] for s in screened])[run == r],
-                )
+                trainer.add_screened(sample[run == r], cluster[run == r])
             _load(trainer.model, state, r)
             epoch_stats = trainer.after_epoch()
             scores = evaluate_run(r, epoch)

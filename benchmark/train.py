@@ -42,6 +42,13 @@ class RunOutput:
     embeddings: dict[str, np.ndarray]
 
 
+def device_views(data: MultiViewData, scaling: str, device: torch.device) -> list[torch.Tensor]:
+    """The scaled views on the training device, in torch's default floating-point type
+    (float32 unless `--precision float64`)."""
+    dtype = torch.get_default_dtype()
+    return [torch.as_tensor(scale_view(v, scaling), device=device, dtype=dtype) for v in data.views]
+
+
 def choose_device(requested: str = "auto") -> torch.device:
     """`cuda` when available (or asked for), else CPU."""
     if requested == "auto":
@@ -244,10 +251,7 @@ def train(
     """
     started, t_start = records.now(), time.perf_counter()
     seed_everything(seed)
-    dtype = torch.get_default_dtype()  # float32 unless a caller (a test) asks for float64
-    views = [
-        torch.as_tensor(scale_view(v, scaling), device=device, dtype=dtype) for v in data.views
-    ]
+    views = device_views(data, scaling, device)
     trainer = make_trainer(method, data, views, variant, seed, config, device)
     fitted = fit(trainer, views, data, config, embeddings_at, seed, device, f"{method} {variant}")
 

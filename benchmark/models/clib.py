@@ -59,9 +59,10 @@ class CLIB(FusedEncoders):
         noise: list[torch.Tensor] | None = None,
     ) -> CLIBOutput:
         h, mu, logvar, hf = self.encode(views, noise)
-        p_cal, p_clu = self.head_outputs(h, hf) if heads else ([], None)
-        if p_clu is None:
-            p_clu = hf.new_zeros((hf.shape[0], self.n_clusters))
+        if heads:
+            p_cal, p_clu = self.head_outputs(h, hf)
+        else:
+            p_cal, p_clu = [], hf.new_zeros((hf.shape[0], self.n_clusters))
         return CLIBOutput(h=h, mu=mu, logvar=logvar, hf=hf, p_cal=p_cal, p_clu=p_clu)
 
     def head_outputs(
