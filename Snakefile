@@ -7,7 +7,7 @@ import sys
 
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.14.8")
 
 # The package lives beside this Snakefile: importable here, and in every job through the
 # command common.smk builds (also inside --use-conda environments, where it is not installed).
@@ -22,12 +22,14 @@ if not workflow.configfiles:
 
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 # The schema with clear messages, its defaults filled in (snakemake.utils.validate), then the
-# rules that join keys; the same function checks `mmcbench estimate`'s config.
+# rules that join keys; the same function checks `mmcbench estimate`'s config. The devices
+# asked for are checked where jobs run on this machine (not under SLURM, nor inside its jobs).
 validated_config(
     config,
     SCHEMA,
     workflow.configfiles,
     workflow.config_settings.config,
+    local_devices=workflow.local_exec and not workflow.remote_exec,
 )
 
 

@@ -16,6 +16,7 @@ the runs collapsed (`n_collapsed`, fewer than k − 1 clusters or NMI < 5).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark import atomic, records
+from benchmark import atomic, records, run_paths
 from benchmark.errors import RecordError
 from benchmark.health import record_health
-from benchmark.study import point_dir
+from benchmark.run_paths import point_dir
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,11 @@ def runs_table(
     runs_root: Path | None = None,
     bench_root: Path | None = None,
 ) -> pd.DataFrame:
-    """Tidy table of every record."""
+    """Tidy table of every record. Each is validated (schema, metric ranges) and, below
+    `runs_root`, must follow the run-path grammar with an identity matching its path; every
+    record that fails is named in one RecordError, and nothing is written."""
     rows: list[dict[str, Any]] = []
+    problems: list[str] = []
     for raw in record_paths:
         path = Path(raw)
         bench = (
@@ -118,7 +122,21 @@ def runs_table(
             if runs_root is not None and bench_root is not None
             else None
         )
-        rows.extend(record_rows(records.read(path), path, bench))
+        try:
+            record = records.read(path)
+            check_identity(record, path, runs_root)
+        except RecordError as exc:
+            problems.append(str(exc))
+            continue
+        rows.extend(record_rows(record, path, bench))
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
+        raise RecordError(
+            f"{len(problems)} run record(s) cannot be aggregated: {shown}. Fix or remove them "
+            "(Snakemake retrains a deleted record); nothing was written."
+        )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -129,6 +147,29 @@ def runs_table(
     return table.sort_values([*IDENTITY[:3], "metric", "seed"], kind="stable").reset_index(
         drop=True
     )
+
+
+def check_identity(record: dict[str, Any], path: Path, runs_root: Path | None) -> None:
+    """Below `runs_root`, a record's path follows the run-path grammar and says who the record
+    is (method, dataset, variant, seed, α, β, study point): RecordError naming it otherwise."""
+    if runs_root is None or not _is_below(path, runs_root):
+        return
+    expected = run_paths.parse_run_path(path, runs_root)
+    if expected is None:
+        raise RecordError(
+            f"{path}: not a run-record path below {runs_root} "
+            "(<method>/<dataset>/<variant>/[a<α>_b<β>/[<key>=<value>/]]seed<N>.json)"
+        )
+    if mismatch := run_paths.identity_mismatch(record, expected):
+        raise RecordError(f"{path}: the record is not the run its path names: {mismatch}")
+
+
+def _is_below(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _select(done: pd.DataFrame, by: str, best: str) -> tuple[Any, Any]:
@@ -217,17 +258,21 @@ def aggregate(
     runs_root: Path | None = None,
     bench_root: Path | None = None,
 ) -> pd.DataFrame:
-    """Write runs.csv (unless None) and summary.csv atomically; return the summary."""
+    """Write runs.csv (unless None) and summary.csv atomically, only once every record has
+    been read and checked (a failure leaves the previous files as they were); return the
+    summary."""
+    for output in (runs_csv, summary_csv):
+        if output is not None:
+            atomic.check_writable(output)
     runs = runs_table(record_paths, runs_root, bench_root)
     if runs.empty:
-        raise ValueError("no run records to aggregate")
+        raise RecordError("no run records to aggregate")
     check_one_scaling(runs)
     summary = summarise(runs)
-    if runs_csv is not None:
-        with atomic.atomic_path(runs_csv) as tmp:
-            runs.to_csv(tmp, index=False)
-    with atomic.atomic_path(summary_csv) as tmp:
-        summary.to_csv(tmp, index=False)
+    with contextlib.ExitStack() as stack:  # both written, then both renamed
+        if runs_csv is not None:
+            runs.to_csv(stack.enter_context(atomic.atomic_path(runs_csv)), index=False)
+        summary.to_csv(stack.enter_context(atomic.atomic_path(summary_csv)), index=False)
     unique = runs.drop_duplicates("record")  # one run per record file (α, β included)
     log.info(
         "aggregated %d runs (%d done) into %s",

@@ -47,17 +47,86 @@ def validated_config(
     schema_path: str | Path = SCHEMA_PATH,
     files: Iterable[Any] = (),
     overrides: Mapping[str, Any] | None = None,
+    local_devices: bool = False,
 ) -> None:
-    """Every check of a workflow config, in place: the schema with clear messages
-    (`check_config`), the schema's defaults filled in (snakemake.utils.validate), then the rules
-    that join keys (`check_consistency`). The Snakefile and `mmcbench estimate` both call it."""
+    """Every check of a workflow config, in place: no key written twice in a file, the schema
+    with clear messages (`check_config`), the schema's defaults filled in
+    (snakemake.utils.validate), the rules that join keys (`check_consistency`), and with
+    `local_devices` (jobs run on this machine) the devices asked for (`check_devices`). The
+    Snakefile and `mmcbench estimate` both call it."""
     from snakemake.utils import validate
 
     files = list(files)
     schema = load_schema(schema_path)
+    check_duplicate_keys(files)
     check_config(config, schema, files, overrides)
     validate(config, str(schema_path))
     check_consistency(config, schema, files, overrides)
+    if local_devices:
+        check_devices(config, files, overrides)
+
+
+def check_duplicate_keys(files: Iterable[Any]) -> None:
+    """A key written twice in one mapping of a config file is an error naming the key, its
+    lines and the file (YAML itself keeps the last one silently, dropping e.g. a whole first
+    `gib:` block)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key, line = loader.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKey(
+                    f"key {key!r} is written twice in one mapping (lines {seen[key]} and {line})"
+                )
+            seen[key] = line
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    for file in files:
+        try:
+            text = Path(str(file)).read_text()
+            yaml.load(text, Loader=StrictLoader)  # a SafeLoader
+        except (OSError, yaml.YAMLError):
+            continue  # unreadable or not YAML: the loader that read the config reports it
+        except _DuplicateKey as exc:
+            raise ConfigError(
+                f"Invalid configuration (config file: {file}): {exc}; YAML would keep only the "
+                "last one and silently drop the first. Merge the two into one."
+            ) from None
+
+
+class _DuplicateKey(Exception):
+    """A mapping key written twice (check_duplicate_keys adds the file)."""
+
+
+def check_devices(
+    config: Mapping[str, Any], files: Iterable[Any] = (), overrides: Mapping[str, Any] | None = None
+) -> None:
+    """A deep section asking for `device: cuda` on a machine whose torch sees no GPU is refused
+    before any job runs (or any output is removed). Only for jobs run on this machine: under an
+    executor (SLURM) the GPU is on the nodes, not where Snakemake plans."""
+    asking = [s for s in catalogue.sections().values() if config[s]["device"] == "cuda"]
+    if not asking:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    where = _source(set(asking), files, overrides or {})
+    raise ConfigError(
+        f"Invalid configuration ({where}): "
+        + ", ".join(f"{s}.device" for s in asking)
+        + " = cuda, but torch sees no CUDA GPU on this machine, where the jobs would run. Use "
+        "device: auto (the GPU when there is one, else the CPU) or cpu, or run on GPU nodes "
+        "(--workflow-profile workflow/profiles/slurm-gres). Nothing was run or removed."
+    )
 
 
 def _source(top_keys: Iterable[Any], files: Iterable[Any], overrides: Mapping[str, Any]) -> str:
@@ -263,6 +332,7 @@ def check_consistency(
             variants.append(method)  # the grid trains the full model
         problems += deep_problems(method, section, variants)
     problems += _study_problems(config)
+    problems += _path_problems(config)
     if problems:
         raise ConfigError(
             f"Invalid configuration ({where}): " + "; ".join(dict.fromkeys(problems)) + "."
@@ -287,6 +357,30 @@ def _study_problems(config: Mapping[str, Any]) -> list[str]:
             f"{point.variant}): {problem}"
             for problem in deep_problems(point.method, changed, [point.variant])
         ]
+    return problems
+
+
+def _path_problems(config: Mapping[str, Any]) -> list[str]:
+    """Values that name runs in their paths (α, β, the grids' α and β, the study's values):
+    each spelled exactly and read back as itself, no two sharing a path (benchmark.run_paths)."""
+    from benchmark.run_paths import check_path_values
+
+    named: list[tuple[str, list[Any]]] = []
+    for name in catalogue.sections().values():
+        section = config[name]
+        named.append((f"{name}.alpha", [section["alpha"]]))
+        named.append((f"{name}.beta", [section["beta"]]))
+        named.append((f"{name}.grid.alphas", list(section["grid"]["alphas"])))
+        named.append((f"{name}.grid.betas", list(section["grid"]["betas"])))
+    if config["resolution"]["seeds"]:
+        for key, values in config["resolution"]["keys"].items():
+            named.append((f"resolution.keys.{key}", list(values)))
+    problems = []
+    for where, values in named:
+        try:
+            check_path_values(values, where)
+        except ValueError as exc:
+            problems.append(str(exc))
     return problems
 
 

@@ -53,14 +53,62 @@ def write(path: str | Path, record: dict[str, Any]) -> None:
     atomic.write_json(path, record)
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number (records write null for a missing value)")
+
+
 def read(path: str | Path) -> dict[str, Any]:
-    """Read and validate a record."""
+    """Read and validate a record (NaN and infinities, which JSON has not, are refused)."""
     try:
-        record = json.loads(Path(path).read_text())
+        record = json.loads(Path(path).read_text(), parse_constant=_no_constant)
     except (OSError, ValueError) as exc:
-        raise RecordError(f"{path}: cannot read run record ({exc})") from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise RecordError(f"{path}: cannot read run record ({reason})") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path}: a run record is a JSON object, not {type(record).__name__}")
     validate(record, str(path))
     return record
+
+
+def unfinished_reason(path: str | Path, expected: Mapping[str, Any]) -> str | None:
+    """Why the files at `path` are not a finished run of exactly `expected` (keys `method`,
+    `variant`, `dataset`, `seed`, `params`, `overrides`, `source_sha256`), or None when they
+    are: a valid record of the current schema, done or diverged, with those values, and its
+    side files present. Such a run is kept rather than retrained (`--keep-finished`)."""
+    path = Path(path)
+    if not path.is_file():
+        return "no record"
+    try:
+        record = read(path)
+    except RecordError as exc:
+        return str(exc)
+    if record["schema_version"] != SCHEMA_VERSION:
+        return f"record schema {record['schema_version']} (now {SCHEMA_VERSION})"
+    if record["status"] not in ("done", "diverged"):
+        return f"status {record['status']}"
+    wanted = json.loads(json.dumps(_finite(dict(expected)), allow_nan=False))
+    found = {
+        **{k: record.get(k) for k in ("method", "variant", "dataset", "seed", "params")},
+        "overrides": record.get("overrides") or {},
+        "source_sha256": record["data"]["source_sha256"],
+    }
+    for key, value in wanted.items():
+        if key == "params":
+            changed = sorted(
+                k
+                for k in set(value) | set(found["params"])
+                if value.get(k, "∅") != found["params"].get(k, "∅")
+            )
+            if changed:
+                return "its hyper-parameters differ (" + ", ".join(changed) + ")"
+        elif found.get(key) != value:
+            return f"its {key} differs ({found.get(key)!r}, asked {value!r})"
+    history, embeddings = side_files(path)
+    if not history.is_file():
+        return f"{history} is missing"
+    if record["diagnostics"].get("embeddings_file") and not embeddings.is_file():
+        return f"{embeddings} is missing"
+    return None
 
 
 def now() -> str:
@@ -146,10 +194,18 @@ def write_run(
 ) -> None:
     """Write a run's files, all atomically: its history (`<stem>.history.csv`) and embeddings
     (`<stem>.embeddings.npz`) when it has them, then the record, the completion marker, last
-    (non-finite numbers become null: JSON has none)."""
+    (non-finite numbers become null: JSON has none).
+
+    A run's files always belong to one run: the previous record at `path` (and a side file this
+    run does not write) is removed first, so that a failure or a kill between the writes leaves
+    new side files with no record (a run to redo), never an old record beside a new history."""
     import numpy as np
 
     history_path, embeddings_path = side_files(path)
+    Path(path).unlink(missing_ok=True)
+    for side, written in ((history_path, history), (embeddings_path, embeddings)):
+        if written is None:
+            side.unlink(missing_ok=True)
     if history is not None:
         with atomic.atomic_path(history_path) as tmp:
             history.to_csv(tmp, index=False)

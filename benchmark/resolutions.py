@@ -19,6 +19,7 @@ import pandas as pd
 
 from benchmark import atomic
 from benchmark.aggregate import POINT, runs_table, summarise
+from benchmark.errors import RecordError
 from benchmark.html_page import write_markdown_page
 from benchmark.study import DEFAULT
 from benchmark.tables import Cell, latex_table, markdown_table
@@ -78,11 +79,13 @@ def study_table(
     record_paths: Iterable[str | Path],
     plan: Sequence[Mapping[str, Any]] | None = None,
     datasets: Sequence[str] | None = None,
+    runs_root: Path | None = None,
 ) -> pd.DataFrame:
-    """resolutions.csv as a DataFrame (see the module docstring)."""
-    summary = summarise(runs_table(record_paths))
+    """resolutions.csv as a DataFrame (see the module docstring). Records below `runs_root`
+    must be the runs their paths name (aggregate.runs_table)."""
+    summary = summarise(runs_table(record_paths, runs_root))
     if summary.empty:
-        raise ValueError("no run records of the resolution study")
+        raise RecordError("no run records of the resolution study")
     summary[POINT] = summary[POINT].fillna("")
     plan = list(plan) if plan is not None else plan_from_summary(summary)
     datasets = list(datasets) if datasets is not None else list(summary["dataset"].unique())
@@ -139,10 +142,12 @@ def write_study_csv(
     out: Path,
     plan: Sequence[Mapping[str, Any]] | None = None,
     datasets: Sequence[str] | None = None,
+    runs_root: Path | None = None,
 ) -> pd.DataFrame:
-    """Write resolutions.csv atomically; return it."""
+    """Write resolutions.csv atomically (only once every record is checked); return it."""
+    atomic.check_writable(out)
     paths = list(record_paths)
-    table = study_table(paths, plan, datasets)
+    table = study_table(paths, plan, datasets, runs_root)
     with atomic.atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     changed = table[(table["status"] == "changed") & (table["metric"] == "ACC")]

@@ -15,13 +15,12 @@ Torch-free: the workflow plans the study with it, and `mmcbench train --set` par
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from benchmark.models.settings import PATH_KEYS, WORKFLOW_KEYS
+from benchmark.run_paths import format_value, parse_value, point_dir, same_value
 from benchmark.variants import inert_reason
 
 # Keys of a method's config section that are not passed in a run's --hparams: they select runs
@@ -33,34 +32,12 @@ NOT_STUDIED = ("alpha", "beta", "epochs")
 DEFAULT = "default"  # the `key` of a default point in the plan and in resolutions.csv
 
 
-def format_value(value: Any) -> str:
-    """A value as it appears in a run path: JSON spelling (true, null, 0.001, exp_logvar)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return f"{value:g}"
-    return json.dumps(value)
-
-
-def parse_value(text: str) -> Any:
-    """The value a path part or `--set KEY=VALUE` spells (JSON where it parses, else text)."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def parse_assignment(text: str) -> tuple[str, Any]:
     """`key=value` → (key, value); ValueError naming the text otherwise."""
     key, sep, value = text.partition("=")
     if not sep or not key or not value:
         raise ValueError(f"{text!r}: expected KEY=VALUE, e.g. kl_reduction=sum")
     return key, parse_value(value)
-
-
-def point_dir(key: str, value: Any) -> str:
-    """The path part of a study point."""
-    return f"{key}={format_value(value)}"
 
 
 @dataclass(frozen=True)
@@ -90,13 +67,6 @@ class StudyPoint:
         row = asdict(self)
         row["value"] = self.value_text
         return row
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal as config values (5 == 5.0, but True is not 1)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return a == b
 
 
 def study_points(

@@ -37,7 +37,7 @@ from tests.conftest import fake_data, write_dataset
         (False, "false"),
         (True, "true"),
         (0.001, "0.001"),
-        (1e-5, "1e-05"),
+        (1e-5, "0.00001"),  # positional: the rules' wildcards match it
         (5.0, "5"),
         (100, "100"),
     ],

@@ -105,10 +105,15 @@ class CLIBTrainer:
         outs = [self.model([v[i : i + EVAL_CHUNK] for v in views]) for i in range(0, n, EVAL_CHUNK)]
         return torch.cat([o.p_clu for o in outs]), torch.cat([o.hf for o in outs])
 
-    def params(self) -> dict[str, Any]:
-        flat = dataclasses.asdict(self.config)
-        flat["encoder_hidden"] = list(self.config.encoder_hidden)
+    @staticmethod
+    def config_params(config: CLIBConfig) -> dict[str, Any]:
+        """The record's hyper-parameters of a run with `config`."""
+        flat = dataclasses.asdict(config)
+        flat["encoder_hidden"] = list(config.encoder_hidden)
         return flat
+
+    def params(self) -> dict[str, Any]:
+        return self.config_params(self.config)
 
     def diagnostics(self, history: pd.DataFrame) -> dict[str, Any]:
         trained = history[history["epoch"] > self.config.warmup_epochs]

@@ -102,12 +102,17 @@ class GIBTrainer:
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.predict(views, self.seed, EVAL_CHUNK)
 
-    def params(self) -> dict[str, Any]:
-        flat = dataclasses.asdict(self.config)
+    @staticmethod
+    def config_params(config: GIBConfig) -> dict[str, Any]:
+        """The record's hyper-parameters of a run with `config` (the balls' keys flattened)."""
+        flat = dataclasses.asdict(config)
         balls = flat.pop("balls")
         flat.update({f"ball_{k}": v for k, v in balls.items()})
-        flat["encoder_hidden"] = list(self.config.encoder_hidden)
+        flat["encoder_hidden"] = list(config.encoder_hidden)
         return flat
+
+    def params(self) -> dict[str, Any]:
+        return self.config_params(self.config)
 
     def diagnostics(self, history: pd.DataFrame) -> dict[str, Any]:
         return {"balls": ball_summary(history, self.names)}

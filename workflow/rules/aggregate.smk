@@ -1,12 +1,15 @@
 # Run records -> results/runs.csv (tidy) and results/summary.csv.
+# The summaries are update() outputs: Snakemake keeps the previous files while the job runs and
+# puts them back if it fails (a bad record), instead of deleting them; the script writes the new
+# ones only once every record has been read and checked.
 
 
 rule aggregate:
     input:
         records=all_records(),
     output:
-        runs="results/runs.csv",
-        summary="results/summary.csv",
+        runs=update("results/runs.csv"),
+        summary=update("results/summary.csv"),
     log:
         "logs/aggregate.log",
     localrule: True
@@ -20,7 +23,7 @@ rule resolution_summary:
     input:
         records=study_records(),
     output:
-        study="results/resolutions.csv",
+        study=update("results/resolutions.csv"),
     log:
         "logs/resolution_summary.log",
     localrule: True

@@ -6,8 +6,9 @@ import shlex
 import pandas as pd
 from snakemake.utils import Paramspace
 
-from benchmark import catalogue
+from benchmark import catalogue, run_paths
 from benchmark.data.registry import dataset_names, get_dataset, group_files
+from benchmark.run_paths import number_text, setting_dir
 from benchmark.runtime import run_minutes, slurm_runtime
 from benchmark.study import RUN_KEYS, study_points
 
@@ -49,9 +50,9 @@ def manual_files(wildcards):
 def fetch_flags():
     """Command-line flags of `mmcbench fetch` from the `data` config section."""
     data = config["data"]
-    flags = [f"--manual-dir {data['manual_dir']}"]
+    flags = [f"--manual-dir {shlex.quote(data['manual_dir'])}"]
     if data["mirror"]:
-        flags.append(f"--mirror {data['mirror']}")
+        flags.append(f"--mirror {shlex.quote(data['mirror'])}")
     if data["offline"]:
         flags.append("--offline")
     return " ".join(flags)
@@ -94,11 +95,6 @@ DEEP_METHODS = catalogue.sections()  # method → config section
 DEEP_METHOD_PATTERN = catalogue.names_pattern(catalogue.deep_methods())
 DEEP_VARIANT_PATTERN = catalogue.names_pattern(catalogue.all_deep_variants())
 BASELINE_METHOD_PATTERN = catalogue.names_pattern(catalogue.baseline_methods())
-
-
-def setting_dir(alpha, beta):
-    """The path component that names a run's (α, β)."""
-    return f"a{alpha:g}_b{beta:g}"
 
 
 def deep_section(method):
@@ -177,7 +173,7 @@ def pack_folder(point):
 def pack_outputs(seeds, suffix, point):
     """The files of each run of a pack: those a single run writes."""
     folder = f"results/runs/{pack_folder(point)}"
-    return [f"{folder}/seed{seed}{suffix}" for seed in seeds]
+    return [update(f"{folder}/seed{seed}{suffix}") for seed in seeds]
 
 
 def pack_gpus(wildcards):
@@ -191,7 +187,7 @@ def pack_runtime(seeds):
 
 
 def default_setting(method):
-    """`setting_dir` of the (α, β) the method's table runs use."""
+    """`setting_dir` (benchmark.run_paths) of the (α, β) the method's table runs use."""
     return setting_dir(deep_section(method)["alpha"], deep_section(method)["beta"])
 
 
@@ -218,7 +214,11 @@ def grid_space(method):
     is the very same run file)."""
     grid = deep_section(method)["grid"]
     points = pd.DataFrame(
-        [(f"{a:g}", f"{b:g}") for a in grid["alphas"] for b in grid["betas"]],
+        [
+            (number_text(a), number_text(b))
+            for a in grid["alphas"]
+            for b in grid["betas"]
+        ],
         columns=["a", "b"],
     )
     return Paramspace(points, filename_params="*", param_sep="")

@@ -31,7 +31,7 @@ rule grid_summary:
     input:
         records=grid_records(),
     output:
-        grid="results/grid.csv",
+        grid=update("results/grid.csv"),  # kept as it was if the job fails (aggregate.smk)
     log:
         "logs/grid_summary.log",
     localrule: True

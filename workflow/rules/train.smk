@@ -1,14 +1,27 @@
 # Deep runs (benchmark.catalogue: GIB, CLIB and their ablations), per dataset, variant, (α, β)
 # and seed.
+#
+# A finished run is never retrained by accident: a run's files are update() outputs (Snakemake
+# neither deletes them before the job nor keeps a failed job's half), and the job passes
+# --keep-finished, so a run whose record already holds exactly this setting (hyper-parameters,
+# data, scaling, precision, study point) is kept. Snakemake reruns a job when its params or
+# command change, or a pack's other seeds are missing (seeds: 3 → 4 turns pack 2-2 into 2-3):
+# the finished seed 2 is kept and only seed 3 trains. Retraining on purpose: delete the records.
 
 
 rule train:
     input:
         "resources/hdf5/{dataset}.h5",
     output:
-        record="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.json",
-        history="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.history.csv",
-        embeddings="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.embeddings.npz",
+        record=update(
+            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.json"
+        ),
+        history=update(
+            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.history.csv"
+        ),
+        embeddings=update(
+            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.embeddings.npz"
+        ),
     log:
         "logs/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.log",
     benchmark:
@@ -16,8 +29,8 @@ rule train:
     wildcard_constraints:
         method=DEEP_METHOD_PATTERN,
         variant=DEEP_VARIANT_PATTERN,
-        alpha=r"[0-9.]+",
-        beta=r"[0-9.]+",
+        alpha=run_paths.NUMBER_PATTERN,
+        beta=run_paths.NUMBER_PATTERN,
         seed=single_run_seed_pattern(),  # seeds of packs are trained by train_pack_* below
     group:
         "train"  # packs of runs per SLURM job (--group-components in the SLURM profiles)
@@ -46,15 +59,22 @@ rule train:
         " --beta {wildcards.beta} --hparams {params.hparams}"
         " --embeddings-at {params.embeddings} --device {params.device} --threads {threads}"
         " {params.scaling} {params.precision}"
-        " {params.point} --out {output.record} > {log} 2>&1 && tail -n 1 {log}"
+        " {params.point} --keep-finished --out {output.record} > {log} 2>&1"
+        " && tail -n 1 {log}"
 
 
 # A resolution-study point: the same run with one hyper-parameter changed, named in its path.
 use rule train as train_point with:
     output:
-        record="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.json",
-        history="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.history.csv",
-        embeddings="results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.embeddings.npz",
+        record=update(
+            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.json"
+        ),
+        history=update(
+            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.history.csv"
+        ),
+        embeddings=update(
+            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.embeddings.npz"
+        ),
     log:
         "logs/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.log",
     benchmark:
@@ -62,10 +82,10 @@ use rule train as train_point with:
     wildcard_constraints:
         method=DEEP_METHOD_PATTERN,
         variant=DEEP_VARIANT_PATTERN,
-        alpha=r"[0-9.]+",
-        beta=r"[0-9.]+",
-        key=r"[a-z][a-z0-9_]*",
-        value=r"[A-Za-z0-9_.+\-]+",
+        alpha=run_paths.NUMBER_PATTERN,
+        beta=run_paths.NUMBER_PATTERN,
+        key=run_paths.KEY_PATTERN,
+        value=run_paths.VALUE_PATTERN,
         seed=single_run_seed_pattern(point=True),
     message:
         "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
@@ -97,10 +117,10 @@ for point in (False, True):
             wildcard_constraints:
                 method=DEEP_METHOD_PATTERN,
                 variant=DEEP_VARIANT_PATTERN,
-                alpha=r"[0-9.]+",
-                beta=r"[0-9.]+",
-                key=r"[a-z][a-z0-9_]*",
-                value=r"[A-Za-z0-9_.+\-]+",
+                alpha=run_paths.NUMBER_PATTERN,
+                beta=run_paths.NUMBER_PATTERN,
+                key=run_paths.KEY_PATTERN,
+                value=run_paths.VALUE_PATTERN,
             group:
                 "pack"  # one SLURM job per pack (no group-components for "pack")
             conda:
@@ -133,4 +153,4 @@ for point in (False, True):
                 " --alpha {wildcards.alpha} --beta {wildcards.beta} --hparams {params.hparams}"
                 " --embeddings-at {params.embeddings} --device {params.device}"
                 " --threads {threads} {params.scaling} {params.precision} {params.point}"
-                " --out {output.records} > {log} 2>&1 && tail -n 1 {log}"
+                " --keep-finished --out {output.records} > {log} 2>&1 && tail -n 1 {log}"

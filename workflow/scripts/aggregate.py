@@ -12,6 +12,7 @@ smk = globals()["snakemake"]  # injected by Snakemake
 sys.path.insert(0, str(Path(smk.scriptdir).resolve().parents[1]))  # the checkout's package
 
 from benchmark.aggregate import aggregate, aggregate_grid  # noqa: E402
+from benchmark.errors import MmcbenchError  # noqa: E402
 from benchmark.resolutions import write_study_csv  # noqa: E402
 
 logging.basicConfig(
@@ -20,9 +21,20 @@ logging.basicConfig(
     format="%(asctime)s %(levelname)s %(name)s: %(message)s",
 )
 roots = {"runs_root": Path("results/runs"), "bench_root": Path("logs/benchmarks")}
-if smk.rule == "grid_summary":
-    aggregate_grid(smk.input.records, Path(smk.output.grid), **roots)
-elif smk.rule == "resolution_summary":
-    write_study_csv(smk.input.records, Path(smk.output.study), smk.params.plan, smk.params.datasets)
-else:
-    aggregate(smk.input.records, Path(smk.output.runs), Path(smk.output.summary), **roots)
+try:
+    if smk.rule == "grid_summary":
+        aggregate_grid(smk.input.records, Path(smk.output.grid), **roots)
+    elif smk.rule == "resolution_summary":
+        write_study_csv(
+            smk.input.records,
+            Path(smk.output.study),
+            smk.params.plan,
+            smk.params.datasets,
+            roots["runs_root"],
+        )
+    else:
+        aggregate(smk.input.records, Path(smk.output.runs), Path(smk.output.summary), **roots)
+except MmcbenchError as exc:  # a bad record: one paragraph (and the previous files kept)
+    logging.error("%s", exc)
+    print(f"mmcbench {smk.rule}: error: {exc}", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,185 @@
+"""The run-path grammar: where a run's record lives, written by the rules and read back by
+every reader (aggregation, figures), with one spelling of a value in a path and back.
+
+    results/runs/<method>/<dataset>/<variant>/seed<N>.json                          baselines
+    results/runs/<method>/<dataset>/<variant>/a<α>_b<β>/seed<N>.json                deep runs
+    results/runs/<method>/<dataset>/<variant>/a<α>_b<β>/<key>=<value>/seed<N>.json  study points
+
+A number is spelled exactly (the shortest positional text that reads back as the same float:
+0.5, 1, 0.00001, 0.00012345678), so two different values never share a path and a path part
+always reads back as the value that was trained. Torch-free: the workflow and the CLI use it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# What the rules' wildcards accept: a number of a setting, a study key and a study value.
+NUMBER_PATTERN = r"[0-9]+(?:\.[0-9]+)?"
+KEY_PATTERN = r"[a-z][a-z0-9_]*"
+VALUE_PATTERN = r"[A-Za-z0-9_.+\-]+"
+SEED_PATTERN = r"[0-9]+"
+
+
+def number_text(value: float) -> str:
+    """A number as a path spells it: exact, positional, no trailing zeros (0.5, 1, 0.00001)."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
+    if isinstance(value, int):
+        return str(value)
+    text = np.format_float_positional(float(value), unique=True, trim="-")
+    return "0" if text == "-0" else text
+
+
+def format_value(value: Any) -> str:
+    """A value as it appears in a run path: JSON spelling (true, null, exp_logvar), numbers
+    exact (`number_text`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value)
+    return json.dumps(value)
+
+
+def parse_value(text: str) -> Any:
+    """The value a path part or `--set KEY=VALUE` spells (JSON where it parses, else text)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as config values (5 == 5.0, but True is not 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
+
+
+def setting_dir(alpha: float, beta: float) -> str:
+    """The path part that names a deep run's (α, β): `a0.5_b0.5`."""
+    return f"a{number_text(alpha)}_b{number_text(beta)}"
+
+
+def point_dir(key: str, value: Any) -> str:
+    """The path part of a resolution-study point: `<key>=<value>`."""
+    return f"{key}={format_value(value)}"
+
+
+def path_problem(value: Any) -> str | None:
+    """Why `value` cannot be written in a run path and read back as itself, or None."""
+    try:
+        text = format_value(value)
+    except ValueError as exc:
+        return str(exc)
+    if not re.fullmatch(VALUE_PATTERN, text):
+        return f"its path spelling {text!r} has characters a run path cannot hold"
+    if not same_value(back := parse_value(text), value):
+        return f"its path spelling {text!r} reads back as {back!r}"
+    return None
+
+
+def check_path_values(values: Iterable[Any], where: str) -> None:
+    """Every value can be spelled in a path and read back, and no two different values (or
+    one value listed twice) share a path part. ValueError naming `where` and the values."""
+    seen: dict[str, Any] = {}
+    for value in values:
+        if problem := path_problem(value):
+            raise ValueError(f"{where}: value {value!r} cannot name a run: {problem}")
+        text = format_value(value)
+        if text in seen:
+            other = seen[text]
+            what = "is listed twice" if same_value(other, value) else f"and {other!r} would share"
+            raise ValueError(
+                f"{where}: {value!r} {what} (run path part {text!r}); each value must name "
+                "its own runs: remove the duplicate"
+            )
+        seen[text] = value
+
+
+@dataclass(frozen=True)
+class RunPath:
+    """A record's identity as its path states it (α, β, key: None where the path has none)."""
+
+    method: str
+    dataset: str
+    variant: str
+    seed: int
+    alpha: float | None = None
+    beta: float | None = None
+    key: str | None = None
+    value: Any = None
+
+
+_SETTING = re.compile(rf"a({NUMBER_PATTERN})_b({NUMBER_PATTERN})")
+_POINT = re.compile(rf"({KEY_PATTERN})=({VALUE_PATTERN})")
+_SEED = re.compile(rf"seed({SEED_PATTERN})\.json")
+
+
+def parse_run_path(path: str | Path, root: str | Path) -> RunPath | None:
+    """The identity of the record at `path` below the runs folder `root`, or None when the path
+    does not follow the grammar (a stray copy such as `seed0-old.json`)."""
+    try:
+        parts = Path(path).resolve().relative_to(Path(root).resolve()).parts
+    except ValueError:
+        return None
+    if len(parts) not in (4, 5, 6) or not (seed := _SEED.fullmatch(parts[-1])):
+        return None
+    method, dataset, variant = parts[:3]
+    found = RunPath(method, dataset, variant, int(seed.group(1)))
+    if len(parts) == 4:
+        return found
+    if not (setting := _SETTING.fullmatch(parts[3])):
+        return None
+    alpha, beta = float(setting.group(1)), float(setting.group(2))
+    if len(parts) == 5:
+        return RunPath(method, dataset, variant, found.seed, alpha, beta)
+    if not (point := _POINT.fullmatch(parts[4])):
+        return None
+    key, value = point.group(1), parse_value(point.group(2))
+    return RunPath(method, dataset, variant, found.seed, alpha, beta, key, value)
+
+
+def find_records(root: str | Path) -> tuple[list[Path], list[Path]]:
+    """The run records below `root` (`seed<N>.json` files whose path follows the grammar),
+    sorted, and the `.json` files there that do not (strays, to be reported)."""
+    found, strays = [], []
+    for path in sorted(Path(root).rglob("*.json")):
+        (found if parse_run_path(path, root) is not None else strays).append(path)
+    return found, strays
+
+
+def identity_mismatch(record: dict[str, Any], expected: RunPath) -> str | None:
+    """How a record's own identity differs from what its path says, or None."""
+    params = record.get("params") or {}
+    overrides = record.get("overrides") or {}
+    differences = [
+        f"{name} {record.get(name)!r} (path: {want!r})"
+        for name, want in (
+            ("method", expected.method),
+            ("dataset", expected.dataset),
+            ("variant", expected.variant),
+            ("seed", expected.seed),
+        )
+        if record.get(name) != want
+    ]
+    if expected.alpha is not None:
+        for name, want in (("alpha", expected.alpha), ("beta", expected.beta)):
+            if not isinstance(params.get(name), int | float) or params[name] != want:
+                differences.append(f"{name} {params.get(name)!r} (path: {want!r})")
+    want_overrides = {} if expected.key is None else {expected.key: expected.value}
+    if set(overrides) != set(want_overrides) or any(
+        not same_value(overrides[k], v) for k, v in want_overrides.items()
+    ):
+        differences.append(f"overrides {overrides!r} (path: {want_overrides!r})")
+    return "; ".join(differences) or None

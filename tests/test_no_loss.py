@@ -1,0 +1,325 @@
+"""Nothing a user already has is lost: outputs that are inputs or other runs' files are refused,
+a run's files always belong to one run, finished runs are kept, bad records never replace good
+summaries, and values that name runs are spelled exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.datasets import make_blobs
+
+from benchmark import records, run_paths
+from benchmark.cli import main
+from benchmark.config import validated_config
+from benchmark.errors import ConfigError, RecordError
+from tests.conftest import REPO, write_dataset
+
+TINY = {"encoder_hidden": [16], "latent_dim": 8, "head_hidden": 8, "batch_size": 64, "epochs": 2}
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory):
+    x, y = make_blobs(n_samples=120, centers=3, n_features=6, cluster_std=0.5, random_state=0)
+    path = tmp_path_factory.mktemp("data") / "tiny.h5"
+    return write_dataset(path, "tiny", [x[:, :3], x[:, 3:]], y)
+
+
+def deep_args(command, data, outs, seeds=(0,), extra=()):
+    seed_args = ["--seeds", *map(str, seeds)] if command == "train-pack" else ["--seed", "0"]
+    return [
+        command,
+        *("--method", "GIB", "--variant", "GIB", "--data", str(data)),
+        *seed_args,
+        *("--hparams", json.dumps(TINY), "--embeddings-at", "0", "2", "--device", "cpu"),
+        *extra,
+        "--out",
+        *map(str, outs),
+    ]
+
+
+# ------------------------------------------------------------------ outputs that are not outputs
+def test_train_refuses_to_write_its_record_over_the_dataset(tmp_path, tiny_file, capsys):
+    victim = tmp_path / "victim.h5"
+    shutil.copy(tiny_file, victim)
+    before = victim.read_bytes()
+    assert main(deep_args("train", victim, [victim])) == 2
+    assert "is a .json file" in capsys.readouterr().err
+    victim_json = tmp_path / "victim.json"  # a .json out whose name is the dataset's
+    assert main(deep_args("train", victim_json, [victim_json])) == 2
+    assert "would overwrite the input dataset" in capsys.readouterr().err
+    assert victim.read_bytes() == before
+
+
+def test_train_refuses_another_runs_side_file_as_its_record(tmp_path, tiny_file, capsys):
+    history = tmp_path / "t0.history.csv"
+    history.write_text("epoch\n0\n")
+    assert main(deep_args("train", tiny_file, [history])) == 2
+    assert "a run record is a .json file" in capsys.readouterr().err
+    assert history.read_text() == "epoch\n0\n"
+
+
+def test_train_pack_compares_resolved_paths(tmp_path, tiny_file, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(deep_args("train-pack", tiny_file, ["out/p3.json", "./out/p3.json"], (0, 1))) == 2
+    err = capsys.readouterr().err
+    assert "name the same files" in err and "nothing was computed" in err
+    assert not Path("out/p3.json").exists()
+
+
+def test_baseline_refuses_to_write_over_its_dataset(tmp_path, tiny_file, capsys):
+    victim = tmp_path / "v.h5"
+    shutil.copy(tiny_file, victim)
+    args = ["baseline", "--method", "AmKM", "--variant", "all", "--data", str(victim)]
+    assert main([*args, "--seed", "0", "--out", str(victim)]) == 2
+    assert victim.read_bytes() == Path(tiny_file).read_bytes()
+
+
+# ------------------------------------------------------------------ one run's files together
+def test_a_failed_write_leaves_no_old_record_beside_a_new_history(tmp_path, tiny_file):
+    out = tmp_path / "run" / "seed0.json"
+    assert main(deep_args("train", tiny_file, [out])) == 0
+    old_history = (tmp_path / "run" / "seed0.history.csv").read_text()
+    embeddings = tmp_path / "run" / "seed0.embeddings.npz"
+    record = records.read(out)
+    history = pd.read_csv(tmp_path / "run" / "seed0.history.csv")
+    history["total"] = history["total"] + 1.0  # a new run's history
+    embeddings.unlink()
+    embeddings.mkdir()  # its embeddings cannot be written
+    with pytest.raises(OSError):
+        records.write_run(out, record, history, {"labels": np.zeros(3)})
+    assert not out.exists(), "the old record must not stay beside the new history"
+    assert (tmp_path / "run" / "seed0.history.csv").read_text() != old_history
+
+
+def test_a_run_without_embeddings_removes_the_stale_file(tmp_path, tiny_file):
+    out = tmp_path / "seed0.json"
+    assert main(deep_args("train", tiny_file, [out])) == 0
+    record = records.read(out)
+    history = pd.read_csv(tmp_path / "seed0.history.csv")
+    records.write_run(out, record, history, None)
+    assert not (tmp_path / "seed0.embeddings.npz").exists()
+
+
+# ------------------------------------------------------------------ finished runs are kept
+def test_keep_finished_keeps_exactly_the_same_run_and_retrains_a_changed_one(
+    tmp_path, tiny_file, caplog
+):
+    caplog.set_level("INFO")
+    out = tmp_path / "seed0.json"
+    assert main(deep_args("train", tiny_file, [out], extra=["--keep-finished"])) == 0
+    first = out.read_bytes()
+    assert main(deep_args("train", tiny_file, [out], extra=["--keep-finished"])) == 0
+    assert out.read_bytes() == first, "a finished run of the same setting was retrained"
+    assert "kept" in caplog.text
+    assert (
+        main(deep_args("train", tiny_file, [out], extra=["--keep-finished", "--alpha", "0.25"]))
+        == 0
+    )
+    assert records.read(out)["params"]["alpha"] == 0.25  # a changed setting is retrained
+    assert "hyper-parameters differ (alpha)" in caplog.text
+
+
+def test_train_pack_keeps_its_finished_runs_and_trains_the_others(tmp_path, tiny_file):
+    outs = [tmp_path / f"seed{s}.json" for s in (2, 3)]
+    assert main(deep_args("train-pack", tiny_file, outs[:1], (2,), ["--keep-finished"])) == 0
+    kept = outs[0].read_bytes()
+    assert main(deep_args("train-pack", tiny_file, outs, (2, 3), ["--keep-finished"])) == 0
+    assert outs[0].read_bytes() == kept
+    assert records.read(outs[1])["seed"] == 3
+    assert records.read(outs[1])["time"]["pack_size"] == 1  # only seed 3 was trained
+
+
+# ------------------------------------------------------------------ aggregate checks records
+def fake_record(method="KM", dataset="mfeat", variant="view0", seed=0, **changes):
+    record = {
+        "schema_version": 2,
+        "method": method,
+        "variant": variant,
+        "dataset": dataset,
+        "seed": seed,
+        "status": "done",
+        "error": None,
+        "params": {"scaling": "minmax"},
+        "overrides": {},
+        "metrics": {"ACC": 81.1, "NMI": 70.0, "ARI": 60.0, "ECE": None},
+        "health": {"clusters_used": 10, "n_clusters": 10, "collapsed": False},
+        "loss": {"name": "inertia", "value": 1.0},
+        "diagnostics": {},
+        "time": {"wall_s": 1.0, "started": "x", "finished": "y"},
+        "environment": {"device": "cpu", "hostname": "h", "git_commit": None, "versions": {}},
+        "data": {
+            "file": "d.h5",
+            "n_samples": 2000,
+            "n_clusters": 10,
+            "view_names": ["a"],
+            "source_sha256": {},
+        },
+    }
+    for key, value in changes.items():
+        if key in ("ACC", "NMI", "ARI"):
+            record["metrics"][key] = value
+        else:
+            record[key] = value
+    return record
+
+
+def put(root: Path, relative: str, record) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = record if isinstance(record, str) else json.dumps(record)
+    path.write_text(text)
+    return path
+
+
+def aggregate_cli(root, tmp_path, *extra):
+    return main(
+        [
+            "aggregate",
+            "--runs-dir",
+            str(root),
+            "--runs-csv",
+            str(tmp_path / "runs.csv"),
+            "--summary-csv",
+            str(tmp_path / "summary.csv"),
+            *extra,
+        ]
+    )
+
+
+def test_a_stray_copy_beside_a_record_is_not_counted(tmp_path, caplog):
+    root = tmp_path / "runs"
+    put(root, "KM/mfeat/view0/seed0.json", fake_record())
+    put(root, "KM/mfeat/view0/seed0-old.json", fake_record(ACC=10.0))
+    assert aggregate_cli(root, tmp_path) == 0
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    acc = summary[summary["metric"] == "ACC"].iloc[0]
+    assert acc["n"] == 1 and acc["mean"] == pytest.approx(81.1)
+    assert "seed0-old.json" in caplog.text and "not counted" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (fake_record(ACC=250.0), "250"),
+        (fake_record(NMI=-40.0), "-40"),
+        (json.dumps(fake_record()).replace('"ACC": 81.1', '"ACC": NaN'), "NaN"),
+        (fake_record(ACC=None), "ACC"),
+        (fake_record(seed=3), "seed 3"),
+        (fake_record(method="AmKM"), "method 'AmKM'"),
+        ('{"schema_version": 2, "method"', "cannot read"),
+    ],
+)
+def test_aggregate_refuses_a_bad_record_naming_it(tmp_path, capsys, record, message):
+    root = tmp_path / "runs"
+    path = put(root, "KM/mfeat/view0/seed0.json", record)
+    assert aggregate_cli(root, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "runs.csv").exists()
+
+
+def test_a_schema_1_record_at_a_study_path_is_not_merged_into_the_default_cell(tmp_path, capsys):
+    root = tmp_path / "runs"
+    deep = fake_record("GIB", "mfeat", "GIB", params={"alpha": 0.5, "beta": 0.5})
+    put(root, "GIB/mfeat/GIB/a0.5_b0.5/seed0.json", deep)
+    old = {k: v for k, v in deep.items() if k not in ("health", "overrides")}
+    old["schema_version"] = 1
+    put(root, "GIB/mfeat/GIB/a0.5_b0.5/kl_reduction=sum/seed0.json", old)
+    assert aggregate_cli(root, tmp_path) == 2
+    assert "kl_reduction=sum/seed0.json" in capsys.readouterr().err
+
+
+def test_aggregate_names_a_missing_folder_and_an_output_that_is_a_folder(tmp_path, capsys):
+    assert aggregate_cli(tmp_path / "nosuchdir", tmp_path) == 2
+    assert "no such folder" in capsys.readouterr().err
+    root = tmp_path / "runs"
+    put(root, "KM/mfeat/view0/seed0.json", fake_record())
+    (tmp_path / "summary.csv").mkdir()
+    assert aggregate_cli(root, tmp_path) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert not (tmp_path / "runs.csv").exists()
+
+
+# ------------------------------------------------------------------ values that name runs
+@given(st.floats(min_value=0, max_value=1, allow_nan=False))
+def test_a_number_reads_back_from_its_path_as_itself(value):
+    text = run_paths.number_text(value)
+    assert float(text) == value
+    assert re.fullmatch(run_paths.NUMBER_PATTERN, text)
+    parsed = run_paths.parse_run_path(
+        f"/r/GIB/d/GIB/{run_paths.setting_dir(value, 0.5)}/seed0.json", "/r"
+    )
+    assert parsed.alpha == value
+
+
+def test_path_spellings_keep_the_usual_values_and_separate_close_ones():
+    assert run_paths.setting_dir(0.5, 1.0) == "a0.5_b1"
+    assert run_paths.number_text(1e-5) == "0.00001"
+    assert run_paths.format_value(0.00012345678) == "0.00012345678"
+    assert run_paths.format_value(0.001) != run_paths.format_value(0.0010000001)
+    with pytest.raises(ValueError, match="listed twice"):
+        run_paths.check_path_values([0.1, 0.1], "grid.alphas")
+    with pytest.raises(ValueError, match="reads back"):
+        run_paths.check_path_values(["5"], "resolution.keys.x")
+
+
+def base_config(**sections):
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    for key, value in sections.items():
+        config[key] = {**config.get(key, {}), **value}
+    return config
+
+
+def test_config_refuses_study_values_that_share_a_path(tmp_path):
+    config = base_config(resolution={"keys": {"grad_clip": [5.0, 5]}})
+    with pytest.raises(ConfigError, match=r"resolution\.keys\.grad_clip"):
+        validated_config(config, SCHEMA)
+    config = base_config(gib={"alpha": 0.00001})
+    validated_config(config, SCHEMA)  # a valid value with a path the rules match
+    assert re.fullmatch(run_paths.NUMBER_PATTERN, run_paths.number_text(config["gib"]["alpha"]))
+
+
+def test_config_refuses_a_key_written_twice(tmp_path):
+    text = (REPO / "config/demo.yaml").read_text() + "gib:\n  epochs: 3\n"
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"'gib' is written twice.*twice.yaml|twice.yaml.*'gib'"):
+        validated_config(yaml.safe_load(text), SCHEMA, [path])
+
+
+def test_cuda_is_refused_at_config_check_where_jobs_run_here(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = base_config(gib={"device": "cuda"})
+    with pytest.raises(ConfigError, match=r"gib.device = cuda.*Nothing was run or removed"):
+        validated_config(config, SCHEMA, local_devices=True)
+    validated_config(base_config(gib={"device": "cuda"}), SCHEMA)  # SLURM: the nodes have GPUs
+
+
+def test_snakemake_lower_bound_is_past_the_releases_that_skip_validation(repo):
+    text = (repo / "pyproject.toml").read_text()
+    bound = re.search(r'"snakemake>=([0-9.]+)"', text).group(1)
+    assert tuple(map(int, bound.split("."))) > (9, 14, 7)
+    assert f'min_version("{bound}")' in (repo / "Snakefile").read_text()
+    assert f"snakemake>={bound}" in (repo / "environment.yml").read_text()
+
+
+def test_record_reading_refuses_non_finite_numbers(tmp_path):
+    path = put(tmp_path, "r.json", json.dumps(fake_record()).replace("81.1", "Infinity"))
+    with pytest.raises(RecordError, match="Infinity"):
+        records.read(path)
+    assert math.isfinite(records.read(put(tmp_path, "ok.json", fake_record()))["seed"])
+    assert os.path.exists(path)
