@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmark import atomic
 from benchmark.errors import ConfigError, MmcbenchError
@@ -41,6 +42,30 @@ def _fetch_options(args: argparse.Namespace):
         offline=args.offline,
         manual_dir=Path(args.manual_dir),
     )
+
+
+SIGPIPE_STATUS = 141  # 128 + SIGPIPE: how a shell reports a writer whose reader went away
+
+
+def print_lines(lines: Sequence[str]) -> int:
+    """Print `lines` to stdout; 0, or SIGPIPE_STATUS, quietly, when the reader of a pipe has
+    gone (`mmcbench datasets | head -1`): no error paragraph, no traceback, and stdout is
+    pointed at /dev/null so that Python's flush at exit does not complain either."""
+    import os
+
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout without a file descriptor (captured)
+            pass
+        return SIGPIPE_STATUS
+    return 0
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -73,18 +98,18 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
+        return print_lines([json.dumps(rows, indent=2)])
     header = ["name", "papers", "n", "k", "views", "dims", "source", "available"]
     widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in header}
-    print("  ".join(h.ljust(widths[h]) for h in header))
-    for r in rows:
-        print("  ".join(str(r[h]).ljust(widths[h]) for h in header))
-    print(
-        "\navailable: converted = HDF5 present; raw = fetched; mirror / package = can be copied "
-        "offline; download = will be downloaded; MISSING = cannot be obtained as configured."
+    return print_lines(
+        [
+            "  ".join(h.ljust(widths[h]) for h in header),
+            *("  ".join(str(r[h]).ljust(widths[h]) for h in header) for r in rows),
+            "\navailable: converted = HDF5 present; raw = fetched; mirror / package = can be "
+            "copied offline; download = will be downloaded; MISSING = cannot be obtained as "
+            "configured.",
+        ]
     )
-    return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -120,6 +145,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
             "assign_labels": args.assign_labels,
         }
     )
+    check_run_outputs("baseline", args.data, [args.out])
     atomic.check_writable(args.out)
     params = BaselineParams(
         n_init=args.n_init,
@@ -159,15 +185,21 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 def _overrides(assignments: Sequence[str], config_class: type) -> dict:
     """`--set KEY=VALUE` options: hyper-parameters a study point changes (ValueError if a key
-    is not one of the method's, or is α, β or the epochs, which have options of their own)."""
+    is not one of the method's, is α, β or the epochs, which have options of their own, or is
+    given twice)."""
     import dataclasses
 
     from benchmark.study import NOT_STUDIED, parse_assignment
 
     known = {f.name for f in dataclasses.fields(config_class)} - {"balls"}
-    overrides = {}
+    overrides, given = {}, {}
     for text in assignments:
         key, value = parse_assignment(text)
+        if key in given:
+            raise ValueError(
+                f"--set {given[key]} and --set {text} both set {key}; give each key once"
+            )
+        given[key] = text
         if key in NOT_STUDIED:
             raise ValueError(f"--set {text}: use --{key} for {key}")
         if key not in known:
@@ -259,6 +291,81 @@ def _deep_run_settings(args: argparse.Namespace, command: str):
     return config, settings, overrides
 
 
+def check_run_outputs(command: str, data: str, outs: Sequence[str]) -> list[Path]:
+    """Before any compute: every --out is a `.json` record, none of a run's files (record,
+    history, embeddings) is the input dataset or another run's file (paths compared resolved,
+    so `out/a.json` and `./out/a.json` are one). MmcbenchError naming them otherwise."""
+    from benchmark import records
+
+    data_path = Path(data).resolve()
+    owner: dict[Path, str] = {}
+    for out in outs:
+        if Path(out).suffix != ".json":
+            raise MmcbenchError(
+                f"{command}: --out {out}: a run record is a .json file (its history and "
+                "embeddings are written beside it as <stem>.history.csv and "
+                "<stem>.embeddings.npz); nothing was computed"
+            )
+        for path in (Path(out), *records.side_files(out)):
+            resolved = path.resolve()
+            if resolved == data_path:
+                raise MmcbenchError(
+                    f"{command}: --out {out} would overwrite the input dataset {data} "
+                    f"(as {path}); nothing was computed"
+                )
+            if resolved in owner:
+                raise MmcbenchError(
+                    f"{command}: --out {out} and --out {owner[resolved]} name the same files "
+                    f"({path}): two runs would overwrite each other; nothing was computed"
+                )
+            owner[resolved] = out
+    return [Path(o) for o in outs]
+
+
+def finished_runs(
+    args: argparse.Namespace,
+    outs: Sequence[Path],
+    seeds: Sequence[int],
+    configs: Sequence[Any],
+    overrides: dict,
+    embeddings_at: Sequence[int],
+) -> list[bool]:
+    """With --keep-finished: which runs already have a finished record of exactly this run at
+    their --out (records.unfinished_reason), to be kept rather than retrained."""
+    from benchmark import catalogue, records
+    from benchmark.data.load import load_hdf5
+
+    if not args.keep_finished:
+        return [False] * len(outs)
+    config_params = getattr(catalogue.trainer_class(args.method), "config_params", None)
+    if config_params is None or not any(out.is_file() for out in outs):
+        return [False] * len(outs)
+    data = load_hdf5(args.data)
+    kept = []
+    for out, seed, config in zip(outs, seeds, configs, strict=True):
+        expected = {
+            "method": args.method,
+            "variant": args.variant,
+            "dataset": data.name,
+            "seed": seed,
+            "params": {
+                **config_params(config),
+                "scaling": args.scaling,
+                "embeddings_at": list(embeddings_at),
+                "precision": args.precision,
+            },
+            "overrides": overrides,
+            "source_sha256": data.source_sha256,
+        }
+        reason = records.unfinished_reason(out, expected)
+        if reason is None:
+            log.info("kept %s: a finished run of exactly this setting (not retrained)", out)
+        elif out.is_file():
+            log.info("retraining %s: %s", out, reason)
+        kept.append(reason is None)
+    return kept
+
+
 def _prepare_deep_runs(args: argparse.Namespace, outs: Sequence[Path]) -> None:
     """Before any compute: every file of the runs writable; then torch's threads and
     floating-point type as asked."""
@@ -278,9 +385,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from benchmark import records
     from benchmark.train import run_from_file
 
+    [out] = check_run_outputs("train", args.data, [args.out])
     config, settings, overrides = _deep_run_settings(args, "train")
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
-    out = Path(args.out)
+    if finished_runs(args, [out], [args.seed], [config], overrides, embeddings_at) == [True]:
+        return 0
     _prepare_deep_runs(args, [out])
     result = run_from_file(
         args.method,
@@ -351,9 +460,8 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
             f"train-pack: --out names {len(args.out)} record(s) for {runs} seed(s); give one per"
             " seed, in the same order"
         )
-    if len(set(args.out)) != runs:
-        raise MmcbenchError("train-pack: two runs would write the same record (--out)")
-    members, config = [], None
+    outs = check_run_outputs("train-pack", args.data, args.out)
+    members, configs = [], []
     for seed, alpha, beta in zip(
         args.seeds,
         _per_run(args.alpha, runs, "--alpha"),
@@ -363,13 +471,20 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
         run_args = argparse.Namespace(**{**vars(args), "alpha": alpha, "beta": beta})
         run_config, settings, overrides = _deep_run_settings(run_args, "train-pack")
         members.append(Member(seed, run_config.alpha, run_config.beta))
-        config = config or run_config
+        configs.append(run_config)
     try:
         check_members(members)
     except ValueError as exc:
         raise MmcbenchError(f"train-pack: {exc}") from exc
+    config = configs[0]
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
-    outs = [Path(o) for o in args.out]
+    kept = finished_runs(args, outs, args.seeds, configs, overrides, embeddings_at)
+    if all(kept):
+        log.info("pack of %d runs: every run already finished, nothing to train", runs)
+        return 0
+    outs = [o for o, k in zip(outs, kept, strict=True) if not k]
+    members = [m for m, k in zip(members, kept, strict=True) if not k]
+    runs = len(members)
     _prepare_deep_runs(args, outs)
     results = pack_from_file(
         args.method,
@@ -405,58 +520,99 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     from benchmark.aggregate import aggregate
+    from benchmark.run_paths import find_records
 
     paths = list(args.records)
     if args.records_from:
         paths += [p for p in Path(args.records_from).read_text().split() if p]
     if args.runs_dir:
-        paths += sorted(str(p) for p in Path(args.runs_dir).rglob("seed*.json"))
+        if not Path(args.runs_dir).is_dir():
+            raise MmcbenchError(f"aggregate: --runs-dir {args.runs_dir}: no such folder")
+        found, strays = find_records(args.runs_dir)
+        if strays:
+            log.warning(
+                "not counted: %d .json file(s) under %s that are not named as run records "
+                "(<method>/<dataset>/<variant>/[a<α>_b<β>/[<key>=<value>/]]seed<N>.json): %s",
+                len(strays),
+                args.runs_dir,
+                ", ".join(str(p) for p in strays[:10]) + (" …" if len(strays) > 10 else ""),
+            )
+        paths += [str(p) for p in found]
     if not paths:
-        raise MmcbenchError("aggregate: no run records given (use --runs-dir or record paths)")
+        where = f"under {args.runs_dir}" if args.runs_dir else "given (use --runs-dir or paths)"
+        raise MmcbenchError(f"aggregate: no run records {where}")
+    runs_root = Path(args.runs_dir or "results/runs")
     if args.resolutions_csv:
         from benchmark.resolutions import write_study_csv
 
-        write_study_csv(paths, Path(args.resolutions_csv))
+        write_study_csv(paths, Path(args.resolutions_csv), runs_root=runs_root)
         return 0
     # --grid-csv: a grid's summary only (aggregate_grid), no runs.csv.
     aggregate(
         paths,
         None if args.grid_csv else Path(args.runs_csv),
         Path(args.grid_csv or args.summary_csv),
-        runs_root=Path(args.runs_dir or "results/runs"),
+        runs_root=runs_root,
         bench_root=Path(args.benchmarks_dir),
     )
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from benchmark.tables import TABLES, load_published, read_summary, render
+    from benchmark.models.settings import DeepConfig
+    from benchmark.tables import (
+        TABLES,
+        load_published,
+        read_summary,
+        render,
+        settings_from_options,
+        table_methods,
+    )
 
     if args.table == "resolutions":
+        given = [
+            option
+            for option, value, default in (
+                ("--alpha", args.alpha, DeepConfig.alpha),
+                ("--beta", args.beta, DeepConfig.beta),
+                ("--setting", args.setting, None),
+                ("--published", args.published, None),
+            )
+            if value != default
+        ]
+        if given:
+            raise MmcbenchError(
+                f"render resolutions: {', '.join(given)} "
+                f"{'does' if len(given) == 1 else 'do'} not apply to the resolution study's "
+                "table (it shows every study point against the default setting)"
+            )
         from benchmark.resolutions import read_study, render_study
 
         render_study(read_study(args.summary), Path(args.out_prefix))
         log.info("wrote %s.{md,html,tex,csv}", args.out_prefix)
         return 0
+    settings = settings_from_options(args.alpha, args.beta, args.setting)
+    spec = TABLES[args.table]
+    for method in sorted(set(settings) - set(table_methods(spec))):
+        log.warning(
+            "render %s: --setting %s does not apply: this table has no %s rows",
+            args.table,
+            method,
+            method,
+        )
     summary = read_summary(args.summary)
     published = load_published(args.published)
-    settings = {m: (float(a), float(b)) for m, a, b in args.setting or []}
     render(
-        summary,
-        published,
-        TABLES[args.table],
-        Path(args.out_prefix),
-        args.alpha,
-        args.beta,
-        settings=settings,
+        summary, published, spec, Path(args.out_prefix), args.alpha, args.beta, settings=settings
     )
     log.info("wrote %s.{md,html,tex,csv}", args.out_prefix)
     return 0
 
 
 def cmd_reliability(args: argparse.Namespace) -> int:
-    from benchmark.figures.reliability import reliability_figure
+    from benchmark.figures.reliability import check_figure_path, reliability_figure
 
+    check_figure_path(args.out)
     runs: dict[str, list[str]] = {}
     for method, *paths in args.runs:
         if not paths:
@@ -469,9 +625,19 @@ def cmd_reliability(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from benchmark import estimate
-    from benchmark.runtime import load_packing, load_timings
+    from benchmark.runtime import PACKING_CSV, load_packing, load_timings
 
-    snakefile = Path(args.snakefile)
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        problem = "is not a folder" if directory.exists() else "does not exist"
+        raise MmcbenchError(
+            f"estimate: --directory {directory} {problem}; give the working folder whose runs "
+            "count as done (it is not created)"
+        )
+    if args.snakefile:
+        snakefile, which = Path(args.snakefile), "--snakefile"
+    else:
+        snakefile, which = estimate.default_snakefile(directory)
     if not snakefile.is_file():
         raise MmcbenchError(f"estimate: {snakefile}: no such Snakefile (give --snakefile)")
     for path in args.configfile:
@@ -479,18 +645,29 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             raise MmcbenchError(f"estimate: {path}: no such config file")
     config = estimate.load_config(snakefile, args.configfile)
     timings = load_timings(Path(args.timings))
+    packing = load_packing(Path(args.packing or PACKING_CSV), required=bool(args.packing))
     device = args.device or ("cuda" if any(row["device"] == "cuda" for row in timings) else "cpu")
+    notes = [f"Snakefile: {snakefile} ({which})"]
     if device == "cpu" and not args.device:
-        print(
+        notes.append(
             "No GPU timing stored (run benchmarks/train_speed.py --devices cuda --save on a GPU "
             "node): the hours below are CPU hours."
         )
-    runs = estimate.planned_runs(snakefile, args.configfile, Path(args.directory))
+    elif not any(row["device"] == device for row in timings):
+        notes.append(
+            f"No {device} timing stored in {args.timings}: the deep runs are counted but not "
+            f"costed (run benchmarks/train_speed.py --devices {device} --save on such a node)."
+        )
+    if status := print_lines(notes):
+        return status
+    runs = estimate.planned_runs(snakefile, args.configfile, directory)
     lines = estimate.cost_lines(runs, config, timings, device)
-    print(estimate.render(lines, device))
-    rows = load_packing(Path(args.packing))
-    print(estimate.render_packs(lines, estimate.batched_speedups(rows, device), device))
-    return 0
+    return print_lines(
+        [
+            estimate.render(lines, device),
+            estimate.render_packs(lines, estimate.batched_speedups(packing, device), device),
+        ]
+    )
 
 
 TOP_HELP = """\
@@ -582,6 +759,13 @@ def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
         choices=PRECISIONS,
         help="floating-point type of the model and the data on the device (float64: slower, "
         "for checks that runs agree to 1e-6, e.g. packed and alone)",
+    )
+    p.add_argument(
+        "--keep-finished",
+        action="store_true",
+        help="keep a run whose --out already holds a finished record (done or diverged) of "
+        "exactly this run (same hyper-parameters, data, scaling, precision, study point) "
+        "instead of retraining it; the workflow's rules pass it",
     )
     p.add_argument(
         "--out",
@@ -740,17 +924,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="which table",
     )
     p.add_argument(
-        "--alpha", type=float, default=DeepConfig.alpha, help="deep methods' α shown in the table"
+        "--alpha",
+        type=float,
+        default=DeepConfig.alpha,
+        help="deep methods' α shown in the table, in [0, 1]",
     )
     p.add_argument(
-        "--beta", type=float, default=DeepConfig.beta, help="deep methods' β shown in the table"
+        "--beta",
+        type=float,
+        default=DeepConfig.beta,
+        help="deep methods' β shown in the table, in [0, 1]",
     )
     p.add_argument(
         "--setting",
         nargs=3,
         action="append",
         metavar=("METHOD", "ALPHA", "BETA"),
-        help="(α, β) shown for one deep method, overriding --alpha/--beta",
+        help="(α, β) shown for one deep method (GIB, CLIB), overriding --alpha/--beta",
     )
     p.add_argument(
         "--summary",
@@ -795,12 +985,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if timed, else cpu")
     p.add_argument(
         "--snakefile",
-        default=str(Path(__file__).resolve().parent.parent / "Snakefile"),
-        help="the suite's Snakefile",
+        default=None,
+        help="the suite's Snakefile (default: the --directory's own Snakefile if it has one, "
+        "as snakemake would run there, else this checkout's); the estimate says which",
     )
-    p.add_argument("--directory", default=".", help="working directory (runs done there count)")
+    p.add_argument(
+        "--directory", default=".", help="working folder, must exist (runs done there count)"
+    )
     p.add_argument("--timings", default=str(TIMINGS_CSV), help="stored seconds per epoch")
-    p.add_argument("--packing", default=str(PACKING_CSV), help="stored speed-ups of batched packs")
+    p.add_argument(
+        "--packing",
+        default=None,
+        help=f"stored speed-ups of batched packs (default: {PACKING_CSV}, if present)",
+    )
     p.set_defaults(func=cmd_estimate)
 
     p = add_command(

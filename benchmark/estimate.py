@@ -9,27 +9,19 @@ pack one after another, so the device-hours of packs are those of one process pe
 from __future__ import annotations
 
 import csv
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import catalogue
 from benchmark.errors import MmcbenchError
-from benchmark.runtime import Timing, seconds_per_epoch, slurm_runtime
+from benchmark.run_paths import parse_run_path
+from benchmark.runtime import BATCHED, Timing, seconds_per_epoch, slurm_runtime
 
 DEEP_RULES = {"train", "train_point"}  # a study point is a deep run too
 RUN_RULES = {*DEEP_RULES, "baseline"}
-DEEP_RUN = re.compile(
-    rf"^results/runs/(?P<method>{catalogue.names_pattern(catalogue.deep_methods())})/"
-    r"(?P<dataset>[^/]+)/(?P<variant>[^/]+)/"
-    r"a(?P<alpha>[0-9.]+)_b(?P<beta>[0-9.]+)/(?:(?P<point>[^/]+=[^/]+)/)?seed(?P<seed>\d+)\.json$"
-)
-BASELINE_RUN = re.compile(
-    r"^results/runs/(?P<method>[^/]+)/(?P<dataset>[^/]+)/(?P<variant>[^/]+)/seed(?P<seed>\d+)\.json$"
-)
+RUNS_ROOT = Path("results/runs")  # the run-path grammar's root (benchmark.run_paths)
 
 
 def deep_rule(rule: str) -> str:
@@ -73,19 +65,32 @@ def planned_runs(
         rule, path = deep_rule(row.get("rule") or ""), row.get("output_file", "")
         if rule not in RUN_RULES:
             continue
-        match = (DEEP_RUN if rule in DEEP_RULES else BASELINE_RUN).match(path)
-        if match is None:
-            continue  # the run's history / embeddings files: one record per run is counted
+        # The run's history / embeddings files do not parse: one record per run is counted.
+        run = parse_run_path(directory / path, directory / RUNS_ROOT)
+        if run is None or (run.alpha is not None) != (rule in DEEP_RULES):
+            continue
         runs.append(
             PlannedRun(
                 rule=rule,
-                method=match["method"],
-                dataset=match["dataset"],
-                variant=match["variant"],
+                method=run.method,
+                dataset=run.dataset,
+                variant=run.variant,
                 pending=row.get("plan") != "no update",
             )
         )
     return runs
+
+
+CHECKOUT_SNAKEFILE = Path(__file__).resolve().parent.parent / "Snakefile"
+
+
+def default_snakefile(directory: Path) -> tuple[Path, str]:
+    """The Snakefile `snakemake` would run in `directory` (a clone of the suite has its own,
+    and its runs are up to date against that one), else this checkout's; and which it is."""
+    own = directory / "Snakefile"
+    if own.is_file():
+        return own, "the working folder's (--directory)"
+    return CHECKOUT_SNAKEFILE, "the installed checkout's; the working folder has none"
 
 
 def load_config(snakefile: Path, configfiles: Sequence[Path]) -> dict:
@@ -106,6 +111,11 @@ def load_config(snakefile: Path, configfiles: Sequence[Path]) -> dict:
             raise MmcbenchError(f"estimate: {path}: a config file must be a YAML mapping")
         update_config(config, loaded)
     schema = snakefile.parent / "workflow" / "schemas" / "config.schema.yaml"
+    if not schema.is_file():
+        raise MmcbenchError(
+            f"estimate: {snakefile} has no config schema beside it ({schema}): it is not the "
+            "suite's Snakefile; give --snakefile the Snakefile of an mmcbench checkout"
+        )
     validated_config(config, schema, configfiles)
     return config
 
@@ -163,15 +173,22 @@ def render(lines: list[Line], device: str) -> str:
     deep = [line for line in lines if line.rule in DEEP_RULES]
     if not deep:
         return "\n".join(out)
+    pending = sum(x.pending for x in deep)
+    unknown = sum(x.pending for x in deep if x.hours is None)
+    unit = "GPU-hours" if device == "cuda" else "CPU-hours (1 thread per run)"
     out.append("")
+    if unknown:  # said before the table, not after a total that leaves them out
+        out.append(
+            f"not costed: {unknown} of the {pending} deep runs to train have no {device} timing "
+            f"stored (shown as ?; benchmarks/train_speed.py --devices {device} --save stores "
+            "some)"
+        )
     out.append(
         f"{'method':<6} {'dataset':<12} {'variant':<18} {'to run':>6} {'epochs':>6} "
         f"{'s/epoch':>8} {'hours':>8}  basis"
     )
-    unknown = 0
     for x in deep:
         if x.timing is None:
-            unknown += x.pending
             s, h, basis = "?", "?", f"no {device} timing of {x.method} stored"
         else:
             s, h, basis = f"{x.timing.seconds_per_epoch:.2f}", f"{x.hours:.2f}", x.timing.basis
@@ -179,13 +196,17 @@ def render(lines: list[Line], device: str) -> str:
             f"{x.method:<6} {x.dataset:<12} {x.variant:<18} {x.pending:>6} {x.epochs:>6} "
             f"{s:>8} {h:>8}  {basis}"
         )
-    total = sum(x.hours or 0.0 for x in deep)
-    pending = sum(x.pending for x in deep)
-    unit = "GPU-hours" if device == "cuda" else "CPU-hours (1 thread per run)"
+    total = sum(x.hours for x in deep if x.hours is not None)
     out.append("")
-    out.append(f"deep runs to train: {pending}; estimated {total:.1f} {unit}")
-    if unknown:
-        out.append(f"not costed: {unknown} runs without any {device} timing (shown as ?)")
+    if unknown and unknown == pending:
+        out.append(f"deep runs to train: {pending}; not costed, so no {unit} are estimated")
+    elif unknown:
+        out.append(
+            f"deep runs to train: {pending}; estimated {total:.1f} {unit} for the "
+            f"{pending - unknown} costed, plus the {unknown} not costed"
+        )
+    else:
+        out.append(f"deep runs to train: {pending}; estimated {total:.1f} {unit}")
     costed = [x for x in deep if x.minutes_per_run is not None]
     if costed:
         x = max(costed, key=lambda line: line.minutes_per_run)
@@ -212,13 +233,13 @@ def batched_speedups(rows: list[dict], device: str) -> dict[str, Speedup]:
     over one process per run in the same measurement)."""
     best: dict[str, Speedup] = {}
     for row in rows:
-        if row["device"] != device or not row["way"].startswith("batched pack K="):
+        if row["device"] != device or not row["way"].startswith(BATCHED):
             continue
         ratio = float(row["ratio"])
         if row["method"] not in best or ratio > best[row["method"]].ratio:
             best[row["method"]] = Speedup(
                 row["method"],
-                int(row["way"].removeprefix("batched pack K=")),
+                int(row["way"].removeprefix(BATCHED)),
                 ratio,
                 f"{row['dataset']}, {row['epochs']} epochs, {row['slots']} slots, {row['date']}",
             )
@@ -234,18 +255,29 @@ def render_packs(lines: list[Line], speedups: dict[str, Speedup], device: str) -
             f"--device {device} --save), so their {unit} are not estimated"
         )
     out = []
-    total = 0.0
+    total, priced, uncosted = 0.0, 0, 0
     for method in sorted({x.method for x in lines if x.rule in DEEP_RULES}):
-        hours = sum(x.hours or 0.0 for x in lines if x.rule in DEEP_RULES and x.method == method)
+        mine = [x for x in lines if x.rule in DEEP_RULES and x.method == method]
+        hours = sum(x.hours for x in mine if x.hours is not None)
+        unknown = sum(x.pending for x in mine if x.hours is None)
         if method not in speedups:
             out.append(f"batched packs: {method}: no {device} measurement stored")
             continue
+        uncosted += unknown
+        if unknown and unknown == sum(x.pending for x in mine):
+            out.append(f"batched packs: {method}: not costed (no {device} timing of its runs)")
+            continue
         gain = speedups[method]
         total += hours / gain.ratio
+        priced += 1
         out.append(
             f"batched packs: {method}: {hours / gain.ratio:.1f} {unit} at the best measured gain, "
             f"×{gain.ratio:.2f} with K = {gain.pack_size} ({gain.basis}; one dataset's gain "
-            "applied to all)"
+            "applied to all)" + (f"; plus {unknown} runs not costed" if unknown else "")
         )
-    out.append(f"batched packs: estimated {total:.1f} {unit} in all")
+    if priced:
+        out.append(
+            f"batched packs: estimated {total:.1f} {unit} in all"
+            + (f", plus {uncosted} runs not costed" if uncosted else "")
+        )
     return "\n".join(out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,44 +34,88 @@ class Timing:
     basis: str
 
 
-def load_packing(path: Path = PACKING_CSV) -> list[dict]:
+PACKING_FIELDS = ("way", "method", "dataset", "epochs", "slots", "device", "ratio", "date")
+BATCHED = "batched pack K="  # the `way` of a batched pack of K runs
+
+
+def read_table(path: Path, fields: Sequence[str], what: str) -> list[dict]:
+    """The rows of a stored CSV, each with every one of `fields`; MmcbenchError naming the file
+    when it cannot be read (not text, not CSV), lacks a column or has a short or long row."""
+    problem = None
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        problem = f"not a readable CSV file ({type(exc).__name__}: {exc})"
+    else:
+        if missing := [c for c in fields if c not in header]:
+            problem = f"expected the columns {', '.join(fields)}; " + (
+                f"missing {', '.join(missing)}" if header else "the file is empty"
+            )
+        else:
+            for line, row in enumerate(rows, start=2):
+                if None in row or any(row[c] is None for c in fields):
+                    problem = f"line {line} does not have the {len(header)} fields of the header"
+                    break
+    if problem:
+        raise MmcbenchError(
+            f"estimate: {path}: {problem}. It should hold {what}; fix or remove it, or give "
+            "another file."
+        )
+    return rows
+
+
+def load_packing(path: Path = PACKING_CSV, required: bool = False) -> list[dict]:
     """Stored runs per hour of the ways to lay runs out (rows of benchmarks/pack_speed.py
-    --save); none when the file does not exist."""
-    if not path.is_file():
+    --save); none when the file does not exist, unless it is `required` (a file the user
+    named). A file that exists is checked: columns, ratios > 0, K of each batched pack."""
+    if not path.exists() and not required:
         return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    missing = [c for c in ("way", "method", "device", "ratio") if rows and c not in rows[0]]
-    if missing:
-        raise MmcbenchError(f"estimate: {path}: missing column(s) {', '.join(missing)}")
-    for row in rows:
+    if not path.is_file():
+        problem = "is a folder" if path.exists() else "does not exist"
+        raise MmcbenchError(f"estimate: --packing {path} {problem}; give a packing CSV")
+    what = "the speed-ups of benchmarks/pack_speed.py --save"
+    rows = read_table(path, PACKING_FIELDS, what)
+    for line, row in enumerate(rows, start=2):
         try:
-            float(row["ratio"])
+            ratio = float(row["ratio"])
+            if not (math.isfinite(ratio) and ratio > 0):
+                raise ValueError(f"ratio {row['ratio']} is not a positive number")
+            if row["way"].startswith(BATCHED) and int(row["way"].removeprefix(BATCHED)) < 1:
+                raise ValueError(f"{row['way']!r}: K must be ≥ 1")
         except ValueError as exc:
-            raise MmcbenchError(f"estimate: {path}: bad ratio in row {row} ({exc})") from exc
+            raise MmcbenchError(
+                f"estimate: {path}: line {line}: {exc}. It should hold {what}."
+            ) from exc
     return rows
 
 
 def load_timings(path: Path = TIMINGS_CSV) -> list[dict]:
     """Stored seconds per epoch (rows of benchmarks/train_speed.py --save)."""
+    if path.is_dir():
+        raise MmcbenchError(f"estimate: {path}: is a folder, not a timings CSV (--timings)")
     if not path.is_file():
         raise MmcbenchError(
             f"estimate: {path}: no stored timings; run benchmarks/train_speed.py --save first"
         )
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    missing = [c for c in TIMING_FIELDS if rows and c not in rows[0]]
-    if not rows or missing:
+    what = "the seconds per epoch of benchmarks/train_speed.py --save"
+    rows = read_table(path, TIMING_FIELDS, what)
+    if not rows:
         raise MmcbenchError(
-            f"estimate: {path}: expected columns {', '.join(TIMING_FIELDS)}"
-            + (f"; missing {', '.join(missing)}" if missing else "; the file has no rows")
+            f"estimate: {path}: expected columns {', '.join(TIMING_FIELDS)}; the file has no rows"
         )
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
         try:
             row["seconds_per_epoch"] = float(row["seconds_per_epoch"])
             row["n_samples"] = int(row["n_samples"])
+            if not (math.isfinite(row["seconds_per_epoch"]) and row["seconds_per_epoch"] > 0):
+                raise ValueError("seconds_per_epoch must be a positive number")
         except ValueError as exc:
-            raise MmcbenchError(f"estimate: {path}: bad number in row {row} ({exc})") from exc
+            raise MmcbenchError(
+                f"estimate: {path}: bad number on line {line} ({exc}). It should hold {what}."
+            ) from exc
     return rows
 
 

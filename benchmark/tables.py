@@ -12,7 +12,9 @@ reproduced values only.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from benchmark import atomic, catalogue
+from benchmark.errors import MmcbenchError
 from benchmark.html_page import write_markdown_page
 from benchmark.metrics import LOWER_IS_BETTER
 from benchmark.models.settings import DeepConfig
 
 VERDICT_POINTS = 2.0
+log = logging.getLogger("mmcbench")
 
 
 @dataclass(frozen=True)
@@ -151,16 +155,123 @@ def load_published(path: str | Path | None = None) -> pd.DataFrame:
     return read_csv(path, "published-numbers CSV", PUBLISHED_COLUMNS)
 
 
+def check_setting(method: str, alpha: float, beta: float, origin: str) -> None:
+    """Refuse a method that is not deep, or an α/β that is not finite or outside the config
+    schema's range for it; `origin` names the option in the message."""
+    deep = catalogue.deep_methods()
+    if method not in deep:
+        raise MmcbenchError(
+            f"{origin}: {method!r} is not a deep method; α/β settings are of {', '.join(deep)}"
+        )
+    from benchmark.config import config_schema, rule_error
+
+    section = catalogue.get(method).section
+    rules = config_schema().get("properties", {}).get(section, {}).get("properties", {})
+    for key, value in (("alpha", alpha), ("beta", beta)):
+        if not math.isfinite(value):
+            raise MmcbenchError(f"{origin}: {key} = {value} is not a finite number")
+        if error := rule_error(rules.get(key, {}), value):
+            raise MmcbenchError(
+                f"{origin}: {key} = {value:g}: {error} (the range of {section}.{key} in the "
+                "config schema); no run can have it"
+            )
+
+
+def _number(text: str, what: str, origin: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise MmcbenchError(f"{origin}: {what} {text!r} is not a number") from None
+
+
+def settings_from_options(
+    alpha: float, beta: float, setting: Sequence[Sequence[str]] | None
+) -> Setting:
+    """`--setting METHOD ALPHA BETA` options (as given) as (α, β) per method, every value and
+    --alpha/--beta checked; a method set twice to different values is refused."""
+    for method in catalogue.deep_methods():
+        check_setting(method, alpha, beta, f"--alpha {alpha:g} --beta {beta:g}")
+    settings: Setting = {}
+    for method, alpha_text, beta_text in setting or []:
+        origin = f"--setting {method} {alpha_text} {beta_text}"
+        pair = (_number(alpha_text, "ALPHA", origin), _number(beta_text, "BETA", origin))
+        check_setting(method, *pair, origin)
+        if method in settings and settings[method] != pair:
+            a, b = settings[method]
+            raise MmcbenchError(
+                f"{origin}: {method} is already set to α = {a:g}, β = {b:g} by another "
+                "--setting; give one setting per method"
+            )
+        settings[method] = pair
+    return settings
+
+
+def table_methods(spec: TableSpec) -> list[str]:
+    """The deep methods that have rows in a table, in catalogue order."""
+    shown = {row.method for row in spec.rows}
+    return [m for m in catalogue.deep_methods() if m in shown]
+
+
 def _settings(alpha: float, beta: float, settings: Setting | None) -> Setting:
     """(α, β) per deep method: `settings` where given, else (alpha, beta)."""
     return {m: (settings or {}).get(m, (alpha, beta)) for m in catalogue.deep_methods()}
 
 
+def _variants(summary: pd.DataFrame, row: RowSpec) -> pd.Series:
+    """Rows of `summary` that are runs of a table row's method and variant (any view for a
+    best-single-view row)."""
+    rows = summary["method"] == row.method
+    if row.variant is None:
+        return rows & summary["variant"].astype(str).str.startswith("view")
+    return rows & (summary["variant"] == row.variant)
+
+
+def missing_rows(summary: pd.DataFrame, spec: TableSpec, settings: Setting) -> list[str]:
+    """Why table rows are absent on datasets the summary has: not run, not at the table's
+    (α, β) (naming the settings it has), or no view with an ACC to pick the best by."""
+    summary = _without_study_points(summary)
+    shown = table_cells(summary, spec, settings=settings)
+    at = _at_setting(summary, settings)
+    ran = pd.Series(False, index=summary.index)
+    for row in spec.rows:
+        ran |= _variants(summary, row)
+    datasets = list(summary.loc[ran, "dataset"].drop_duplicates())  # the table's datasets
+    notes = []
+    for row in spec.rows:
+        reasons: dict[str, list[str]] = {}
+        for dataset in datasets:
+            if ((shown["label"] == row.label) & (shown["dataset"] == dataset)).any():
+                continue
+            anywhere = summary[_variants(summary, row) & (summary["dataset"] == dataset)]
+            here = at[_variants(at, row) & (at["dataset"] == dataset)]
+            if anywhere.empty:
+                reason = "not run"
+            elif here.empty and row.method in settings and "p_alpha" in anywhere:
+                alpha, beta = settings[row.method]
+                pairs = anywhere[["p_alpha", "p_beta"]].astype(float).drop_duplicates()
+                others = ", ".join(f"({a:g}, {b:g})" for a, b in sorted(pairs.itertuples(False)))
+                reason = (
+                    f"no runs at α = {alpha:g}, β = {beta:g} (the summary has (α, β) = {others})"
+                )
+            else:
+                reason = "no view with a mean ACC to pick the best by (every run failed)"
+            reasons.setdefault(reason, []).append(dataset)
+        notes += [f"{row.label}: {r} on {', '.join(d)}" for r, d in reasons.items()]
+    return notes
+
+
+def _without_study_points(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the configured setting: no study overrides (blank or missing)."""
+    if "overrides" not in summary:
+        return summary
+    overrides = summary["overrides"]
+    return summary[overrides.isna() | (overrides.astype(str) == "")]
+
+
 def _at_setting(summary: pd.DataFrame, settings: Setting) -> pd.DataFrame:
     """Rows of the configured setting (no study overrides); deep-method rows at their method's
     (α, β)."""
-    if "overrides" in summary:
-        summary = summary[summary["overrides"].fillna("") == ""]
+    summary = _without_study_points(summary)
     if "p_alpha" not in summary:
         return summary
     keep = ~summary["method"].isin(catalogue.deep_methods())
@@ -445,10 +556,9 @@ def legend(settings: Setting) -> str:
         "method has none). KM and Ncuts use the best single view by mean ACC (named in "
         "brackets); the CSV keeps every view. ECE (lower is better) is N/A for hard "
         "assignments. Best value per dataset and column in bold, second underlined (the "
-        "reproduced column ranks the means, the paper column the published values). "
-        + "; ".join(f"{m} runs at α = {a:g}, β = {b:g}" for m, (a, b) in settings.items())
-        + "."
-    )
+        "reproduced column ranks the means, the paper column the published values)."
+        + "".join(f" {m} runs at α = {a:g}, β = {b:g};" for m, (a, b) in settings.items())
+    ).removesuffix(";") + ("." if settings else "")
 
 
 def render(
@@ -460,12 +570,23 @@ def render(
     beta: float = DeepConfig.beta,
     settings: Setting | None = None,
 ) -> pd.DataFrame:
-    """Write `<out_prefix>.{md,html,tex,csv}` for one paper table."""
+    """Write `<out_prefix>.{md,html,tex,csv}` for one paper table; rows the summary cannot fill
+    (not run, not at the table's α/β) are listed under the legend."""
+    for method, (a, b) in (settings or {}).items():
+        check_setting(method, a, b, f"the setting of {method}")
+    for method in table_methods(spec):
+        check_setting(method, alpha, beta, "the default setting")
     settings = _settings(alpha, beta, settings)
     long = comparison(summary, published, spec, alpha, beta, settings=settings)
-    text = legend(settings)
+    text = legend({m: settings[m] for m in table_methods(spec)})
     md = [f"# {spec.heading}", "", text, ""]
     tex = [f"% {text}"]
+    ran = set(_without_study_points(summary)["dataset"])
+    if notes := missing_rows(summary, spec, settings):
+        log.warning("%s: rows not in the table: %s", spec.name, "; ".join(notes))
+        md += ["Rows not in the table (summary.csv has nothing to show):", ""]
+        md += [f"- {note}" for note in notes] + [""]
+        tex += ["% Rows not in the table: " + "; ".join(notes) + "."]
     for source in spec.sources:
         part = long[long["paper"] == source.paper] if not long.empty else long
         paper_sets = sorted(
@@ -474,7 +595,8 @@ def render(
             ].unique()
         )
         present = set(part["dataset"]) if not part.empty else set()
-        missing = [d for d in paper_sets if d not in present]
+        missing = [d for d in paper_sets if d not in present and d not in ran]
+        empty = [d for d in paper_sets if d not in present and d in ran]
         md += [f"## {source.title}", ""]
         if part.empty:
             md += ["No dataset of this table was reproduced in this run.", ""]
@@ -483,6 +605,8 @@ def render(
             header = paper_header(spec.metrics)
             md += [markdown_table(header, rows), ""]
             tex += [latex_table(f"{source.title}: published vs reproduced", header, rows)]
+        if empty:
+            md += [f"Run, but no row to show: {', '.join(empty)} (see the rows listed above).", ""]
         if missing:
             md += [f"Not in this run: {', '.join(missing)} (see `mmcbench datasets`).", ""]
     extended = long[long["paper"] == ""] if not long.empty else long

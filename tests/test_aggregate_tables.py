@@ -214,6 +214,44 @@ def test_grid_points_stay_apart_and_tables_show_the_chosen_setting(tmp_path):
     assert other[(other["label"] == "GIB") & (other["metric"] == "ACC")]["mean"].iloc[0] == 20.0
 
 
+def test_rows_the_summary_cannot_fill_are_listed_not_dropped_silently(tmp_path):
+    paths = []
+    for variant, alpha in (("GIB", 0.5), ("GIB", 0.9), ("DDC", 0.9)):
+        path = tmp_path / variant / f"a{alpha}" / "seed0.json"
+        records.write(path, gib_record(variant, "Caltech-2V", 0, 60.0, 1.0, alpha=alpha))
+        paths.append(path)
+    summary = summarise(runs_table(paths))
+    long = render(summary, load_published(), TABLE2, tmp_path / "t2", alpha=0.3, beta=0.5)
+    assert long.empty  # nothing at α = 0.3: every row is absent…
+    md = (tmp_path / "t2.md").read_text()
+    assert "Rows not in the table (summary.csv has nothing to show):" in md  # …and said so
+    assert (
+        "- GIB: no runs at α = 0.3, β = 0.5 (the summary has (α, β) = (0.5, 0.5), (0.9, 0.5)) "
+        "on Caltech-2V" in md
+    )
+    assert "- DDC: no runs at α = 0.3, β = 0.5 (the summary has (α, β) = (0.9, 0.5))" in md
+    assert "Run, but no row to show: Caltech-2V" in md and "Not in this run: Caltech-2V" not in md
+    assert "- DDC+Balls: not run on Caltech-2V" in md
+    assert "% Rows not in the table: DDC: no runs" in (tmp_path / "t2.tex").read_text()
+    render(summary, load_published(), TABLE2, tmp_path / "t2", alpha=0.9, beta=0.5)
+    md = (tmp_path / "t2.md").read_text()
+    assert "- GIB:" not in md and "- DDC:" not in md and "- DDC+Samples: not run" in md
+    assert "GIB runs at α = 0.9, β = 0.5." in md and "CLIB runs" not in md
+
+
+def test_render_refuses_a_setting_out_of_the_schema_range(tmp_path, record_files):
+    from benchmark.errors import MmcbenchError
+
+    summary = summarise(runs_table(record_files))
+    with pytest.raises(MmcbenchError, match=r"alpha = 2: 2\.0 is greater than the maximum of 1"):
+        render(summary, load_published(), TABLE1, tmp_path / "t", settings={"GIB": (2.0, 0.5)})
+    with pytest.raises(MmcbenchError, match="'KM' is not a deep method"):
+        render(summary, load_published(), TABLE1, tmp_path / "t", settings={"KM": (0.5, 0.5)})
+    with pytest.raises(MmcbenchError, match="beta = nan is not a finite number"):
+        render(summary, load_published(), TABLE1, tmp_path / "t", beta=math.nan)
+    assert not list(tmp_path.glob("t.*"))
+
+
 def clib_record(method, variant, dataset, seed, acc, ece_value, alpha=0.5):
     record = make_record(method, variant, dataset, seed, acc, nmi=acc - 10, loss=1.0 + seed)
     record["params"].update(alpha=alpha, beta=0.5)

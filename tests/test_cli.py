@@ -80,3 +80,52 @@ def test_version_and_sys_info(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["versions"]["torch"] and report["cuda_available"] in (True, False)
     assert report["torch_threads"] >= 1 and report["cpu"]
+
+
+@pytest.mark.parametrize("json_output", [True, False], ids=["json", "table"])
+def test_datasets_into_a_closed_pipe_ends_quietly(tmp_path, json_output):
+    """`mmcbench datasets | head -1`: a reader that has gone is no write error (no paragraph, no
+    traceback, no complaint of Python's flush at exit), only the shell's SIGPIPE status."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmark", "datasets", "--offline"]
+            + (["--json"] if json_output else []),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode in (0, 141), done.stderr
+    assert done.stderr == ""
+
+
+def test_a_missing_mirror_is_named_by_datasets_and_fetch(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "nonexistent"
+    assert main(["datasets", "--mirror", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"mmcbench datasets: error: mirror folder {missing} (--mirror" in err
+    assert "does not exist" in err and "Traceback" not in err
+    assert main(["fetch", "--group", "mfeat", "--mirror", str(missing)]) == 2
+    assert f"mirror folder {missing}" in capsys.readouterr().err
+    assert not (tmp_path / "resources").exists()  # refused before anything is fetched
+
+
+@pytest.mark.parametrize("command", ["train", "train-pack"])
+def test_a_hyper_parameter_set_twice_is_refused_naming_both(capsys, tmp_path, command):
+    seeds = ["--seeds", "0"] if command == "train-pack" else ["--seed", "0"]
+    argv = [command, "--method", "GIB", "--variant", "GIB", "--data", str(tmp_path / "x.h5")]
+    argv += [*seeds, "--set", "grad_clip=1", "--set", "grad_clip=null"]
+    assert main([*argv, "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--set grad_clip=1 and --set grad_clip=null both set grad_clip" in err
+    assert not (tmp_path / "r.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,13 +71,22 @@ def test_stored_timings_cover_both_methods_on_cpu():
 
 @pytest.mark.parametrize(
     "content, fragment",
-    [(None, "no stored timings"), ("method,dataset\nGIB,mfeat\n", "missing variant")],
+    [
+        (None, "no stored timings"),
+        ("method,dataset\nGIB,mfeat\n", "missing variant"),
+        (b"\x89PNG\r\n\x1a\n\xff\xfe garbage", "not a readable CSV file (UnicodeDecodeError"),
+        (f"{','.join(FIELDS)}\nGIB,GIB\n", "line 2 does not have the 6 fields of the header"),
+        (f"{','.join(FIELDS)}\nGIB,GIB,mfeat,2000,cpu,-1\n", "bad number on line 2"),
+        ("", "the file is empty"),
+    ],
 )
 def test_bad_timings_file_is_named(tmp_path, content, fragment):
     path = tmp_path / "timings.csv"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
-    with pytest.raises(MmcbenchError, match=fragment) as err:
+    with pytest.raises(MmcbenchError, match=re.escape(fragment)) as err:
         load_timings(path)
     assert str(path) in str(err.value)
 
@@ -147,14 +157,16 @@ def test_estimate_names_a_missing_config_file(repo, tmp_path):
 
 
 def test_a_study_point_path_is_a_deep_run_of_its_method_dataset_and_variant():
-    from benchmark.estimate import DEEP_RUN
+    from benchmark.run_paths import parse_run_path
 
-    point = DEEP_RUN.match("results/runs/GIB/mfeat/DDC/a0.5_b0.5/grad_clip=null/seed2.json")
-    assert point and point["method"] == "GIB" and point["variant"] == "DDC"
-    assert point["point"] == "grad_clip=null" and point["seed"] == "2"
-    plain = DEEP_RUN.match("results/runs/CLIB/NGs/CLIB/a1_b0.5/seed0.json")
-    assert plain and plain["point"] is None and plain["alpha"] == "1"
-    assert DEEP_RUN.match("results/runs/KM/NGs/view0/seed0.json") is None
+    point = parse_run_path("r/GIB/mfeat/DDC/a0.5_b0.5/grad_clip=null/seed2.json", "r")
+    assert point and point.method == "GIB" and point.variant == "DDC"
+    assert (point.key, point.value, point.seed) == ("grad_clip", None, 2)
+    plain = parse_run_path("r/CLIB/NGs/CLIB/a1_b0.5/seed0.json", "r")
+    assert plain and plain.key is None and plain.alpha == 1.0
+    baseline = parse_run_path("r/KM/NGs/view0/seed0.json", "r")
+    assert baseline and baseline.alpha is None
+    assert parse_run_path("r/KM/NGs/view0/seed0-old.json", "r") is None
 
 
 @pytest.mark.workflow
@@ -183,5 +195,165 @@ def test_estimate_counts_packed_runs_as_runs_and_prices_batched_packs(repo, tmp_
     assert f"rule train: {deep} runs, {deep} still to run" in done.stdout
     assert "batched packs: GIB:" in done.stdout and "×2.00 with K = 4" in done.stdout
     assert "batched packs: CLIB: no cpu measurement stored" in done.stdout
-    none = estimate(repo, tmp_path, *args[:4], "--packing", str(tmp_path / "absent.csv"))
+    no_rows = tmp_path / "no-rows.csv"
+    no_rows.write_text(packing.read_text().splitlines()[0] + "\n")
+    none = estimate(repo, tmp_path, *args[:4], "--packing", str(no_rows))
     assert "batched packs: no cpu measurement stored" in none.stdout
+
+
+PACKING_HEADER = (
+    "way,method,variant,dataset,runs,epochs,slots,device,wall_s,runs_per_hour,ratio,date"
+)
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("hello world\n", "missing way, method"),
+        (b"\x00\xff\xfe\x00 not text", "not a readable CSV file"),
+        ("", "the file is empty"),
+        (f"{PACKING_HEADER}\nbatched pack K=4,GIB\n", "line 2 does not have the 12 fields"),
+        (
+            f"{PACKING_HEADER}\nbatched pack K=x,GIB,GIB,mfeat,4,2,2,cpu,5,2880,2.0,2026-11-26\n",
+            "line 2: invalid literal for int()",
+        ),
+        (
+            f"{PACKING_HEADER}\nbatched pack K=4,GIB,GIB,mfeat,4,2,2,cpu,5,2880,0,2026-11-26\n",
+            "line 2: ratio 0 is not a positive number",
+        ),
+    ],
+)
+def test_a_garbage_packing_csv_is_refused_not_read_as_no_measurement(tmp_path, content, fragment):
+    from benchmark.runtime import load_packing
+
+    path = tmp_path / "packing.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(MmcbenchError, match=re.escape(fragment)) as err:
+        load_packing(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_packing_csv_named_but_absent_is_refused_the_default_absent_is_none(tmp_path):
+    from benchmark.runtime import load_packing
+
+    absent = tmp_path / "absent.csv"
+    assert load_packing(absent) == []  # the stored default not there: no measurement
+    with pytest.raises(MmcbenchError, match=f"--packing {re.escape(str(absent))} does not exist"):
+        load_packing(absent, required=True)
+    with pytest.raises(MmcbenchError, match="is a folder"):
+        load_packing(tmp_path, required=True)
+
+
+@pytest.fixture
+def no_planning(monkeypatch):
+    """Replace `snakemake --summary` by a fixed plan; record which Snakefile and folder it was
+    asked for (empty: never called)."""
+    from benchmark import estimate as module
+
+    asked = {}
+
+    def planned(snakefile, configfiles, directory, cores=1):
+        asked.update(snakefile=Path(snakefile), directory=Path(directory))
+        return [
+            module.PlannedRun("train", "GIB", "mfeat", "GIB", pending=True),
+            module.PlannedRun("train", "CLIB", "mfeat", "CLIB", pending=True),
+            module.PlannedRun("baseline", "KM", "mfeat", "view0", pending=True),
+        ]
+
+    monkeypatch.setattr(module, "planned_runs", planned)
+    return asked
+
+
+def test_estimate_uses_the_working_folders_own_snakefile_and_says_so(
+    repo, tmp_path, capsys, no_planning
+):
+    """In a clone, `snakemake` runs the clone's Snakefile: its runs are planned against that
+    one, not the installed checkout's."""
+    from benchmark.cli import main
+    from benchmark.estimate import CHECKOUT_SNAKEFILE
+
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "Snakefile").symlink_to(repo / "Snakefile")
+    (clone / "workflow").symlink_to(repo / "workflow")
+    config = str(repo / "config/demo.yaml")
+    assert main(["estimate", "--configfile", config, "--directory", str(clone)]) == 0
+    assert no_planning["snakefile"] == clone / "Snakefile"
+    out = capsys.readouterr().out
+    assert f"Snakefile: {clone / 'Snakefile'} (the working folder's (--directory))" in out
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert main(["estimate", "--configfile", config, "--directory", str(plain)]) == 0
+    assert no_planning["snakefile"] == CHECKOUT_SNAKEFILE
+    assert f"Snakefile: {CHECKOUT_SNAKEFILE} (the installed checkout's" in capsys.readouterr().out
+    (plain / "Snakefile").write_text("rule all:\n    input: []\n")  # not the suite's
+    assert main(["estimate", "--configfile", config, "--directory", str(plain)]) == 2
+    assert f"{plain / 'Snakefile'} has no config schema beside it" in capsys.readouterr().err
+
+
+def test_estimate_refuses_a_missing_directory_and_does_not_create_it(
+    repo, tmp_path, capsys, no_planning
+):
+    from benchmark.cli import main
+
+    missing = tmp_path / "nonexistent"
+    config = str(repo / "config/demo.yaml")
+    assert main(["estimate", "--configfile", config, "--directory", str(missing)]) == 2
+    assert f"--directory {missing} does not exist" in capsys.readouterr().err
+    assert not missing.exists() and not no_planning
+
+
+def test_estimate_refuses_a_garbage_packing_csv_before_planning(
+    repo, tmp_path, capsys, no_planning
+):
+    from benchmark.cli import main
+
+    garbage = tmp_path / "packing.csv"
+    garbage.write_text("hello world\n")
+    argv = ["estimate", "--configfile", str(repo / "config/demo.yaml")]
+    assert main([*argv, "--directory", str(tmp_path), "--packing", str(garbage)]) == 2
+    err = capsys.readouterr().err
+    assert f"{garbage}: expected the columns way, method" in err and "Traceback" not in err
+    assert not no_planning  # validated before the DAG is planned
+
+
+def test_runs_without_a_timing_on_the_device_are_said_not_costed_before_any_total(
+    repo, tmp_path, capsys, no_planning
+):
+    """--device cuda with CPU timings only: no "0.0 GPU-hours" for runs that are not costed."""
+    from benchmark.cli import main
+
+    timings = write_timings(tmp_path / "t.csv", [row("GIB", "GIB", "mfeat", 12.0)])
+    argv = ["estimate", "--configfile", str(repo / "config/demo.yaml"), "--timings", str(timings)]
+    assert main([*argv, "--directory", str(tmp_path), "--device", "cuda"]) == 0
+    out = capsys.readouterr().out
+    assert "GPU-hours" in out and "0.0 GPU-hours" not in out
+    table = out.index("method dataset")
+    assert out.index(f"No cuda timing stored in {timings}") < table
+    assert out.index("not costed: 2 of the 2 deep runs to train have no cuda timing") < table
+    assert "deep runs to train: 2; not costed, so no GPU-hours are estimated" in out
+    # Costed in part (GIB on the CPU, not CLIB): the total says it covers the costed runs only.
+    assert main([*argv, "--directory", str(tmp_path), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    epochs = yaml.safe_load((repo / "config/demo.yaml").read_text())["gib"]["epochs"]
+    assert out.index("not costed: 1 of the 2 deep runs") < out.index("method dataset")
+    assert (
+        f"estimated {12.0 * epochs / 3600:.1f} CPU-hours (1 thread per run) for the 1 costed, "
+        "plus the 1 not costed" in out
+    )
+
+
+def test_batched_packs_of_runs_not_costed_are_not_priced_at_zero():
+    from benchmark.estimate import Line, Speedup, render_packs
+    from benchmark.runtime import Timing
+
+    gain = Speedup("GIB", 4, 2.0, "mfeat")
+    unknown = [Line("train", "GIB", "mfeat", "GIB", 3, 3, 100, None)]
+    text = render_packs(unknown, {"GIB": gain}, "cuda")
+    assert "not costed" in text and "0.0 GPU-hours" not in text
+    known = Line("train", "GIB", "BDGP", "GIB", 2, 2, 100, Timing(36.0, "measured"))
+    text = render_packs([*unknown, known], {"GIB": gain}, "cuda")
+    assert "batched packs: GIB: 1.0 GPU-hours" in text and "plus 3 runs not costed" in text

@@ -116,16 +116,61 @@ def test_manual_dataset_says_which_file_goes_where(tmp_path):
 
 
 def test_manual_file_is_used_when_placed(tmp_path):
+    import numpy as np
+    import scipy.io
+
     options = FetchOptions(raw_dir=tmp_path / "raw", manual_dir=tmp_path / "manual")
     placed = tmp_path / "manual" / "WVU" / "WVU.mat"
     placed.parent.mkdir(parents=True)
-    placed.write_bytes(b"user data")
+    scipy.io.savemat(placed, {"X1": np.ones((3, 2)), "Y": np.arange(3)})
     files = json.loads(fetch_group("WVU", options).read_text())["files"]
     assert files["WVU.mat"] == {
         "path": str(placed),
-        "sha256": sha(b"user data"),
+        "sha256": sha(placed.read_bytes()),
         "origin": f"manual:{placed}",
     }
+
+
+@pytest.mark.parametrize("content", [b"user data", b"", b"MATLAB 5.0 MAT-file" + b" " * 200])
+def test_unreadable_manual_file_says_replace_it_not_fetch_again(tmp_path, content):
+    """A hand-placed file has no download to fetch again: the message says to replace it, and
+    what it must hold and where it comes from (the registry's instructions and notes)."""
+    options = FetchOptions(raw_dir=tmp_path / "raw", manual_dir=tmp_path / "manual")
+    placed = tmp_path / "manual" / "WVU" / "WVU.mat"
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        fetch_group("WVU", options)
+    message = str(info.value)
+    assert f"{placed} (hand-placed, no public download) cannot be read" in message
+    assert "replace it with a complete, readable copy" in message
+    assert "No public copy was found" in message  # the registry's note on WVU
+    assert "650 entries and 10 distinct classes" in message
+    assert "fetch it again" not in message and "\n" not in message
+    assert not (tmp_path / "raw" / "WVU" / "manifest.json").exists()
+
+
+def test_manual_path_that_is_a_folder_is_called_a_folder(tmp_path):
+    options = FetchOptions(raw_dir=tmp_path / "raw", manual_dir=tmp_path / "manual")
+    placed = tmp_path / "manual" / "WVU" / "WVU.mat"
+    placed.mkdir(parents=True)
+    with pytest.raises(DataError) as info:
+        fetch_group("WVU", options)
+    message = str(info.value)
+    assert f"{placed} is a folder, not the file WVU.mat" in message
+    assert "does not exist" not in message
+
+
+def test_a_mirror_that_is_not_a_folder_is_refused_naming_it(tmp_path):
+    missing = tmp_path / "no-such-mirror"
+    with pytest.raises(DataError, match="does not exist") as info:
+        FetchOptions(raw_dir=tmp_path / "raw", mirror=missing)
+    assert f"mirror folder {missing} (--mirror" in str(info.value)
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(DataError, match=f"mirror folder {a_file} .* is not a folder"):
+        FetchOptions(raw_dir=tmp_path / "raw", mirror=a_file)
+    assert FetchOptions(raw_dir=tmp_path / "raw", mirror=tmp_path).mirror == tmp_path
 
 
 def test_git_blob_checksum(tmp_path):

@@ -99,8 +99,10 @@ def test_grid_input_errors_name_the_file(tmp_path, grid_csv):
         grid_figure(load_grid(grid_csv), "GIB", "mfeat", "NMI")
 
 
-def write_history(path, seed, warmup=None):
-    epochs = np.arange(0, 11)
+def write_history(path, seed, warmup=None, epochs=11, record=None, extra=None):
+    """A history of `epochs` rows (0, 1, …) and, beside it, a record with `params` and
+    `record`'s fields."""
+    epochs = np.arange(0, epochs)
     frame = pd.DataFrame(
         {
             "epoch": epochs,
@@ -108,12 +110,13 @@ def write_history(path, seed, warmup=None):
             "ACC": 10 + 5 * epochs + seed,
             "NMI": 3 * epochs + seed,
             "ECE": 20 - epochs + seed,
+            **(extra or {}),
         }
     )
     frame.to_csv(path, index=False)
-    record = path.with_name(path.name.removesuffix(".history.csv") + ".json")
+    record_path = path.with_name(path.name.removesuffix(".history.csv") + ".json")
     params = {"warmup_epochs": warmup} if warmup else {}
-    record.write_text(json.dumps({"params": params}))
+    record_path.write_text(json.dumps({"params": params, **(record or {})}))
     return path
 
 
@@ -131,6 +134,72 @@ def test_convergence_figure_has_a_panel_per_quantity(tmp_path):
     assert_not_blank(style.save(fig, tmp_path / "c")[0])
     gib = convergence_figure("GIB", "mfeat", histories)
     assert [ax.get_ylabel() for ax in gib.axes] == ["total loss", "ACC (%)", "NMI (%)"]
+
+
+def test_convergence_title_says_how_many_seeds_each_epoch_pools(tmp_path):
+    paths = [write_history(tmp_path / f"seed{s}.history.csv", s) for s in range(3)]
+    paths.append(write_history(tmp_path / "seed3.history.csv", 3, epochs=3))  # diverged early
+    fig = convergence_figure("GIB", "mfeat", load_histories(paths))
+    assert "mean ± std over 4 seeds (3 after epoch 2)" in text_of(fig)
+    mean_acc = fig.axes[1].lines[0].get_ydata()
+    assert mean_acc[2] == pytest.approx(10 + 5 * 2 + 1.5)  # seeds 0…3
+    assert mean_acc[5] == pytest.approx(10 + 5 * 5 + 1.0)  # seeds 0…2 only
+
+
+def gib_on(dataset, method="GIB", variant="GIB", alpha=0.5):
+    return {"method": method, "variant": variant, "dataset": dataset, "params": {"alpha": alpha}}
+
+
+@pytest.mark.parametrize(
+    "second,fragment",
+    [
+        (gib_on("mfeat", method="CLIB", variant="CLIB"), "different methods"),
+        (gib_on("Caltech-2V"), "different datasets"),
+        (gib_on("mfeat", variant="DDC"), "different variants"),
+        (gib_on("mfeat", alpha=0.9), "different alphas"),
+    ],
+)
+def test_convergence_refuses_histories_of_different_runs(tmp_path, second, fragment):
+    first = write_history(tmp_path / "a.history.csv", 0, record=gib_on("mfeat"))
+    other = write_history(tmp_path / "b.history.csv", 1, record=second)
+    with pytest.raises(MmcbenchError, match=fragment) as info:
+        load_histories([first, other])
+    assert str(first) in str(info.value) and str(other) in str(info.value)
+
+
+def test_convergence_refuses_histories_whose_columns_tell_other_runs(tmp_path):
+    """Without records, the history's own views and loss terms tell runs apart."""
+    views_a = {"w_fou": 0.5, "w_fac": 0.5}
+    a = write_history(tmp_path / "a.csv", 0, extra=views_a)
+    b = write_history(tmp_path / "b.csv", 1, extra={"w_WM": 0.5, "w_CENTRIST": 0.5})
+    with pytest.raises(MmcbenchError, match="different views") as info:
+        load_histories([a, b])
+    assert "a.csv" in str(info.value) and "b.csv" in str(info.value)
+    gib = write_history(tmp_path / "gib.csv", 0, extra={**views_a, "L_DDC": 1.0, "L_Balls": 1.0})
+    clib = write_history(tmp_path / "clib.csv", 1, extra={**views_a, "L_IB": 1.0, "L_Cal": 1.0})
+    with pytest.raises(MmcbenchError, match="different methods or variants"):
+        load_histories([gib, clib])
+    cut = write_history(tmp_path / "cut.csv", 2, epochs=1, extra={**views_a, "L_DDC": 1.0})
+    assert load_histories([gib, cut])["run"].nunique() == 2  # fewer terms: a run cut short
+
+
+def test_plot_convergence_refuses_histories_of_another_method_or_alpha(tmp_path, capsys):
+    paths = [
+        str(write_history(tmp_path / f"s{s}.history.csv", s, record=gib_on("mfeat", "CLIB")))
+        for s in (0, 1)
+    ]
+    argv = ["plot", "convergence", "--histories", *paths, "--dataset", "mfeat"]
+    out = ["--out-prefix", str(tmp_path / "c")]
+    assert main([*argv, "--method", "GIB", *out]) == 2
+    err = capsys.readouterr().err
+    assert "figure is of method GIB" in err and paths[0] in err and "Traceback" not in err
+    assert main([*argv, "--method", "CLIB", "--alpha", "0.9", "--beta", "0.5", *out]) == 2
+    assert "figure is of alpha 0.9" in capsys.readouterr().err
+    assert main([*argv, "--method", "CLIB", "--alpha", "0.5", *out]) == 2
+    assert "--alpha given without --beta" in capsys.readouterr().err
+    assert not list(tmp_path.glob("c.*"))
+    assert main([*argv, "--method", "CLIB", "--alpha", "0.5", "--beta", "0.5", *out]) == 0
+    assert (tmp_path / "c.png").is_file()
 
 
 def test_convergence_rejects_a_file_that_is_not_a_history(tmp_path):
@@ -165,6 +234,48 @@ def test_tsne_of_saved_epochs_and_its_figure(tmp_path):
     assert_not_blank(style.save(fig, tmp_path / "t")[0])
     with pytest.raises(MmcbenchError, match=r"no embeddings saved at epoch\(s\) \[100\]"):
         tsne_coordinates(path, epochs=[0, 100])
+
+
+def tsne_error(argv, capsys) -> str:
+    assert main(["tsne", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("mmcbench tsne: error:")
+    return err
+
+
+def test_tsne_refuses_bad_options_and_files_in_one_paragraph(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(2), 10)
+    good = tmp_path / "good.embeddings.npz"
+    np.savez(good, epoch_0=rng.normal(size=(20, 4)), labels=labels)
+    out = tmp_path / "xy.csv"
+    argv = ["--embeddings", str(good), "--out", str(out)]
+    assert "--perplexity 0 must be a finite number above 0" in tsne_error(
+        [*argv, "--perplexity", "0"], capsys
+    )
+    assert "--perplexity nan" in tsne_error([*argv, "--perplexity", "nan"], capsys)
+    assert "--max-samples 1 must be at least 2" in tsne_error([*argv, "--max-samples", "1"], capsys)
+    assert "--epochs names no epoch" in tsne_error([*argv, "--epochs"], capsys)
+
+    bare = tmp_path / "bare.embeddings.npz"  # a run that saved no epochs
+    np.savez(bare, labels=labels, assignments_final=np.full((20, 2), 0.5))
+    err = tsne_error(["--embeddings", str(bare), "--out", str(out)], capsys)
+    assert str(bare) in err and "saved no fused embeddings" in err and "embeddings_at" in err
+    nan = tmp_path / "nan.embeddings.npz"
+    np.savez(nan, epoch_3=np.full((20, 4), np.nan), labels=labels)
+    err = tsne_error(["--embeddings", str(nan), "--out", str(out)], capsys)
+    assert "epoch_3 has NaN/inf values" in err
+    flat = tmp_path / "flat.embeddings.npz"
+    np.savez(flat, epoch_0=np.ones((20, 1)), labels=labels)
+    assert "needs 2 or more" in tsne_error(["--embeddings", str(flat), "--out", str(out)], capsys)
+    single = tmp_path / "single.npy"
+    np.save(single, np.ones(3))
+    assert "not a run's embeddings file" in tsne_error(
+        ["--embeddings", str(single), "--out", str(out)], capsys
+    )
+    assert not out.exists()
+    assert main(["tsne", *argv, "--max-samples", "2", "--perplexity", "50"]) == 0  # capped
+    assert len(pd.read_csv(out)) == 2
 
 
 def _table_csvs(tmp_path):

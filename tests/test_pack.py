@@ -182,7 +182,7 @@ def test_train_pack_cli_writes_each_runs_files_as_train_does(tmp_path, blobs_fil
     [
         (["--seeds", "0", "1", "--out", "a.json"], "one per seed"),
         (["--seeds", "0", "0", "--out", "a.json", "b.json"], "same run"),
-        (["--seeds", "0", "1", "--out", "a.json", "a.json"], "same record"),
+        (["--seeds", "0", "1", "--out", "a.json", "a.json"], "name the same files"),
         (
             [
                 "--seeds",

@@ -341,8 +341,11 @@ def test_unwritable_output_is_refused_before_any_compute(tiny_file, tmp_path, ca
     (tmp_path / "a_file").write_text("")
     assert train(tiny_file, tmp_path / "a_file" / "r.json") == 2
     assert f"cannot write {tmp_path / 'a_file' / 'r.json'}" in error_of(capsys)
-    assert train(tiny_file, tmp_path) == 2  # the record path is a folder
+    (tmp_path / "folder.json").mkdir()
+    assert train(tiny_file, tmp_path / "folder.json") == 2  # the record path is a folder
     assert "is a folder" in error_of(capsys)
+    assert train(tiny_file, tmp_path) == 2  # not a .json record at all
+    assert "a run record is a .json file" in error_of(capsys)
 
 
 def test_disk_full_while_writing_is_one_paragraph_naming_the_path(
@@ -375,6 +378,122 @@ def test_render_with_a_bad_summary_is_one_paragraph(tmp_path, capsys, content, f
     assert main(args) == 2
     err = error_of(capsys)
     assert fragment in err and str(summary) in err
+
+
+def saved_run(path, k, record=None, seed=0):
+    """An embeddings file of a run with k clusters, and a record beside it when given."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(30) % k
+    probabilities = rng.dirichlet(np.ones(k), size=30)
+    np.savez(path, labels=labels, assignments_final=probabilities.astype(np.float32))
+    if record is not None:
+        Path(str(path).removesuffix(".embeddings.npz") + ".json").write_text(json.dumps(record))
+    return str(path)
+
+
+def reliability(tmp_path, *runs, out="fig.png", dataset="toy"):
+    args = ["reliability", "--dataset", dataset]
+    for method, *paths in runs:
+        args += ["--runs", method, *paths]
+    return main([*args, "--out", str(tmp_path / out)])
+
+
+def test_reliability_refuses_runs_of_different_k_in_one_figure(tmp_path, capsys):
+    three = saved_run(tmp_path / "k3.embeddings.npz", 3)
+    four = saved_run(tmp_path / "k4.embeddings.npz", 4)
+    assert reliability(tmp_path, ("CLIB", three, four)) == 2
+    err = error_of(capsys)
+    assert "different numbers of clusters" in err
+    assert f"{three} (k = 3)" in err and f"{four} (k = 4)" in err
+    assert reliability(tmp_path, ("GIB", three), ("CLIB", four)) == 2  # across panels too
+    assert not (tmp_path / "fig.png").exists()
+
+
+@pytest.mark.parametrize(
+    "second,fragment",
+    [
+        ({"method": "CLIB", "variant": "CLIB", "dataset": "other"}, "are runs of another dataset"),
+        ({"method": "CLIB", "variant": "no-warmup", "dataset": "toy"}, "different variants"),
+    ],
+)
+def test_reliability_refuses_runs_of_another_dataset_or_setting(tmp_path, capsys, second, fragment):
+    first = saved_run(
+        tmp_path / "a.embeddings.npz", 3, {"method": "CLIB", "variant": "CLIB", "dataset": "toy"}
+    )
+    other = saved_run(tmp_path / "b.embeddings.npz", 3, second, seed=1)
+    assert reliability(tmp_path, ("CLIB", first, other)) == 2
+    err = error_of(capsys)
+    assert fragment in err and other in err
+    assert reliability(tmp_path, ("CLIB", first)) == 0  # one run of the figure's dataset
+
+
+def test_reliability_refuses_an_unknown_figure_extension_before_reading(
+    tmp_path, capsys, monkeypatch
+):
+    import benchmark.figures.reliability as figure
+
+    def no_reading(path):
+        raise AssertionError("read the runs although the figure cannot be written")
+
+    monkeypatch.setattr(figure, "load_assignments", no_reading)
+    run = saved_run(tmp_path / "a.embeddings.npz", 3)
+    for out in ("x.txt", "x"):
+        assert reliability(tmp_path, ("CLIB", run), out=out) == 2
+        err = error_of(capsys)
+        assert f"--out {tmp_path / out}" in err and ".png, .pdf, .svg" in err
+    assert not list(tmp_path.glob("x*"))
+
+
+@pytest.mark.parametrize(
+    "option,fragment",
+    [
+        (["--setting", "FOO", "0.5", "0.5"], "'FOO' is not a deep method; α/β settings are of GIB"),
+        (["--setting", "GIB", "2", "0.5"], "alpha = 2: 2.0 is greater than the maximum of 1"),
+        (["--setting", "CLIB", "0.5", "-1"], "beta = -1: -1.0 is less than the minimum of 0"),
+        (["--setting", "GIB", "abc", "0.5"], "--setting GIB abc 0.5: ALPHA 'abc' is not a number"),
+        (["--alpha", "nan"], "alpha = nan is not a finite number"),
+        (["--beta", "1.5"], "beta = 1.5: 1.5 is greater than the maximum of 1"),
+        (["--setting", "GIB", "0.5", "inf"], "beta = inf is not a finite number"),
+        (
+            ["--setting", "GIB", "0.5", "0.5", "--setting", "GIB", "0.3", "0.5"],
+            "GIB is already set to α = 0.5, β = 0.5",
+        ),
+    ],
+)
+def test_render_refuses_settings_it_cannot_show_before_reading(tmp_path, capsys, option, fragment):
+    summary = tmp_path / "missing.csv"  # never read: the options are checked first
+    args = [
+        "render",
+        "clib_results",
+        "--summary",
+        str(summary),
+        "--out-prefix",
+        str(tmp_path / "t"),
+    ]
+    assert main([*args, *option]) == 2
+    err = error_of(capsys)
+    assert fragment in err and str(summary) not in err
+    assert not list(tmp_path.glob("t.*"))
+
+
+def test_render_says_when_a_setting_has_no_rows_in_the_table(tmp_path, capsys, caplog):
+    from benchmark import records
+    from benchmark.aggregate import aggregate
+    from tests.test_aggregate_tables import gib_record
+
+    record = tmp_path / "seed0.json"
+    records.write(record, gib_record("GIB", "Caltech-2V", 0, 68.0, 1.0))
+    aggregate([record], tmp_path / "runs.csv", tmp_path / "summary.csv")
+    args = ["render", "table2", "--summary", str(tmp_path / "summary.csv")]
+    args += ["--out-prefix", str(tmp_path / "t2"), "--setting", "CLIB", "0.3", "0.5"]
+    with caplog.at_level("WARNING", logger="mmcbench"):
+        assert main(args) == 0
+    assert "--setting CLIB does not apply: this table has no CLIB rows" in caplog.text
+    assert "CLIB runs" not in (tmp_path / "t2.md").read_text()  # nor does its legend say so
+    study = ["render", "resolutions", "--summary", str(tmp_path / "r.csv")]
+    study += ["--out-prefix", str(tmp_path / "r")]
+    assert main([*study, "--setting", "GIB", "0.5", "0.5"]) == 2
+    assert "--setting does not apply to the resolution study's table" in error_of(capsys)
 
 
 def test_estimate_checks_the_config_as_the_snakefile_does(repo, tmp_path, capsys):
@@ -442,7 +561,7 @@ def test_replaced_manual_file_reruns_fetch_and_what_follows(repo, tmp_path):
     workdir = tmp_path / "work"
     manual = workdir / "resources" / "manual" / "WVU" / "WVU.mat"
     manual.parent.mkdir(parents=True)
-    manual.write_bytes(b"first version")
+    scipy.io.savemat(manual, {"X1": np.zeros((2, 2)), "Y": np.arange(2)})
     config = deep_config(datasets=["WVU"], data={"offline": True})
     manifest = "resources/raw/WVU/manifest.json"
     assert dag(repo, workdir, config, manifest).returncode == 0
@@ -450,7 +569,7 @@ def test_replaced_manual_file_reruns_fetch_and_what_follows(repo, tmp_path):
     assert recorded == sha256sum(manual)
 
     time.sleep(1.1)
-    manual.write_bytes(b"second version")
+    scipy.io.savemat(manual, {"X1": np.ones((2, 2)), "Y": np.arange(2)})
     plan = dag(repo, workdir, config, "-n", "resources/hdf5/WVU.h5")
     assert plan.returncode == 0, plan.stderr
     from tests.test_workflow import job_counts

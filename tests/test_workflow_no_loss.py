@@ -90,6 +90,12 @@ def test_adding_seeds_keeps_the_finished_runs_of_a_growing_pack(workdir):
     assert "kept" in log and "seed2.json" in log
 
 
+def test_changing_the_device_reruns_no_finished_run(workdir):
+    result = run(workdir, {**CONFIG, "gib": {**CONFIG["gib"], "device": "auto"}}, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
 def test_a_device_that_is_not_there_is_refused_before_anything_is_removed(workdir):
     import torch
 

@@ -6,7 +6,9 @@ Sources are tried in this order for each file:
 3. an installed Python package that ships the file (mmcbench itself for mfeat, gzip-compressed:
    fully offline);
 4. download from the public URL with pooch (retries, sha256), unless `offline` is set;
-5. a manual file placed by the user in `manual_dir/{group}/` (datasets with no public URL).
+5. a manual file placed by the user in `manual_dir/{group}/` (datasets with no public URL):
+   it has no registry checksum, so it is read through once here and refused, with what to
+   place instead, when it cannot be read.
 
 A checksum mismatch is an error naming the file, the expected and the actual hash; it is
 never silently replaced by another source. The manifest (written last, atomically) lists each
@@ -36,10 +38,23 @@ RETRIES = 3
 
 @dataclass(frozen=True)
 class FetchOptions:
+    """Where raw files come from. A mirror that is given must be an existing folder (checked
+    here, before anything is fetched: a mistyped mirror would otherwise be passed over)."""
+
     raw_dir: Path
     mirror: Path | None = None
     offline: bool = False
     manual_dir: Path = Path("resources/manual")
+
+    def __post_init__(self) -> None:
+        if self.mirror is not None and not Path(self.mirror).is_dir():
+            problem = "is not a folder" if Path(self.mirror).exists() else "does not exist"
+            raise DataError(
+                f"mirror folder {self.mirror} (--mirror; data.mirror in the config) {problem}. "
+                "Give the folder of the local dataset mirror (laid out as "
+                "<owner>__<repo>/<path in repo>), or leave the option out to use the raw "
+                "folder, installed packages and downloads only."
+            )
 
 
 def sha256sum(path: Path) -> str:
@@ -180,16 +195,7 @@ def fetch_file(spec: SourceFile, group: str, options: FetchOptions) -> dict[str,
         return {"path": str(dest), "sha256": digest, "origin": f"package:{spec.package[0]}"}
 
     if spec.manual:
-        manual = options.manual_dir / group / spec.name
-        if manual.is_file():
-            digest = sha256sum(manual)
-            log.info("%s: manual file %s (sha256 %s)", spec.name, manual, digest)
-            return {"path": str(manual), "sha256": digest, "origin": f"manual:{manual}"}
-        datasets = group_datasets(group)
-        raise DataError(
-            " ".join(d.manual_instructions(str(options.manual_dir)) for d in datasets[:1])
-            + f" (Expected file {manual} does not exist.)"
-        )
+        return _manual_file(spec, group, options)
 
     where = (
         f" or in the mirror at {options.mirror / spec.mirror_path}"
@@ -217,6 +223,44 @@ def fetch_file(spec: SourceFile, group: str, options: FetchOptions) -> dict[str,
     downloaded = _download(spec.url, spec.sha256, options.raw_dir / group, spec.name)
     digest = verify(downloaded, spec, f"download {spec.url}")
     return {"path": str(downloaded), "sha256": digest, "origin": f"url:{spec.url}"}
+
+
+def _manual_file(spec: SourceFile, group: str, options: FetchOptions) -> dict[str, str]:
+    """A file the user placed by hand (no public download): it must be a readable file; it
+    has no registry checksum, so its own sha256 is recorded."""
+    manual = options.manual_dir / group / spec.name
+    instructions = " ".join(
+        d.manual_instructions(str(options.manual_dir)) for d in group_datasets(group)[:1]
+    )
+    if manual.is_dir():
+        raise DataError(
+            f"{manual} is a folder, not the file {spec.name}: put the file itself at that path "
+            f"(move it out of the folder and remove the folder). {instructions}"
+        )
+    if not manual.is_file():
+        raise DataError(f"{instructions} (Expected file {manual} does not exist.)")
+    if problem := unreadable(manual):
+        raise DataError(
+            f"{manual} (hand-placed, no public download) cannot be read ({problem}). "
+            "Fetching again cannot fix a file placed by hand: replace it with a complete, "
+            f"readable copy. {instructions}"
+        )
+    digest = sha256sum(manual)
+    log.info("%s: manual file %s (sha256 %s)", spec.name, manual, digest)
+    return {"path": str(manual), "sha256": digest, "origin": f"manual:{manual}"}
+
+
+def unreadable(path: Path) -> str | None:
+    """Why the raw file `path` cannot be read (corrupt, truncated, not that format), or None.
+    The whole file is read, as convert reads it (once per fetch of a hand-placed file)."""
+    from benchmark.data.readers import read_file
+
+    try:
+        contents = read_file(path)
+    except DataError as exc:
+        cause = exc.__cause__
+        return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    return None if contents else "it holds no variable"
 
 
 def fetch_group(group: str, options: FetchOptions) -> Path:

@@ -36,7 +36,8 @@ REQUIRED_ATTRS = ("name", "n_samples", "n_clusters", "view_names", "source_sha25
 
 def load_hdf5(path: str | Path) -> MultiViewData:
     """Read a converted dataset and check it against the schema `convert` writes (so that a
-    file made by hand gets the same checks: finite float views, labels 0…k−1, attributes).
+    file made by hand gets the same checks: finite float views, labels 0…k−1 with every class
+    present, attributes).
     A file that does not follow it is a DataError naming the file and the problem."""
     import h5py
 
@@ -81,6 +82,24 @@ def non_finite_values(view: np.ndarray) -> str | None:
     return f"{bad.shape[0]} NaN/inf value(s), first at sample {bad[0][0]}, feature {bad[0][1]}"
 
 
+def empty_classes(labels: np.ndarray, n_clusters: int) -> str | None:
+    """Which classes of 0…k−1 have no sample (k > n samples among them), or None. A run of
+    such a dataset is refused: k-means cannot place more centres than samples, and a class
+    the labels never use makes the scores those of another clustering task."""
+    counts = np.bincount(labels, minlength=n_clusters)
+    empty = np.flatnonzero(counts[:n_clusters] == 0)
+    if not empty.size:
+        return None
+    listed = ", ".join(str(c) for c in empty[:10]) + (", …" if empty.size > 10 else "")
+    problem = (
+        f"{empty.size} of the {n_clusters} classes have no sample (label value(s) {listed} "
+        "never occur)"
+    )
+    if n_clusters > labels.size:
+        problem = f"more clusters than samples ({n_clusters} > {labels.size}): {problem}"
+    return problem
+
+
 def _validated(
     path: Path, attrs: dict, views: list[np.ndarray], labels: np.ndarray
 ) -> MultiViewData:
@@ -106,6 +125,13 @@ def _validated(
         raise DataError(
             f"{path}: labels must lie in 0…{n_clusters - 1} (n_clusters = {n_clusters}), "
             f"found {labels.min()}…{labels.max()}"
+        )
+    if problem := empty_classes(labels, n_clusters):
+        raise DataError(
+            f"{path}: {problem}. Every method is asked for n_clusters = {n_clusters} clusters "
+            "and scored against these labels, so each class needs at least one sample (convert "
+            "never writes such a file): give n_clusters the number of classes present and "
+            "number them 0…k−1."
         )
     for i, view in enumerate(views):
         where = f"{path}: view {i} ({view_names[i]})"

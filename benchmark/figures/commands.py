@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 from benchmark import atomic
 from benchmark.cli_format import add_command
+from benchmark.errors import MmcbenchError
 from benchmark.figures import GRID_STYLES
 
 log = logging.getLogger("mmcbench")
@@ -44,15 +46,32 @@ def cmd_plot_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_plot_convergence(args: argparse.Namespace) -> int:
-    from benchmark.figures.convergence import convergence_figure, load_histories, warmup_epochs
+    from benchmark.figures.convergence import (
+        convergence_figure,
+        load_histories,
+        run_identity,
+        warmup_epochs,
+    )
 
-    setting = f" (α = {args.alpha:g}, β = {args.beta:g})" if args.alpha is not None else ""
+    given = {k: v for k, v in (("--alpha", args.alpha), ("--beta", args.beta)) if v is not None}
+    if len(given) == 1:
+        raise MmcbenchError(
+            f"plot convergence: {next(iter(given))} given without "
+            f"{({'--alpha', '--beta'} - set(given)).pop()}; the title names both or neither"
+        )
+    if bad := [f"{k} {v}" for k, v in given.items() if not math.isfinite(v)]:
+        raise MmcbenchError(f"plot convergence: {', '.join(bad)} is not a finite number")
+    expected = {"method": args.method, "dataset": args.dataset}
+    expected |= {"alpha": args.alpha, "beta": args.beta} if given else {}
+    histories = load_histories(args.histories, expected)
+    setting = f" (α = {args.alpha:g}, β = {args.beta:g})" if given else ""
     fig = convergence_figure(
         args.method,
         args.dataset,
-        load_histories(args.histories),
+        histories,
         warmup=warmup_epochs(args.histories[0]),
         setting=setting,
+        variant=run_identity(args.histories[0])["variant"],
     )
     return _saved(args.out_prefix, fig)
 
@@ -96,8 +115,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embeddings", required=True, help="a run's .embeddings.npz")
     p.add_argument("--epochs", type=int, nargs="*", default=None, help="default: every saved")
     p.add_argument("--seed", type=int, default=0, help="t-SNE and subsampling seed")
-    p.add_argument("--perplexity", type=float, default=30.0, help="capped at (n − 1) / 3")
-    p.add_argument("--max-samples", type=int, default=5000, help="random subsample above this")
+    p.add_argument("--perplexity", type=float, default=30.0, help="> 0; capped at (n − 1) / 3")
+    p.add_argument(
+        "--max-samples", type=int, default=5000, help="random subsample above this (at least 2)"
+    )
     p.add_argument("--out", required=True, help="coordinates CSV (epoch, sample, x, y, label)")
     p.set_defaults(func=cmd_tsne)
 
@@ -125,8 +146,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     q = add_command(kinds, "convergence", "loss/ACC/NMI(/ECE) against epoch, mean ± std")
     q.add_argument("--histories", nargs="+", required=True, help="history CSVs, one per seed")
-    q.add_argument("--alpha", type=float, default=None, help="(for the title)")
-    q.add_argument("--beta", type=float, default=None, help="(for the title)")
+    q.add_argument("--alpha", type=float, default=None, help="(title; checked against the records)")
+    q.add_argument("--beta", type=float, default=None, help="(title; checked against the records)")
     common(q)
     q.set_defaults(func=cmd_plot_convergence)
 

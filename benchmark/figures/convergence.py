@@ -1,47 +1,116 @@
 """Training curves (GIB Fig. 5, CLIB's "training process") from the runs' history CSVs only.
 
 One panel per quantity: total loss, ACC, NMI (and ECE for CLIB) against epoch, the mean over
-seeds as a line and ± one standard deviation as a band. CLIB's end of warm-up is marked when
-the run record next to the history says how long it was.
+seeds as a line and ± one standard deviation as a band. The histories of one figure must be
+runs of one setting: the record beside each history (`<stem>.json`) names its method, variant,
+dataset and α/β, and the history's own columns its views and loss terms. A history cut short (a
+diverged run) is pooled while it lasts and the title says how many seeds each stretch pools.
+CLIB's end of warm-up is marked when the run record next to the history says how long it was.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib import pyplot as plt
 
 from benchmark import catalogue
 from benchmark.errors import MmcbenchError
-from benchmark.figures import style
-from benchmark.figures.inputs import read_csv
+from benchmark.figures import inputs, style
+from benchmark.figures.inputs import differing, read_csv, same_value
 
 PERCENT = ("ACC", "NMI", "ARI", "ECE")
 LABELS = {"total": "total loss", "ACC": "ACC (%)", "NMI": "NMI (%)", "ECE": "ECE (%)"}
+HISTORY = ".history.csv"
 
 
-def load_histories(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """The history CSVs of several seeds stacked, with a `run` column (0, 1, …)."""
-    frames = []
-    for i, path in enumerate(paths):
-        frames.append(read_csv(path, "run history", ["epoch"]).assign(run=i))
-    if not frames:
+def run_identity(history_path: str | Path) -> dict[str, Any]:
+    """Method, variant, dataset, α, β and overrides of a history's run, by the record beside it
+    (None where it does not say)."""
+    return inputs.run_identity(inputs.read_record_beside(history_path, HISTORY))
+
+
+def check_histories(
+    paths: Sequence[str | Path],
+    frames: Sequence[pd.DataFrame],
+    expected: dict[str, Any] | None = None,
+) -> None:
+    """Refuse histories of different runs in one figure, or runs other than `expected` (keys of
+    IDENTITY: what the command line says the figure shows), naming the files."""
+    identities = [run_identity(p) for p in paths]
+    for key in inputs.IDENTITY:
+        values = [(p, i[key]) for p, i in zip(paths, identities, strict=True)]
+        want = (expected or {}).get(key)
+        wrong = [f"{p} ({v})" for p, v in values if v is not None and not same_value(v, want)]
+        if want is not None and wrong:
+            raise MmcbenchError(
+                f"convergence: the figure is of {key} {want}, but the record beside "
+                f"{', '.join(wrong)} says otherwise; give the histories of that {key} only"
+            )
+        if found := differing(values):
+            raise MmcbenchError(
+                f"convergence: the histories are of different {key}s ({found}, by the records "
+                "beside them); one figure pools the seeds of one run setting"
+            )
+    # The history itself: its views (w_<view>, every row) and loss terms (L_…, from epoch 1;
+    # a run cut short has fewer, never others).
+    views = [frozenset(c for c in f.columns if c.startswith("w_")) for f in frames]
+    if len(set(views)) > 1:
+        found = ", ".join(f"{p} ({sorted(v)})" for p, v in zip(paths, views, strict=True))
+        raise MmcbenchError(
+            f"convergence: the histories have different views' fusion weights ({found}): "
+            "runs of different datasets cannot share a figure"
+        )
+    terms = [frozenset(c for c in f.columns if c.startswith("L_")) for f in frames]
+    for i, a in enumerate(terms):
+        for j in range(i):
+            b = terms[j]
+            if not (a <= b or b <= a):
+                raise MmcbenchError(
+                    f"convergence: {paths[j]} (loss terms {sorted(b)}) and {paths[i]} "
+                    f"({sorted(a)}) are histories of different methods or variants; one figure "
+                    "pools the seeds of one run setting"
+                )
+
+
+def load_histories(
+    paths: Sequence[str | Path], expected: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """The history CSVs of several seeds stacked, with a `run` column (0, 1, …); histories of
+    different runs (or not of `expected`, see `check_histories`) are refused."""
+    if not paths:
         raise MmcbenchError("convergence: no history files given")
-    return pd.concat(frames, ignore_index=True)
+    frames = [read_csv(path, "run history", ["epoch"]) for path in paths]
+    check_histories(paths, frames, expected)
+    return pd.concat([f.assign(run=i) for i, f in enumerate(frames)], ignore_index=True)
 
 
 def warmup_epochs(history_path: str | Path) -> int | None:
     """CLIB's warm-up length from the run record beside a history file (None if none)."""
-    record = Path(str(history_path).removesuffix(".history.csv") + ".json")
-    try:
-        params = json.loads(record.read_text())["params"]
-    except (OSError, ValueError, KeyError):
+    params = (inputs.read_record_beside(history_path, HISTORY) or {}).get("params")
+    if not isinstance(params, dict):
         return None
     warmup = params.get("warmup_epochs")
     return int(warmup) if warmup and params.get("warmup", True) else None
+
+
+def seeds_pooled(histories: pd.DataFrame) -> str:
+    """How many seeds the curves pool: "4 seeds", or "4 seeds (3 after epoch 2)" when some
+    histories end early."""
+    n_runs = histories["run"].nunique()
+    text = f"{n_runs} seed{'s' * (n_runs != 1)}"
+    per_epoch = histories.groupby("epoch")["run"].nunique().sort_index()
+    changes = [
+        f"{n} after epoch {epoch}"
+        for (epoch, before), n in zip(per_epoch.items(), per_epoch.iloc[1:], strict=False)
+        if n != before
+    ]
+    if per_epoch.iloc[0] != n_runs:
+        changes.insert(0, f"{per_epoch.iloc[0]} at epoch {per_epoch.index[0]}")
+    return f"{text} ({', '.join(changes)})" if changes else text
 
 
 def convergence_figure(
@@ -51,8 +120,10 @@ def convergence_figure(
     panels: Sequence[str] | None = None,
     warmup: int | None = None,
     setting: str = "",
+    variant: str | None = None,
 ) -> plt.Figure:
-    """Mean ± std over seeds of each panel's quantity against epoch (not saved)."""
+    """Mean ± std over seeds of each panel's quantity against epoch (not saved); `variant` is
+    named in the title when it is not the full model."""
     style.apply()
     panels = list(panels or catalogue.get(method).panels)
     missing = [p for p in panels if p not in histories]
@@ -62,7 +133,6 @@ def convergence_figure(
         1, len(panels), figsize=(style.FULL_IN, 1.9), squeeze=False, layout="constrained"
     )
     colour = style.palette(1)[0]
-    n_runs = histories["run"].nunique()
     for ax, quantity in zip(axes[0], panels, strict=True):
         stats = histories.groupby("epoch")[quantity].agg(["mean", "std"]).dropna(subset=["mean"])
         ax.plot(stats.index, stats["mean"], color=colour, linewidth=1.2)
@@ -93,6 +163,6 @@ def convergence_figure(
             fontsize=6,
             color="grey",
         )
-    seeds = f"{n_runs} seed{'s' * (n_runs != 1)}"
-    fig.suptitle(f"{method} on {dataset}{setting}: mean ± std over {seeds}")
+    name = f"{method} {variant}" if variant and variant != method else method
+    fig.suptitle(f"{name} on {dataset}{setting}: mean ± std over {seeds_pooled(histories)}")
     return fig

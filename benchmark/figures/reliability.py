@@ -3,11 +3,14 @@
 Each run's saved final soft assignments (`assignments_final` in its embeddings file) are binned
 exactly as `benchmark.metrics.ece` bins them (Hungarian-mapped columns, top-1 confidence, 15
 bins); the bins of a method's seeds are pooled. A panel's title gives the ECE of the pooled
-bins and the mean ± std of the per-seed ECE (what the tables report).
+bins and the mean ± std of the per-seed ECE (what the tables report). Runs of another dataset
+or k than the figure's, and runs of different settings in one panel, are refused (by the record
+beside each embeddings file, and the assignments' k).
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,25 +22,89 @@ import numpy as np
 
 from benchmark import atomic
 from benchmark.errors import MmcbenchError
+from benchmark.figures.inputs import differing, read_record_beside, run_identity
 from benchmark.metrics import ECE_BINS, CalibrationBins, calibration_bins
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+EMBEDDINGS = ".embeddings.npz"
+
+
+def check_figure_path(out: str | Path) -> None:
+    """Refuse a figure file whose extension is not one the diagram is written as."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in FIGURE_SUFFIXES:
+        raise MmcbenchError(
+            f"reliability: --out {out}: the figure is written as {', '.join(FIGURE_SUFFIXES)} "
+            f"(by the file's extension), not {suffix or 'a file without extension'}"
+        )
 
 
 def load_assignments(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, final soft assignments) saved by a deep run."""
+    """(labels, final soft assignments) saved by a deep run, checked (n labels, n × k
+    probabilities, finite)."""
     try:
-        with np.load(path) as saved:
-            return saved["labels"], saved["assignments_final"].astype(np.float64)
-    except (OSError, KeyError, ValueError) as exc:
+        saved = np.load(path, allow_pickle=False)
+        if not isinstance(saved, np.lib.npyio.NpzFile):
+            raise KeyError("a single array, not named arrays")
+        with saved:
+            labels, probabilities = saved["labels"], saved["assignments_final"].astype(np.float64)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise MmcbenchError(
             f"{path}: not a run's embeddings file with 'labels' and 'assignments_final' ({exc})"
         ) from exc
+    if labels.ndim != 1 or probabilities.ndim != 2 or probabilities.shape[0] != labels.shape[0]:
+        raise MmcbenchError(
+            f"{path}: 'labels' {labels.shape} and 'assignments_final' {probabilities.shape} are "
+            "not n labels and n × k assignments"
+        )
+    if labels.size == 0 or not np.isfinite(probabilities).all():
+        raise MmcbenchError(
+            f"{path}: 'assignments_final' is empty or has NaN/inf values (a diverged run?)"
+        )
+    return labels, probabilities
+
+
+def check_panels(dataset: str, runs: Mapping[str, Sequence[str | Path]], ks: list[int]) -> None:
+    """Refuse runs of another dataset or k than the figure's, or runs of different methods or
+    settings in one panel, by the records beside the embeddings files; naming the files."""
+    files = [(method, path) for method, paths in runs.items() for path in paths]
+    identity = {path: run_identity(read_record_beside(path, EMBEDDINGS)) for _, path in files}
+    wrong = [
+        f"{p} ({identity[p]['dataset']})"
+        for _, p in files
+        if identity[p]["dataset"] is not None and identity[p]["dataset"] != dataset
+    ]
+    if wrong:
+        raise MmcbenchError(
+            f"reliability: the figure is of {dataset}, but the records beside "
+            f"{', '.join(wrong)} are runs of another dataset; one figure shows one dataset"
+        )
+    if len(set(ks)) > 1:
+        found = ", ".join(f"{p} (k = {k})" for (_, p), k in zip(files, ks, strict=True))
+        raise MmcbenchError(
+            f"reliability: the runs have different numbers of clusters ({found}): runs of "
+            "different datasets cannot share a reliability diagram"
+        )
+    for method, paths in runs.items():
+        for key in ("method", "variant", "alpha", "beta", "overrides"):
+            if found := differing([(p, identity[p][key]) for p in paths]):
+                raise MmcbenchError(
+                    f"reliability: panel {method} pools runs of different {key}s ({found}, by "
+                    "the records beside them); a panel pools the seeds of one run setting"
+                )
 
 
 def pooled_bins(paths: Sequence[str | Path]) -> tuple[CalibrationBins, list[float]]:
     """Bins pooled over runs, and each run's own ECE."""
+    return _pooled([load_assignments(path) for path in paths])
+
+
+def _pooled(
+    loaded: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[CalibrationBins, list[float]]:
     pooled, per_run = None, []
-    for path in paths:
-        bins = calibration_bins(*load_assignments(path))
+    for labels, probabilities in loaded:
+        bins = calibration_bins(labels, probabilities)
         per_run.append(bins.ece())
         pooled = bins if pooled is None else pooled + bins
     if pooled is None:
@@ -75,15 +142,21 @@ def _panel(ax: plt.Axes, method: str, bins: CalibrationBins, per_run: list[float
 
 
 def reliability_figure(dataset: str, runs: Mapping[str, Sequence[str | Path]], out: Path) -> None:
-    """One panel per method (name → embeddings files of its seeds), written atomically."""
+    """One panel per method (name → embeddings files of its seeds), written atomically; runs of
+    different datasets, k or settings are refused before anything is drawn."""
+    check_figure_path(out)
     if not runs:
         raise MmcbenchError(f"reliability: no runs given for {dataset}")
+    if empty := [method for method, paths in runs.items() if not paths]:
+        raise MmcbenchError(f"reliability: --runs {empty[0]} names no embeddings file")
+    loaded = {method: [load_assignments(path) for path in paths] for method, paths in runs.items()}
+    check_panels(dataset, runs, [p.shape[1] for runs_ in loaded.values() for _, p in runs_])
     fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 4.2), squeeze=False)
-    for ax, (method, paths) in zip(axes[0], runs.items(), strict=True):
-        _panel(ax, method, *pooled_bins(paths))
+    for ax, (method, panel) in zip(axes[0], loaded.items(), strict=True):
+        _panel(ax, method, *_pooled(panel))
     fig.suptitle(f"Reliability diagram, {dataset}")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(out) as tmp:
-        fig.savefig(tmp, format=out.suffix.lstrip(".") or "png", dpi=120)
+        fig.savefig(tmp, format=out.suffix.lstrip(".").lower(), dpi=120)
     plt.close(fig)

@@ -7,7 +7,10 @@ them; restyling the figure recomputes nothing.
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,18 +24,48 @@ from benchmark.figures import style
 
 EPOCH_KEY = re.compile(r"epoch_(\d+)$")
 MAX_LEGEND_CLASSES = 10
+MIN_SAMPLES = 2  # scikit-learn's TSNE refuses fewer
+log = logging.getLogger("mmcbench")
+
+
+def check_tsne_options(epochs: Sequence[int] | None, perplexity: float, max_samples: int) -> None:
+    """Refuse options t-SNE cannot run with (before reading or computing anything)."""
+    if epochs is not None and not list(epochs):
+        raise MmcbenchError(
+            "tsne: --epochs names no epoch; give the epochs to embed, or leave --epochs out for "
+            "every saved one"
+        )
+    if not (math.isfinite(perplexity) and perplexity > 0):
+        raise MmcbenchError(
+            f"tsne: --perplexity {perplexity:g} must be a finite number above 0 (t-SNE's "
+            "effective number of neighbours; it is capped at (n − 1) / 3 for n samples)"
+        )
+    if max_samples < MIN_SAMPLES:
+        raise MmcbenchError(
+            f"tsne: --max-samples {max_samples} must be at least {MIN_SAMPLES}: t-SNE needs "
+            f"{MIN_SAMPLES} samples or more"
+        )
 
 
 def load_embeddings(
     path: str | Path, epochs: Sequence[int] | None = None
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """(labels, epoch → fused embeddings) of a run's embeddings file, read once.
+    """(labels, epoch → fused embeddings) of a run's embeddings file, read once and checked.
 
-    `epochs` None = every saved epoch; an epoch that was not saved is a clear error.
+    `epochs` None = every saved epoch; an epoch that was not saved is a clear error, and so is
+    a file with none, or arrays t-SNE cannot embed.
     """
     try:
-        with np.load(path) as saved:
+        saved = np.load(path, allow_pickle=False)
+        if not isinstance(saved, np.lib.npyio.NpzFile):
+            raise MmcbenchError(f"{path}: not a run's embeddings file (.npz of named arrays)")
+        with saved:
             available = {int(m.group(1)): k for k in saved.files if (m := EPOCH_KEY.match(k))}
+            if not available:
+                raise MmcbenchError(
+                    f"{path}: the run saved no fused embeddings (no epoch_<e> array; the file "
+                    f"has {sorted(saved.files)}); set the method's `embeddings_at` and rerun it"
+                )
             wanted = sorted(available) if epochs is None else list(epochs)
             if missing := [e for e in wanted if e not in available]:
                 raise MmcbenchError(
@@ -41,9 +74,22 @@ def load_embeddings(
                 )
             if "labels" not in saved.files:
                 raise MmcbenchError(f"{path}: embeddings file without 'labels'")
-            return saved["labels"], {e: saved[available[e]] for e in wanted}
-    except (OSError, ValueError) as exc:
+            labels, arrays = saved["labels"], {e: saved[available[e]] for e in wanted}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise MmcbenchError(f"{path}: not a readable embeddings file ({exc})") from exc
+    if labels.ndim != 1:
+        raise MmcbenchError(f"{path}: 'labels' has shape {labels.shape}, not one per sample")
+    for epoch, fused in arrays.items():
+        problem = None
+        if fused.ndim != 2 or fused.shape[0] != labels.shape[0]:
+            problem = f"has shape {fused.shape}, not ({labels.shape[0]} samples, features)"
+        elif fused.shape[1] < 2:
+            problem = f"has {fused.shape[1]} feature(s); t-SNE's PCA initialisation needs 2 or more"
+        elif not np.issubdtype(fused.dtype, np.number) or not np.isfinite(fused).all():
+            problem = "has NaN/inf values (a diverged run?)"
+        if problem:
+            raise MmcbenchError(f"{path}: epoch_{epoch} {problem}; t-SNE cannot embed it")
+    return labels, arrays
 
 
 def tsne_coordinates(
@@ -54,18 +100,29 @@ def tsne_coordinates(
     max_samples: int = 5000,
 ) -> pd.DataFrame:
     """(epoch, sample, x, y, label) per saved epoch; the same subsample at every epoch."""
+    check_tsne_options(epochs, perplexity, max_samples)
+    labels, arrays = load_embeddings(path, epochs)
+    n = labels.shape[0]
+    if n < MIN_SAMPLES:
+        raise MmcbenchError(f"{path}: {n} sample(s); t-SNE needs {MIN_SAMPLES} or more")
     from sklearn.manifold import TSNE
 
-    labels, arrays = load_embeddings(path, epochs)
     rng = np.random.default_rng(seed)
-    n = labels.shape[0]
     chosen = np.sort(rng.choice(n, max_samples, replace=False)) if n > max_samples else np.arange(n)
+    used = min(perplexity, (len(chosen) - 1) / 3)
+    if used < perplexity:
+        log.warning(
+            "tsne: perplexity %g capped at %g = (n − 1) / 3 for the %d samples embedded",
+            perplexity,
+            used,
+            len(chosen),
+        )
     frames = []
     for epoch, fused in arrays.items():
         points = fused[chosen].astype(np.float64)
         tsne = TSNE(
             n_components=2,
-            perplexity=min(perplexity, (len(chosen) - 1) / 3),
+            perplexity=used,
             init="pca",
             learning_rate="auto",
             random_state=seed,

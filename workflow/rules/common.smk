@@ -176,6 +176,13 @@ def pack_outputs(seeds, suffix, point):
     return [update(f"{folder}/seed{seed}{suffix}") for seed in seeds]
 
 
+def run_device(wildcards, threads):
+    """`--device` of a deep run. Not a rerun trigger: Snakemake does not compare params computed
+    from `threads` (as the threads themselves are not), and where a run executes is not what it
+    is (README "What you have is never lost")."""
+    return deep_section(wildcards.method)["device"]
+
+
 def pack_gpus(wildcards):
     """GPUs a pack asks for (SLURM `--gpus`): one, unless its method runs on the CPU."""
     return 0 if deep_section(wildcards.method)["device"] == "cpu" else 1
@@ -295,6 +302,16 @@ TABLE_PAPER = {  # report category of each table
     "clib_results": "CLIB paper",
     "clib_ablation": "CLIB paper",
 }
+
+
+def table_settings(table):
+    """`--setting METHOD α β` of `mmcbench render` for the deep methods a table has rows of."""
+    from benchmark.tables import TABLES, table_methods
+
+    return " ".join(
+        f"--setting {method} {deep_section(method)['alpha']} {deep_section(method)['beta']}"
+        for method in table_methods(TABLES[table])
+    )
 
 
 def table_targets():

@@ -24,10 +24,7 @@ rule table:
         "../envs/mmcbench.yaml"
     params:
         cli=MMCBENCH,
-        settings=" ".join(
-            f"--setting {method} {config[section]['alpha']} {config[section]['beta']}"
-            for method, section in DEEP_METHODS.items()
-        ),
+        settings=lambda wildcards: table_settings(wildcards.table),
     shell:
         "{params.cli} render {wildcards.table} --summary {input} {params.settings}"
         " --out-prefix results/tables/{wildcards.table} > {log} 2>&1"

@@ -46,7 +46,7 @@ rule train:
         embeddings=lambda wildcards: " ".join(
             str(e) for e in deep_section(wildcards.method)["embeddings_at"]
         ),
-        device=lambda wildcards: deep_section(wildcards.method)["device"],
+        device=run_device,
         point=point_flags,
         scaling=scaling_flag(),
         precision=precision_flag(),
@@ -139,7 +139,7 @@ for point in (False, True):
                 embeddings=lambda wildcards: " ".join(
                     str(e) for e in deep_section(wildcards.method)["embeddings_at"]
                 ),
-                device=lambda wildcards: deep_section(wildcards.method)["device"],
+                device=run_device,
                 point=point_flags,
                 scaling=scaling_flag(),
                 precision=precision_flag(),
