@@ -22,14 +22,12 @@ if not workflow.configfiles:
 
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 # The schema with clear messages, its defaults filled in (snakemake.utils.validate), then the
-# rules that join keys; the same function checks `mmcbench estimate`'s config. The devices
-# asked for are checked where jobs run on this machine (not under SLURM, nor inside its jobs).
+# rules that join keys; the same function checks `mmcbench estimate`'s config.
 validated_config(
     config,
     SCHEMA,
     workflow.configfiles,
     workflow.config_settings.config,
-    local_devices=workflow.local_exec and not workflow.remote_exec,
 )
 
 
@@ -40,6 +38,23 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/figures.smk"
+
+
+onstart:
+    # The devices asked for, where jobs run on this machine: known only now (Snakemake sets
+    # its executor after reading this file), before any job runs or any output is removed.
+    # Under SLURM the GPU nodes decide.
+    if workflow.local_exec and not workflow.remote_exec:
+        from snakemake.exceptions import WorkflowError
+        from benchmark.config import check_devices
+        from benchmark.errors import ConfigError
+
+        try:
+            check_devices(
+                config, workflow.configfiles, workflow.config_settings.config
+            )
+        except ConfigError as exc:
+            raise WorkflowError(str(exc)) from None
 
 
 onsuccess:

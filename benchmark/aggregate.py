@@ -98,11 +98,8 @@ def record_rows(
 
 def benchmark_file_for(record_path: Path, runs_root: Path, bench_root: Path) -> Path | None:
     """Snakemake benchmark file of a run: same relative path under `bench_root`, `.tsv`."""
-    try:
-        relative = record_path.resolve().relative_to(runs_root.resolve())
-    except ValueError:
-        return None
-    return bench_root / relative.with_suffix(".tsv")
+    parts = run_paths.relative_parts(record_path, runs_root)
+    return None if parts is None else bench_root / Path(*parts).with_suffix(".tsv")
 
 
 def runs_table(
@@ -115,8 +112,8 @@ def runs_table(
     record that fails is named in one RecordError, and nothing is written."""
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
-    for raw in record_paths:
-        path = Path(raw)
+    runs: dict[tuple, Path] = {}  # identity → the record that holds it
+    for path in _distinct_files(record_paths):
         bench = (
             benchmark_file_for(path, runs_root, bench_root)
             if runs_root is not None and bench_root is not None
@@ -128,6 +125,14 @@ def runs_table(
         except RecordError as exc:
             problems.append(str(exc))
             continue
+        identity = run_identity(record)
+        if identity in runs:
+            problems.append(
+                f"{path}: the same run as {runs[identity]} (method, dataset, variant, seed, "
+                "α, β, study point): a run is counted once; remove the copy"
+            )
+            continue
+        runs[identity] = path
         rows.extend(record_rows(record, path, bench))
     if problems:
         shown = "; ".join(problems[:5]) + (
@@ -158,18 +163,38 @@ def check_identity(record: dict[str, Any], path: Path, runs_root: Path | None) -
     if expected is None:
         raise RecordError(
             f"{path}: not a run-record path below {runs_root} "
-            "(<method>/<dataset>/<variant>/[a<α>_b<β>/[<key>=<value>/]]seed<N>.json)"
+            "(<method>/<dataset>/<variant>/[a<α>_b<β>/[<key>=<value>/]]seed<N>.json, each value "
+            "spelled as the suite writes it: a1_b0.5, grad_clip=5, lr=0.00001, seed3)"
         )
     if mismatch := run_paths.identity_mismatch(record, expected):
         raise RecordError(f"{path}: the record is not the run its path names: {mismatch}")
 
 
 def _is_below(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
+    return run_paths.relative_parts(path, root) is not None
+
+
+def _distinct_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The paths, each file once (the same file named twice, or through `./`, counts once)."""
+    seen, distinct = set(), []
+    for raw in paths:
+        path = Path(raw)
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            distinct.append(path)
+    return distinct
+
+
+def run_identity(record: dict[str, Any]) -> tuple:
+    """What makes a run the run it is, for counting it once."""
+    params = record.get("params") or {}
+    return (
+        *(record[k] for k in IDENTITY),
+        params.get("alpha"),
+        params.get("beta"),
+        overrides_text(record.get("overrides")),
+    )
 
 
 def _select(done: pd.DataFrame, by: str, best: str) -> tuple[Any, Any]:

@@ -145,7 +145,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
             "assign_labels": args.assign_labels,
         }
     )
-    check_run_outputs("baseline", args.data, [args.out])
+    [out] = check_run_outputs("baseline", args.data, [args.out])
+    check_not_another_run("baseline", [out], args.method, args.variant, [args.seed])
     atomic.check_writable(args.out)
     params = BaselineParams(
         n_init=args.n_init,
@@ -253,8 +254,8 @@ def _train_values(args: argparse.Namespace, config_class: type) -> tuple[dict, d
         if getattr(args, key) is not None:
             values[key], origins[key] = getattr(args, key), f"--{key}"
     settings = {"device": args.device}
-    if args.embeddings_at is not None:
-        settings["embeddings_at"] = args.embeddings_at
+    if args.embeddings_at is not None:  # a set of epochs: `2 0` and `0 0 2` are `0 2`
+        settings["embeddings_at"] = sorted(set(args.embeddings_at))
     if args.threads is not None:
         settings["threads"] = args.threads
     origins |= {k: "--" + k.replace("_", "-") for k in settings}
@@ -322,6 +323,33 @@ def check_run_outputs(command: str, data: str, outs: Sequence[str]) -> list[Path
     return [Path(o) for o in outs]
 
 
+def check_not_another_run(
+    command: str, outs: Sequence[Path], method: str, variant: str, seeds: Sequence[int]
+) -> None:
+    """An --out that exists already holds a record of this very run (method, variant, seed),
+    to be replaced or kept: a record of another run, or a file that is no record, is refused
+    (a typo in --out never costs another run's files)."""
+    for out, seed in zip(outs, seeds, strict=True):
+        if not out.is_file():
+            continue
+        try:
+            record = json.loads(out.read_text())
+        except (OSError, ValueError):
+            record = None
+        if not isinstance(record, dict) or "method" not in record:
+            raise MmcbenchError(
+                f"{command}: --out {out} exists and is not a run record: it is not replaced "
+                "(remove it, or name another record); nothing was computed"
+            )
+        found = (record.get("method"), record.get("variant"), record.get("seed"))
+        if found != (method, variant, seed):
+            raise MmcbenchError(
+                f"{command}: --out {out} holds the record of another run ({found[0]} "
+                f"{found[1]}, seed {found[2]}), not of {method} {variant}, seed {seed}: it is "
+                "not replaced (remove it first to replace it); nothing was computed"
+            )
+
+
 def finished_runs(
     args: argparse.Namespace,
     outs: Sequence[Path],
@@ -356,6 +384,7 @@ def finished_runs(
             },
             "overrides": overrides,
             "source_sha256": data.source_sha256,
+            "content_sha256": data.content_sha256(),
         }
         reason = records.unfinished_reason(out, expected)
         if reason is None:
@@ -386,6 +415,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.train import run_from_file
 
     [out] = check_run_outputs("train", args.data, [args.out])
+    check_not_another_run("train", [out], args.method, args.variant, [args.seed])
     config, settings, overrides = _deep_run_settings(args, "train")
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
     if finished_runs(args, [out], [args.seed], [config], overrides, embeddings_at) == [True]:
@@ -461,6 +491,7 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
             " seed, in the same order"
         )
     outs = check_run_outputs("train-pack", args.data, args.out)
+    check_not_another_run("train-pack", outs, args.method, args.variant, args.seeds)
     members, configs = [], []
     for seed, alpha, beta in zip(
         args.seeds,

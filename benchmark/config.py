@@ -9,6 +9,7 @@ Snakemake), so it runs in the Snakemake process.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -47,13 +48,12 @@ def validated_config(
     schema_path: str | Path = SCHEMA_PATH,
     files: Iterable[Any] = (),
     overrides: Mapping[str, Any] | None = None,
-    local_devices: bool = False,
 ) -> None:
     """Every check of a workflow config, in place: no key written twice in a file, the schema
     with clear messages (`check_config`), the schema's defaults filled in
-    (snakemake.utils.validate), the rules that join keys (`check_consistency`), and with
-    `local_devices` (jobs run on this machine) the devices asked for (`check_devices`). The
-    Snakefile and `mmcbench estimate` both call it."""
+    (snakemake.utils.validate), then the rules that join keys (`check_consistency`). The
+    Snakefile and `mmcbench estimate` both call it (the Snakefile checks the devices,
+    `check_devices`, once it knows where jobs run)."""
     from snakemake.utils import validate
 
     files = list(files)
@@ -62,8 +62,6 @@ def validated_config(
     check_config(config, schema, files, overrides)
     validate(config, str(schema_path))
     check_consistency(config, schema, files, overrides)
-    if local_devices:
-        check_devices(config, files, overrides)
 
 
 def check_duplicate_keys(files: Iterable[Any]) -> None:
@@ -89,12 +87,28 @@ def check_duplicate_keys(files: Iterable[Any]) -> None:
         return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+
+    def json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"key {key!r} is written twice in one JSON object")
+            seen.add(key)
+        return dict(pairs)
+
     for file in files:
         try:
             text = Path(str(file)).read_text()
-            yaml.load(text, Loader=StrictLoader)  # a SafeLoader
-        except (OSError, yaml.YAMLError):
-            continue  # unreadable or not YAML: the loader that read the config reports it
+        except OSError:
+            continue  # Snakemake (or estimate) reports an unreadable config file itself
+        try:
+            try:
+                yaml.load(text, Loader=StrictLoader)  # a SafeLoader
+            except yaml.YAMLError:  # e.g. JSON indented with tabs, which YAML refuses
+                try:
+                    json.loads(text, object_pairs_hook=json_object)
+                except ValueError:
+                    continue  # neither: the loader that read the config reports it
         except _DuplicateKey as exc:
             raise ConfigError(
                 f"Invalid configuration (config file: {file}): {exc}; YAML would keep only the "
@@ -110,9 +124,15 @@ def check_devices(
     config: Mapping[str, Any], files: Iterable[Any] = (), overrides: Mapping[str, Any] | None = None
 ) -> None:
     """A deep section asking for `device: cuda` on a machine whose torch sees no GPU is refused
-    before any job runs (or any output is removed). Only for jobs run on this machine: under an
-    executor (SLURM) the GPU is on the nodes, not where Snakemake plans."""
-    asking = [s for s in catalogue.sections().values() if config[s]["device"] == "cuda"]
+    before any job runs (or any output is removed). Only for jobs run on this machine (the
+    Snakefile's onstart): under an executor (SLURM) the GPU is on the nodes. A method with no
+    planned run is not checked."""
+    asking = [
+        name
+        for method, name in catalogue.sections().items()
+        if config[name]["device"] == "cuda"
+        and (config[name]["variants"] or config[name]["grid"]["seeds"] or _studied(config, method))
+    ]
     if not asking:
         return
     import torch
@@ -305,6 +325,11 @@ def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str
                 "initialised (the heads are fitted after the last warm-up epoch)"
             )
     return problems
+
+
+def _studied(config: Mapping[str, Any], method: str) -> bool:
+    study = config["resolution"]
+    return bool(study["seeds"] and study["variants"].get(method))
 
 
 def check_consistency(

@@ -72,9 +72,11 @@ def read(path: str | Path) -> dict[str, Any]:
 
 def unfinished_reason(path: str | Path, expected: Mapping[str, Any]) -> str | None:
     """Why the files at `path` are not a finished run of exactly `expected` (keys `method`,
-    `variant`, `dataset`, `seed`, `params`, `overrides`, `source_sha256`), or None when they
-    are: a valid record of the current schema, done or diverged, with those values, and its
-    side files present. Such a run is kept rather than retrained (`--keep-finished`)."""
+    `variant`, `dataset`, `seed`, `params`, `overrides`, `source_sha256`, `content_sha256`),
+    or None when they are: a valid record of the current schema, done or diverged, with those
+    values, and its side files present. Such a run is kept rather than retrained
+    (`--keep-finished`). A record without the data's content digest (written before it was
+    recorded) matches only if the data file is older than the record."""
     path = Path(path)
     if not path.is_file():
         return "no record"
@@ -91,7 +93,13 @@ def unfinished_reason(path: str | Path, expected: Mapping[str, Any]) -> str | No
         **{k: record.get(k) for k in ("method", "variant", "dataset", "seed", "params")},
         "overrides": record.get("overrides") or {},
         "source_sha256": record["data"]["source_sha256"],
+        "content_sha256": record["data"].get("content_sha256"),
     }
+    if found["content_sha256"] is None and "content_sha256" in wanted:
+        data_file = Path(record["data"]["file"])
+        if not data_file.is_file() or data_file.stat().st_mtime > path.stat().st_mtime:
+            return f"the data may have changed since (no digest in the record; {data_file})"
+        found["content_sha256"] = wanted["content_sha256"]
     for key, value in wanted.items():
         if key == "params":
             changed = sorted(
@@ -102,7 +110,9 @@ def unfinished_reason(path: str | Path, expected: Mapping[str, Any]) -> str | No
             if changed:
                 return "its hyper-parameters differ (" + ", ".join(changed) + ")"
         elif found.get(key) != value:
-            return f"its {key} differs ({found.get(key)!r}, asked {value!r})"
+            if key.endswith("sha256"):
+                return f"its data differ ({key})"
+            return f"its {key} is {found.get(key)!r}, asked {value!r}"
     history, embeddings = side_files(path)
     if not history.is_file():
         return f"{history} is missing"
@@ -174,6 +184,7 @@ def run_record(
             "n_clusters": data.n_clusters,
             "view_names": data.view_names,
             "source_sha256": data.source_sha256,
+            "content_sha256": data.content_sha256(),
             "scaling": scaling,
         },
     }

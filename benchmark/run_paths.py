@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ NUMBER_PATTERN = r"[0-9]+(?:\.[0-9]+)?"
 KEY_PATTERN = r"[a-z][a-z0-9_]*"
 VALUE_PATTERN = r"[A-Za-z0-9_.+\-]+"
 SEED_PATTERN = r"[0-9]+"
+MAX_PART = 100  # characters of a value in a path (file systems allow 255 per folder name)
 
 
 def number_text(value: float) -> str:
@@ -84,6 +86,8 @@ def path_problem(value: Any) -> str | None:
         return str(exc)
     if not re.fullmatch(VALUE_PATTERN, text):
         return f"its path spelling {text!r} has characters a run path cannot hold"
+    if len(text) > MAX_PART:
+        return f"its exact path spelling has {len(text)} characters (at most {MAX_PART})"
     if not same_value(back := parse_value(text), value):
         return f"its path spelling {text!r} reads back as {back!r}"
     return None
@@ -129,12 +133,11 @@ _SEED = re.compile(rf"seed({SEED_PATTERN})\.json")
 def parse_run_path(path: str | Path, root: str | Path) -> RunPath | None:
     """The identity of the record at `path` below the runs folder `root`, or None when the path
     does not follow the grammar (a stray copy such as `seed0-old.json`)."""
-    try:
-        parts = Path(path).resolve().relative_to(Path(root).resolve()).parts
-    except ValueError:
+    parts = relative_parts(path, root)
+    if parts is None or len(parts) not in (4, 5, 6):
         return None
-    if len(parts) not in (4, 5, 6) or not (seed := _SEED.fullmatch(parts[-1])):
-        return None
+    if not (seed := _SEED.fullmatch(parts[-1])) or parts[-1] != f"seed{int(seed.group(1))}.json":
+        return None  # one spelling per seed (no seed00.json beside seed0.json)
     method, dataset, variant = parts[:3]
     found = RunPath(method, dataset, variant, int(seed.group(1)))
     if len(parts) == 4:
@@ -142,21 +145,37 @@ def parse_run_path(path: str | Path, root: str | Path) -> RunPath | None:
     if not (setting := _SETTING.fullmatch(parts[3])):
         return None
     alpha, beta = float(setting.group(1)), float(setting.group(2))
+    if parts[3] != setting_dir(alpha, beta):
+        return None  # one spelling per value (no a1.0_b0.5 beside a1_b0.5)
     if len(parts) == 5:
         return RunPath(method, dataset, variant, found.seed, alpha, beta)
     if not (point := _POINT.fullmatch(parts[4])):
         return None
     key, value = point.group(1), parse_value(point.group(2))
+    if path_problem(value) or parts[4] != point_dir(key, value):
+        return None  # e.g. grad_clip=5.0 or lr=1e-05 (the suite writes grad_clip=5, lr=0.00001)
     return RunPath(method, dataset, variant, found.seed, alpha, beta, key, value)
+
+
+def relative_parts(path: str | Path, root: str | Path) -> tuple[str, ...] | None:
+    """The parts of `path` below `root` (absolute, symbolic links kept: a linked folder inside
+    the runs folder is inside it), or None when `path` is not below `root`."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).parts
+    except ValueError:
+        return None
 
 
 def find_records(root: str | Path) -> tuple[list[Path], list[Path]]:
     """The run records below `root` (`seed<N>.json` files whose path follows the grammar),
     sorted, and the `.json` files there that do not (strays, to be reported)."""
     found, strays = [], []
-    for path in sorted(Path(root).rglob("*.json")):
-        (found if parse_run_path(path, root) is not None else strays).append(path)
-    return found, strays
+    for folder, _, names in os.walk(root, followlinks=True):  # linked folders count too
+        for name in names:
+            if name.endswith(".json"):
+                path = Path(folder) / name
+                (found if parse_run_path(path, root) is not None else strays).append(path)
+    return sorted(found), sorted(strays)
 
 
 def identity_mismatch(record: dict[str, Any], expected: RunPath) -> str | None:
@@ -173,6 +192,8 @@ def identity_mismatch(record: dict[str, Any], expected: RunPath) -> str | None:
         )
         if record.get(name) != want
     ]
+    if expected.alpha is None and "alpha" in params:
+        differences.append("a deep run's record (it has α) at a baseline run's path")
     if expected.alpha is not None:
         for name, want in (("alpha", expected.alpha), ("beta", expected.beta)):
             if not isinstance(params.get(name), int | float) or params[name] != want:

@@ -21,7 +21,7 @@ from sklearn.datasets import make_blobs
 
 from benchmark import records, run_paths
 from benchmark.cli import main
-from benchmark.config import validated_config
+from benchmark.config import check_devices, validated_config
 from benchmark.errors import ConfigError, RecordError
 from tests.conftest import REPO, write_dataset
 
@@ -129,6 +129,35 @@ def test_keep_finished_keeps_exactly_the_same_run_and_retrains_a_changed_one(
     )
     assert records.read(out)["params"]["alpha"] == 0.25  # a changed setting is retrained
     assert "hyper-parameters differ (alpha)" in caplog.text
+
+
+def test_keep_finished_retrains_when_the_data_changed_under_the_same_raw_files(
+    tmp_path, tiny_file, caplog
+):
+    caplog.set_level("INFO")
+    x, y = make_blobs(n_samples=120, centers=3, n_features=6, cluster_std=0.5, random_state=0)
+    data = write_dataset(tmp_path / "tiny.h5", "tiny", [x[:, :3], x[:, 3:]], y)
+    out = tmp_path / "seed0.json"
+    assert main(deep_args("train", data, [out], extra=["--keep-finished"])) == 0
+    first = records.read(out)
+    write_dataset(data, "tiny", [x[:, :3][::-1], x[:, 3:]], y)  # same name and raw checksums
+    assert main(deep_args("train", data, [out], extra=["--keep-finished"])) == 0
+    assert "its data differ (content_sha256)" in caplog.text
+    assert records.read(out)["data"]["content_sha256"] != first["data"]["content_sha256"]
+
+
+def test_a_record_without_the_data_digest_is_kept_only_on_older_data(tmp_path, tiny_file):
+    out = tmp_path / "seed0.json"
+    assert main(deep_args("train", tiny_file, [out])) == 0
+    record = json.loads(out.read_text())
+    del record["data"]["content_sha256"]  # as written before the digest was recorded
+    out.write_text(json.dumps(record))
+    expected = {"method": "GIB", "content_sha256": "x"}
+    assert records.unfinished_reason(out, expected) is None  # the data file is older
+    written = out.stat().st_mtime
+    os.utime(tiny_file, (written + 10, written + 10))  # the data file is now newer
+    assert "data may have changed" in records.unfinished_reason(out, expected)
+    os.utime(tiny_file, (written - 10, written - 10))
 
 
 def test_train_pack_keeps_its_finished_runs_and_trains_the_others(tmp_path, tiny_file):
@@ -299,14 +328,25 @@ def test_config_refuses_a_key_written_twice(tmp_path):
         validated_config(yaml.safe_load(text), SCHEMA, [path])
 
 
+def test_config_refuses_a_key_written_twice_in_tab_indented_json(tmp_path):
+    path = tmp_path / "twice.json"
+    path.write_text('{\n\t"gib": {\n\t\t"epochs": 6,\n\t\t"epochs": 12\n\t}\n}\n')
+    with pytest.raises(ConfigError, match=r"'epochs' is written twice"):
+        validated_config(base_config(), SCHEMA, [path])
+
+
 def test_cuda_is_refused_at_config_check_where_jobs_run_here(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = base_config(gib={"device": "cuda"})
+    validated_config(config, SCHEMA)  # the schema allows it: the Snakefile's onstart checks
     with pytest.raises(ConfigError, match=r"gib.device = cuda.*Nothing was run or removed"):
-        validated_config(config, SCHEMA, local_devices=True)
-    validated_config(base_config(gib={"device": "cuda"}), SCHEMA)  # SLURM: the nodes have GPUs
+        check_devices(config)
+    unplanned = base_config(clib={"device": "cuda", "variants": [], "grid": {"seeds": 0}})
+    unplanned["resolution"]["variants"] = {"GIB": ["GIB"]}
+    validated_config(unplanned, SCHEMA)
+    check_devices(unplanned)  # no CLIB run is planned: its device is not checked
 
 
 def test_snakemake_lower_bound_is_past_the_releases_that_skip_validation(repo):
@@ -323,3 +363,89 @@ def test_record_reading_refuses_non_finite_numbers(tmp_path):
         records.read(path)
     assert math.isfinite(records.read(put(tmp_path, "ok.json", fake_record()))["seed"])
     assert os.path.exists(path)
+
+
+# ------------------------------------------------------------------ a run is counted once
+def acc_n(folder: Path) -> list[int]:
+    summary = pd.read_csv(folder / "summary.csv")
+    return list(summary.loc[summary["metric"] == "ACC", "n"])
+
+
+def deep_fake(seed=0, alpha=0.5, **changes):
+    params = {"alpha": alpha, "beta": 0.5, "scaling": "minmax"}
+    return fake_record("GIB", "mfeat", "GIB", seed=seed, params=params, **changes)
+
+
+def test_other_spellings_of_a_run_path_are_not_counted(tmp_path, caplog):
+    root = tmp_path / "runs"
+    put(root, "GIB/mfeat/GIB/a1_b0.5/seed0.json", deep_fake(alpha=1.0))
+    for stray in ("a1.0_b0.5/seed0.json", "a01_b0.5/seed0.json", "a1_b0.5/seed00.json"):
+        put(root, f"GIB/mfeat/GIB/{stray}", deep_fake(alpha=1.0))
+    point = deep_fake(overrides={"grad_clip": 5})
+    put(root, "GIB/mfeat/GIB/a0.5_b0.5/grad_clip=5.0/seed0.json", point)
+    assert aggregate_cli(root, tmp_path) == 0
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    acc = summary[summary["metric"] == "ACC"]
+    assert list(acc["n"]) == [1]  # the α = 1 cell, one run; grad_clip=5.0 is a stray too
+    assert "not counted: 4 .json file(s)" in caplog.text
+
+
+def test_the_same_run_twice_is_refused_and_the_same_file_twice_counted_once(tmp_path, capsys):
+    root = tmp_path / "runs"
+    record = put(root, "GIB/mfeat/GIB/a0.5_b0.5/seed0.json", deep_fake())
+    copy = put(tmp_path, "backup/seed7.json", deep_fake())
+    assert (
+        aggregate_cli(root, tmp_path, str(record), f"{root}/./GIB/mfeat/GIB/a0.5_b0.5/seed0.json")
+        == 0
+    )
+    assert acc_n(tmp_path) == [1]
+    assert aggregate_cli(root, tmp_path, str(copy)) == 2
+    assert "the same run as" in capsys.readouterr().err
+
+
+def test_a_deep_record_at_a_baseline_path_is_refused(tmp_path, capsys):
+    root = tmp_path / "runs"
+    put(root, "GIB/mfeat/GIB/seed0.json", deep_fake())
+    assert aggregate_cli(root, tmp_path) == 2
+    assert "at a baseline run's path" in capsys.readouterr().err
+
+
+def test_records_in_a_linked_folder_are_found_and_checked(tmp_path, capsys):
+    root, scratch = tmp_path / "runs", tmp_path / "scratch"
+    put(scratch, "mfeat/view0/seed0.json", fake_record())
+    root.mkdir()
+    (root / "KM").symlink_to(scratch)
+    assert aggregate_cli(root, tmp_path) == 0
+    assert acc_n(tmp_path) == [1]
+    put(scratch, "mfeat/view1/seed3.json", fake_record())  # seed 0 of view0 at another path
+    assert aggregate_cli(root, tmp_path) == 2
+    assert "view1/seed3.json" in capsys.readouterr().err
+
+
+def test_a_record_of_another_run_at_out_is_not_replaced(tmp_path, tiny_file, capsys):
+    out = tmp_path / "g.json"
+    assert main(deep_args("train", tiny_file, [out])) == 0
+    before = out.read_bytes()
+    args = ["baseline", "--method", "AmKM", "--variant", "all", "--data", str(tiny_file)]
+    assert main([*args, "--seed", "0", "--out", str(out)]) == 2
+    assert "holds the record of another run (GIB GIB, seed 0)" in capsys.readouterr().err
+    assert out.read_bytes() == before and (tmp_path / "g.history.csv").exists()
+    other = put(tmp_path, "config.json", {"not": "a record"})
+    assert main(deep_args("train", tiny_file, [other])) == 2
+    assert "is not a run record" in capsys.readouterr().err
+
+
+def test_embeddings_epochs_are_a_set(tmp_path, tiny_file, caplog):
+    caplog.set_level("INFO")
+    out = tmp_path / "seed0.json"
+    assert main(deep_args("train", tiny_file, [out], extra=["--keep-finished"])) == 0
+    args = deep_args("train", tiny_file, [out], extra=["--keep-finished"])
+    at = args.index("--embeddings-at")
+    args[at + 1 : at + 3] = ["2", "0", "0"]
+    assert main(args) == 0
+    assert "kept" in caplog.text
+
+
+def test_a_value_too_long_for_a_path_is_refused():
+    with pytest.raises(ValueError, match="characters"):
+        run_paths.check_path_values([1e-300], "gib.alpha")

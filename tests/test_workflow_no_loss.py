@@ -102,7 +102,8 @@ def test_a_device_that_is_not_there_is_refused_before_anything_is_removed(workdi
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     before = contents(workdir)
-    result = run(workdir, {**CONFIG, "gib": {**CONFIG["gib"], "device": "cuda"}})
+    # A new seed makes a pack to run (with nothing to run, nothing would be checked or done).
+    result = run(workdir, {**CONFIG, "seeds": 4, "gib": {**CONFIG["gib"], "device": "cuda"}})
     assert result.returncode != 0
     assert "gib.device = cuda" in result.stderr
     assert "Traceback" not in result.stderr

@@ -30,6 +30,20 @@ class MultiViewData:
     def n_samples(self) -> int:
         return int(self.labels.size)
 
+    def content_sha256(self) -> str:
+        """sha256 of what a run sees: every view's values, shape and type, the labels and k.
+        Run records keep it, so a finished run is kept only on the very same data (a file
+        converted again from other raw files, or edited by hand, has another digest)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for array in (*self.views, self.labels):
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(array.tobytes())
+        digest.update(str(self.n_clusters).encode())
+        return digest.hexdigest()
+
 
 REQUIRED_ATTRS = ("name", "n_samples", "n_clusters", "view_names", "source_sha256")
 
