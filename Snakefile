@@ -75,5 +75,6 @@ rule all:
         "results/runs.csv",
         "results/summary.csv",
         table_targets(),
+        "results/claims.csv",
         figure_targets(),
         resolution_targets(),

@@ -1,7 +1,8 @@
 """Run records → `results/runs.csv` (tidy) and `results/summary.csv` (one row per cell).
 
 runs.csv: one row per run × metric, with identity columns (method, variant, dataset, seed),
-`status` (done / diverged / error: failed runs are rows, not gaps), `overrides` (a resolution-
+`status` (done / diverged / stopped / error: failed runs are rows, not gaps), `overrides`
+(a resolution-
 study point's change, `key=value`; empty for the configured setting), run health
 (`clusters_used`, `collapsed`), hyper-parameters as `p_*`, provenance (versions as `v_*`, git
 commit, device, host, wall time, peak memory from the Snakemake benchmark file when there is
@@ -217,7 +218,9 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, group in runs.groupby(CELL + setting, sort=True, dropna=False):
         group = group.assign(acc=group["record"].map(acc_of_run))
-        done = group[group["status"] == "done"]
+        # a run its method stopped (CoMVC's empty negative sampling) keeps its last evaluation,
+        # as the authors' code keeps its last checkpoint
+        done = group[group["status"].isin(["done", "stopped"])]
         values = done["value"].dropna().astype(float)
         acc_seed, _ = _select(done, "acc", "max")
         loss_seed, _ = _select(done, "loss", "min")
@@ -235,6 +238,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
                 "n": int(values.size),
                 "n_runs": int(group["seed"].nunique()),
                 "n_diverged": int((group["status"] == "diverged").sum()),
+                "n_stopped": int((group["status"] == "stopped").sum()),
                 "n_error": int((group["status"] == "error").sum()),
                 "n_collapsed": int((done["collapsed"] == True).sum()),  # noqa: E712 (None, NaN)
                 "clusters_used_mean": float(done["clusters_used"].astype(float).mean())

@@ -2,14 +2,13 @@
 
 For each method: deep or baseline, single-view or all-view, its variants (deep: variant → the
 loss terms it keeps; the variant named as the method is the full model), its config section,
-its config class and trainer (as import paths, loaded only when a run needs them), and the
-panels of its training-curve figure. The package, the workflow rules (which import this module
-without torch) and the config checks read it; nothing else lists the methods or their variants
-(the paper tables name the rows the papers print).
+its config class and trainer (as import paths, loaded only when a run needs them), the
+hyper-parameters its run path spells, and the panels of its training-curve figure. The
+package, the workflow rules (which import this module without torch) and the config checks
+read it; nothing else lists the methods or their variants.
 
-Adding a deep method is a model file, a trainer (benchmark.trainers.Trainer) and one entry in
-CATALOGUE (tests/test_catalogue.py adds one at run time); running it in the DAG also needs its
-config section in workflow/schemas/config.schema.yaml.
+The baselines are listed here; the deep methods are found in their folders
+(`benchmark.methods`): adding one is one new folder (README "Add a method").
 """
 
 from __future__ import annotations
@@ -20,8 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from benchmark import methods
 from benchmark.errors import MmcbenchError
-from benchmark.variants import CLIB_VARIANTS, GIB_VARIANTS
+
+# Keys of a deep method's config section that are not hyper-parameters of the model: they
+# select runs (variants, grid) or say how a run executes (embeddings_at, device, threads).
+# Every other key of the section is a field of its config class (tests/test_config.py checks
+# it both ways, so that a new schema key cannot be left out of a run's --hparams).
+WORKFLOW_KEYS = ("variants", "grid", "embeddings_at", "device", "threads")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class Method:
     config: str | None = None  # deep: "module:Class" of its config dataclass (torch-free)
     trainer: str | None = None  # deep: "module:Class" of its trainer (imports torch)
     panels: tuple[str, ...] = ("total", "ACC", "NMI")  # deep: training-curve panels
+    path_keys: tuple[str, ...] = ()  # deep: hyper-parameters its run path spells (grid axes)
+    role: str = "baseline"  # paper | compared | baseline
+    package: str | None = None  # deep: its folder's package
 
     @property
     def deep(self) -> bool:
@@ -47,24 +55,28 @@ CATALOGUE: dict[str, Method] = {
     "Ncuts": Method("Ncuts", "baseline", single_view=True),
     "AmKM": Method("AmKM", "baseline"),
     "AmNcuts": Method("AmNcuts", "baseline"),
-    "GIB": Method(
-        "GIB",
-        "deep",
-        section="gib",
-        variants=GIB_VARIANTS,
-        config="benchmark.models.settings:GIBConfig",
-        trainer="benchmark.trainers.gib:GIBTrainer",
-    ),
-    "CLIB": Method(
-        "CLIB",
-        "deep",
-        section="clib",
-        variants=CLIB_VARIANTS,
-        config="benchmark.models.settings:CLIBConfig",
-        trainer="benchmark.trainers.clib:CLIBTrainer",
-        panels=("total", "ACC", "NMI", "ECE"),
-    ),
 }
+
+
+def _deep_method(package: str, entry: methods.DeepMethod) -> Method:
+    config = importlib.import_module(f"{package}.config")
+    return Method(
+        entry.name,
+        "deep",
+        section=entry.section,
+        variants=dict(config.VARIANTS),
+        config=f"{package}.config:{entry.config}",
+        trainer=f"{package}.trainer:{entry.trainer}",
+        panels=entry.panels,
+        path_keys=entry.path_keys,
+        role=entry.role,
+        package=package,
+    )
+
+
+CATALOGUE.update(
+    {name: _deep_method(package, entry) for name, (package, entry) in methods.discover().items()}
+)
 
 
 def get(name: str) -> Method:
@@ -79,6 +91,41 @@ def get(name: str) -> Method:
 
 def deep_methods() -> list[str]:
     return [m.name for m in CATALOGUE.values() if m.deep]
+
+
+def paper_methods() -> list[str]:
+    """The papers' own deep methods (GIB, CLIB)."""
+    return [m.name for m in CATALOGUE.values() if m.role == "paper"]
+
+
+def compared_methods() -> list[str]:
+    """The deep methods the papers compare with (SiMVC, CoMVC, MFLVC, …)."""
+    return [m.name for m in CATALOGUE.values() if m.deep and m.role == "compared"]
+
+
+def path_keys(method: str) -> tuple[str, ...]:
+    """The hyper-parameters the run path of `method` spells (its grid's axes)."""
+    return get(method).path_keys
+
+
+def inert_reason(method: str, variant: str, key: str) -> str | None:
+    """Why study key `key` cannot change a run of `variant` of `method` (its loss term is off),
+    or None: the method's `config.inert_reason`, when it has one."""
+    entry = get(method)
+    if not entry.deep:
+        return None
+    function = getattr(importlib.import_module(f"{entry.package}.config"), "inert_reason", None)
+    return None if function is None else function(variant, key)
+
+
+def setting_methods() -> list[str]:
+    """Deep methods whose run path spells (α, β): their tables show one (α, β) setting."""
+    return [m for m in deep_methods() if get(m).path_keys]
+
+
+def all_path_keys() -> tuple[str, ...]:
+    """Every hyper-parameter some method's run path spells (a study cannot vary them)."""
+    return tuple(dict.fromkeys(k for m in CATALOGUE.values() for k in m.path_keys))
 
 
 def baseline_methods() -> list[str]:
@@ -108,14 +155,6 @@ def names_pattern(names: list[str]) -> str:
     return "|".join(re.escape(name) for name in names)
 
 
-def variant_terms(method: str, variant: str) -> Any:
-    """The terms `variant` of `method` keeps; ValueError naming the known variants otherwise."""
-    table = get(method).variants
-    if variant not in table:
-        raise ValueError(f"unknown {method} variant {variant!r}; expected one of {list(table)}")
-    return table[variant]
-
-
 def _load(path: str | None, what: str, method: str) -> Any:
     if path is None:
         raise MmcbenchError(f"{method} has no {what} (it is not a deep method)")
@@ -138,6 +177,16 @@ def hyper_parameters(method: str) -> tuple[str, ...]:
     import dataclasses
 
     return tuple(f.name for f in dataclasses.fields(config_class(method)))
+
+
+def total_epochs(method: str, section: Mapping[str, Any]) -> int:
+    """Epochs a run of `method` with config section `section` trains (all its stages)."""
+    known = set(hyper_parameters(method))
+    return (
+        config_class(method)
+        .from_dict({k: v for k, v in section.items() if k in known})
+        .total_epochs
+    )
 
 
 def default(method: str, key: str) -> Any:

@@ -8,6 +8,7 @@ print one paragraph and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -250,8 +251,14 @@ def _train_values(args: argparse.Namespace, config_class: type) -> tuple[dict, d
         raise ConfigError(str(exc)) from exc
     values = {**hparams, **overrides}
     origins = {k: "--set" for k in overrides}
+    known = {f.name for f in dataclasses.fields(config_class)}
     for key in ("alpha", "beta", "epochs"):  # not given: the config class's default
         if getattr(args, key) is not None:
+            if key not in known:
+                raise ConfigError(
+                    f"--{key}: {args.method} has no hyper-parameter {key!r} "
+                    f"({', '.join(sorted(known))})"
+                )
             values[key], origins[key] = getattr(args, key), f"--{key}"
     settings = {"device": args.device}
     if args.embeddings_at is not None:  # a set of epochs: `2 0` and `0 0 2` are `0 2`
@@ -362,6 +369,7 @@ def finished_runs(
     their --out (records.unfinished_reason), to be kept rather than retrained."""
     from benchmark import catalogue, records
     from benchmark.data.load import load_hdf5
+    from benchmark.train import run_scaling
 
     if not args.keep_finished:
         return [False] * len(outs)
@@ -378,7 +386,7 @@ def finished_runs(
             "seed": seed,
             "params": {
                 **config_params(config),
-                "scaling": args.scaling,
+                "scaling": run_scaling(config, args.scaling),
                 "embeddings_at": list(embeddings_at),
                 "precision": args.precision,
             },
@@ -417,7 +425,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     [out] = check_run_outputs("train", args.data, [args.out])
     check_not_another_run("train", [out], args.method, args.variant, [args.seed])
     config, settings, overrides = _deep_run_settings(args, "train")
-    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
+    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.total_epochs))
     if finished_runs(args, [out], [args.seed], [config], overrides, embeddings_at) == [True]:
         return 0
     _prepare_deep_runs(args, [out])
@@ -434,15 +442,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     records.write_run(out, result.record, result.history, result.embeddings)
     m, status = result.record["metrics"], result.record["status"]
-    if status == "done":
+    if m is not None:
         log.info(
-            "done: %s %s on %s, α = %g, β = %g, seed %d: ACC %.1f NMI %.1f ARI %.1f ECE %.1f "
-            "(%.1f s)",
+            "%s: %s %s on %s, %s, seed %d: ACC %.1f NMI %.1f ARI %.1f ECE %.1f (%.1f s)",
+            status,
             args.method,
             args.variant,
             result.record["dataset"],
-            config.alpha,
-            config.beta,
+            setting_text(args.method, config),
             args.seed,
             m["ACC"],
             m["NMI"],
@@ -452,17 +459,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     else:
         log.error(
-            "%s: %s %s on %s, α = %g, β = %g, seed %d: %s",
+            "%s: %s %s on %s, %s, seed %d: %s",
             status,
             args.method,
             args.variant,
             result.record["dataset"],
-            config.alpha,
-            config.beta,
+            setting_text(args.method, config),
             args.seed,
             result.record["error"],
         )
     return 0
+
+
+def setting_text(method: str, values: Any) -> str:
+    """The run's setting in words for log lines (`α = 0.5, β = 0.5`, or `default setting`)."""
+    from benchmark import catalogue
+
+    keys = catalogue.path_keys(method)
+    if not keys:
+        return "default setting"
+    symbols = {"alpha": "α", "beta": "β"}
+    return ", ".join(f"{symbols.get(k, k)} = {getattr(values, k):g}" for k in keys)
 
 
 def _per_run(values: list[float] | None, runs: int, option: str) -> list[float | None]:
@@ -479,11 +496,9 @@ def _per_run(values: list[float] | None, runs: int, option: str) -> list[float |
 
 
 def cmd_train_pack(args: argparse.Namespace) -> int:
-    from benchmark import catalogue, records
+    from benchmark import records
     from benchmark.pack import Member, check_members, pack_from_file
 
-    if not hasattr(catalogue.trainer_class(args.method), "pack_step"):
-        raise MmcbenchError(f"train-pack: {args.method} has no pack step; train its runs alone")
     runs = len(args.seeds)
     if len(args.out) != runs:
         raise MmcbenchError(
@@ -501,14 +516,16 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
     ):
         run_args = argparse.Namespace(**{**vars(args), "alpha": alpha, "beta": beta})
         run_config, settings, overrides = _deep_run_settings(run_args, "train-pack")
-        members.append(Member(seed, run_config.alpha, run_config.beta))
+        members.append(
+            Member(seed, getattr(run_config, "alpha", None), getattr(run_config, "beta", None))
+        )
         configs.append(run_config)
     try:
         check_members(members)
     except ValueError as exc:
         raise MmcbenchError(f"train-pack: {exc}") from exc
     config = configs[0]
-    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.epochs))
+    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.total_epochs))
     kept = finished_runs(args, outs, args.seeds, configs, overrides, embeddings_at)
     if all(kept):
         log.info("pack of %d runs: every run already finished, nothing to train", runs)
@@ -532,16 +549,15 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
         records.write_run(out, result.record, result.history, result.embeddings)
         m, status = result.record["metrics"], result.record["status"]
         log.info(
-            "%s: %s %s on %s, α = %g, β = %g, seed %d: %s",
+            "%s: %s %s on %s, %s, seed %d: %s",
             status,
             args.method,
             args.variant,
             result.record["dataset"],
-            member.alpha,
-            member.beta,
+            setting_text(args.method, member),
             member.seed,
             f"ACC {m['ACC']:.1f} NMI {m['NMI']:.1f} ARI {m['ARI']:.1f} ECE {m['ECE']:.1f}"
-            if status == "done"
+            if m is not None
             else result.record["error"],
         )
     wall = results[0].record["time"]["wall_s"]
@@ -590,7 +606,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from benchmark.models.settings import DeepConfig
+    from benchmark.settings import IBSettings
     from benchmark.tables import (
         TABLES,
         load_published,
@@ -604,8 +620,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         given = [
             option
             for option, value, default in (
-                ("--alpha", args.alpha, DeepConfig.alpha),
-                ("--beta", args.beta, DeepConfig.beta),
+                ("--alpha", args.alpha, IBSettings.alpha),
+                ("--beta", args.beta, IBSettings.beta),
                 ("--setting", args.setting, None),
                 ("--published", args.published, None),
             )
@@ -637,6 +653,32 @@ def cmd_render(args: argparse.Namespace) -> int:
         summary, published, spec, Path(args.out_prefix), args.alpha, args.beta, settings=settings
     )
     log.info("wrote %s.{md,html,tex,csv}", args.out_prefix)
+    return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from benchmark.claims import claims, write_claims
+    from benchmark.csv_input import read_csv
+    from benchmark.tables import load_published
+
+    out = Path(args.out)
+    if out.suffix != ".csv":
+        raise MmcbenchError(f"claims: --out {out} must be a .csv file")
+    needed = ("paper", "paper_table", "dataset", "label", "method", "metric", "published")
+    tables = [
+        read_csv(path, "rendered table CSV (mmcbench render)", (*needed, "mean", "std", "n"))
+        for path in args.tables
+    ]
+    published = load_published(args.published)
+    table = claims(tables, published)
+    write_claims(table, out)
+    counts = table["verdict"].value_counts().to_dict() if not table.empty else {}
+    log.info(
+        "wrote %s: %d cells (%s)",
+        out,
+        len(table),
+        ", ".join(f"{k} {v}" for k, v in counts.items()) or "none",
+    )
     return 0
 
 
@@ -738,7 +780,7 @@ def cmd_sys_info(args: argparse.Namespace) -> int:
 def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
     """Options of `train` (one run) and `train-pack` (`pack`: lists of seeds, α, β, out)."""
     from benchmark import catalogue
-    from benchmark.models.settings import DeepConfig
+    from benchmark.settings import IBSettings
 
     deep = catalogue.deep_methods()
     p.add_argument("--method", required=True, choices=deep)
@@ -757,10 +799,10 @@ def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
     many = ", one for all runs or one per seed" if pack else ""
     nargs = "+" if pack else None
     p.add_argument(
-        "--alpha", type=float, nargs=nargs, help=f"α in [0, 1]{many} (default: {DeepConfig.alpha})"
+        "--alpha", type=float, nargs=nargs, help=f"α in [0, 1]{many} (default: {IBSettings.alpha})"
     )
     p.add_argument(
-        "--beta", type=float, nargs=nargs, help=f"β in [0, 1]{many} (default: {DeepConfig.beta})"
+        "--beta", type=float, nargs=nargs, help=f"β in [0, 1]{many} (default: {IBSettings.beta})"
     )
     p.add_argument("--epochs", type=int, default=None, help="override hparams' epochs (spec: 100)")
     p.add_argument("--hparams", default=None, help="JSON object of the method's hyper-parameters")
@@ -811,7 +853,7 @@ def build_parser() -> argparse.ArgumentParser:
     import benchmark
     from benchmark import catalogue
     from benchmark.cli_format import HelpFormatter, add_command
-    from benchmark.models.settings import DeepConfig
+    from benchmark.settings import IBSettings
 
     parser = argparse.ArgumentParser(
         prog="mmcbench", description=TOP_HELP, epilog=TOP_EPILOG, formatter_class=HelpFormatter
@@ -957,13 +999,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--alpha",
         type=float,
-        default=DeepConfig.alpha,
+        default=IBSettings.alpha,
         help="deep methods' α shown in the table, in [0, 1]",
     )
     p.add_argument(
         "--beta",
         type=float,
-        default=DeepConfig.beta,
+        default=IBSettings.beta,
         help="deep methods' β shown in the table, in [0, 1]",
     )
     p.add_argument(
@@ -982,6 +1024,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--published", default=None, help="published numbers (default: bundled)")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.md, .tex and .csv")
     p.set_defaults(func=cmd_render)
+
+    p = add_command(
+        sub,
+        "claims",
+        'the papers\' "Ours vs Best Compared", reproduced, from rendered tables',
+        "Per paper table, dataset and metric: the paper's method (GIB, CLIB) minus the best "
+        "compared method, published and reproduced (the suite's compared methods), with a "
+        "verdict: holds, does not hold, or undecided within the seeds' spread.",
+    )
+    p.add_argument("--tables", nargs="+", required=True, help="CSVs of mmcbench render")
+    p.add_argument("--published", default=None, help="published numbers (default: bundled)")
+    p.add_argument("--out", required=True, help="the claims CSV to write")
+    p.set_defaults(func=cmd_claims)
 
     p = add_command(
         sub,

@@ -9,8 +9,10 @@ Snakemake), so it runs in the Snakemake process.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,16 +27,64 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / 
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
-    """Read the YAML (or JSON) config schema."""
+    """Read the YAML (or JSON) config schema, with every deep method's section added from its
+    folder (`benchmark/methods/<folder>/schema.yaml`): the methods' sections come from the
+    catalogue, so a new method folder brings its own."""
     import yaml
 
     try:
-        return yaml.safe_load(Path(path).read_text())
+        schema = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
         raise ConfigError(
             f"{path}: cannot read the config schema ({exc.strerror}); mmcbench runs from its "
             "checkout (pip install -e .), where workflow/schemas/ holds it"
         ) from exc
+    if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+        for method, section in method_sections().items():
+            schema["properties"].setdefault(method, section)
+        variants = _subschema(schema, ["resolution", "variants"])
+        if isinstance(variants.get("properties"), dict):
+            variants["properties"].update(study_variants_schema())
+            # a method the default does not study is there with [] (documented, not studied)
+            default = variants.setdefault("default", {})
+            for method in variants["properties"]:
+                default.setdefault(method, [])
+    return schema
+
+
+def study_variants_schema() -> dict[str, dict[str, Any]]:
+    """`resolution.variants`' property of every deep method: the variants it may study."""
+    from benchmark import catalogue
+
+    return {
+        method: {
+            "description": f"{method} variants studied (absent or [] = {method} not studied).",
+            "type": "array",
+            "items": {"enum": catalogue.variants(method)},
+            "uniqueItems": True,
+        }
+        for method in catalogue.deep_methods()
+    }
+
+
+def method_sections() -> dict[str, dict[str, Any]]:
+    """Config section name → its schema, for every deep method of the catalogue."""
+    import yaml
+
+    from benchmark import catalogue
+
+    sections = {}
+    for name in catalogue.deep_methods():
+        entry = catalogue.get(name)
+        path = Path(importlib.import_module(entry.package).__file__).parent / "schema.yaml"
+        try:
+            sections[entry.section] = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: cannot read {name}'s config section ({exc.strerror}); a method folder "
+                'holds its schema.yaml (README "Add a method")'
+            ) from exc
+    return sections
 
 
 @functools.cache
@@ -60,7 +110,11 @@ def validated_config(
     schema = load_schema(schema_path)
     check_duplicate_keys(files)
     check_config(config, schema, files, overrides)
-    validate(config, str(schema_path))
+    # snakemake.utils.validate reads a schema file: the composed one, written for it
+    with tempfile.TemporaryDirectory(prefix="mmcbench-schema-") as folder:
+        composed = Path(folder) / "config.schema.json"
+        composed.write_text(json.dumps(schema))
+        validate(config, str(composed))
     check_consistency(config, schema, files, overrides)
 
 
@@ -131,7 +185,7 @@ def check_devices(
         name
         for method, name in catalogue.sections().items()
         if config[name]["device"] == "cuda"
-        and (config[name]["variants"] or config[name]["grid"]["seeds"] or _studied(config, method))
+        and (config[name]["variants"] or grid_seeds(config[name]) or _studied(config, method))
     ]
     if not asking:
         return
@@ -304,27 +358,38 @@ def non_finite(value: Any, path: str = "") -> str | None:
 def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str]) -> list[str]:
     """Combinations of a deep method's keys (schema defaults filled in) that cannot train as
     specified, one sentence each naming the keys. The same rules for the config (Snakefile,
-    estimate) and the command line (`mmcbench train`)."""
-    section = catalogue.get(method).section
+    estimate) and the command line (`mmcbench train`): the saved epochs, then the method's own
+    rules (`config_problems` in its folder's config.py, when it has one)."""
+    import importlib
+
+    entry = catalogue.get(method)
+    section = entry.section
     problems = []
-    epochs = values["epochs"]
+    known = set(catalogue.hyper_parameters(method))
+    try:
+        settings = catalogue.config_class(method).from_dict(
+            {k: v for k, v in values.items() if k in known}
+        )
+    except (TypeError, ValueError) as exc:
+        return [f"{section}: {exc}"]
+    epochs = settings.total_epochs
     beyond = [e for e in values.get("embeddings_at", ()) if e > epochs]
     if beyond:
+        schedule = f"{section}.epochs = {epochs}" if "epochs" in known else f"the {epochs} epochs"
         problems.append(
-            f"{section}.embeddings_at asks for epoch(s) {beyond}, beyond {section}.epochs = "
-            f"{epochs}: those embeddings would never be saved (use epochs 0…{epochs})"
+            f"{section}.embeddings_at asks for epoch(s) {beyond}, beyond {schedule}"
+            f"{'' if 'epochs' in known else f' {method} trains'}: those embeddings would never "
+            f"be saved (use epochs 0…{epochs})"
         )
-    if "warmup_epochs" in values:  # a method with a warm-up (CLIB)
-        terms = {v: catalogue.variant_terms(method, v) for v in variants}
-        warming = [v for v, t in terms.items() if getattr(t, "warmup", False)]
-        if warming and values["warmup_epochs"] >= epochs:
-            problems.append(
-                f"{section}.warmup_epochs = {values['warmup_epochs']} is not below "
-                f"{section}.epochs = "
-                f"{epochs}: {', '.join(warming)} would end in warm-up with the heads never "
-                "initialised (the heads are fitted after the last warm-up epoch)"
-            )
+    own = getattr(importlib.import_module(f"{entry.package}.config"), "config_problems", None)
+    if own is not None:
+        problems += own(section, settings, list(variants))
     return problems
+
+
+def grid_seeds(section: Mapping[str, Any]) -> int:
+    """Seeds per grid point of a deep method's section (0 for a method with no grid)."""
+    return int(section.get("grid", {}).get("seeds", 0))
 
 
 def _studied(config: Mapping[str, Any], method: str) -> bool:
@@ -353,7 +418,7 @@ def check_consistency(
     for method, name in catalogue.sections().items():
         section = config[name]
         variants = list(section["variants"])
-        if section["grid"]["seeds"] and method not in variants:
+        if grid_seeds(section) and method not in variants:
             variants.append(method)  # the grid trains the full model
         problems += deep_problems(method, section, variants)
     problems += _study_problems(config)
@@ -391,7 +456,9 @@ def _path_problems(config: Mapping[str, Any]) -> list[str]:
     from benchmark.run_paths import check_path_values
 
     named: list[tuple[str, list[Any]]] = []
-    for name in catalogue.sections().values():
+    for method, name in catalogue.sections().items():
+        if not catalogue.path_keys(method):
+            continue  # its runs' paths spell no value
         section = config[name]
         named.append((f"{name}.alpha", [section["alpha"]]))
         named.append((f"{name}.beta", [section["beta"]]))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark import catalogue
 from benchmark.errors import MmcbenchError
 from benchmark.run_paths import parse_run_path
 from benchmark.runtime import BATCHED, Timing, seconds_per_epoch, slurm_runtime
@@ -67,7 +68,7 @@ def planned_runs(
             continue
         # The run's history / embeddings files do not parse: one record per run is counted.
         run = parse_run_path(directory / path, directory / RUNS_ROOT)
-        if run is None or (run.alpha is not None) != (rule in DEEP_RULES):
+        if run is None or run.deep != (rule in DEEP_RULES):
             continue
         runs.append(
             PlannedRun(
@@ -156,7 +157,7 @@ def cost_lines(
     for (rule, method, dataset, variant), members in sorted(groups.items()):
         epochs = timing = None
         if rule in DEEP_RULES:
-            epochs = config[method.lower()]["epochs"]
+            epochs = catalogue.total_epochs(method, config[catalogue.get(method).section])
             timing = seconds_per_epoch(timings, method, variant, dataset, device)
         pending = sum(r.pending for r in members)
         lines.append(Line(rule, method, dataset, variant, len(members), pending, epochs, timing))

@@ -51,7 +51,7 @@ def record_health(record: dict[str, Any]) -> dict[str, Any]:
     if "health" in record:
         return record["health"]
     k = int(record["data"]["n_clusters"])
-    if record["status"] != "done":
+    if record["status"] not in ("done", "stopped"):
         return unknown_health(k)
     used = (record.get("diagnostics") or {}).get("n_clusters_found")
     nmi = record["metrics"].get("NMI")

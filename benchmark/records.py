@@ -86,7 +86,7 @@ def unfinished_reason(path: str | Path, expected: Mapping[str, Any]) -> str | No
         return str(exc)
     if record["schema_version"] != SCHEMA_VERSION:
         return f"record schema {record['schema_version']} (now {SCHEMA_VERSION})"
-    if record["status"] not in ("done", "diverged"):
+    if record["status"] not in ("done", "diverged", "stopped"):
         return f"status {record['status']}"
     wanted = json.loads(json.dumps(_finite(dict(expected)), allow_nan=False))
     found = {

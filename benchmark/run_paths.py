@@ -16,7 +16,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,9 +68,57 @@ def same_value(a: Any, b: Any) -> bool:
     return a == b
 
 
-def setting_dir(alpha: float, beta: float) -> str:
-    """The path part that names a deep run's (α, β): `a0.5_b0.5`."""
+DEFAULT_SETTING = "default"  # the setting part of a method whose path spells no key
+
+
+def setting_dir(alpha: float | None = None, beta: float | None = None) -> str:
+    """The path part that names a deep run's setting: its (α, β), `a0.5_b0.5`, for a method
+    whose path spells them (GIB, CLIB), or `default` for one that spells none (SiMVC, …)."""
+    if alpha is None and beta is None:
+        return DEFAULT_SETTING
     return f"a{number_text(alpha)}_b{number_text(beta)}"
+
+
+def setting_of(values: Any, keys: Sequence[str]) -> str:
+    """`setting_dir` of a method whose path spells `keys` (catalogue path_keys), from `values`
+    (a config section or settings object holding them)."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
+    if not keys:
+        return DEFAULT_SETTING
+    if tuple(keys) != ("alpha", "beta"):
+        raise ValueError(f"run paths spell (alpha, beta) or nothing, not {tuple(keys)}")
+    return setting_dir(get("alpha"), get("beta"))
+
+
+def setting_values(text: str) -> dict[str, float]:
+    """The values a setting part spells ({} for `default`); ValueError for another text."""
+    if text == DEFAULT_SETTING:
+        return {}
+    if not (found := _SETTING.fullmatch(text)):
+        raise ValueError(f"{text!r} is not a run setting (a<α>_b<β> or {DEFAULT_SETTING})")
+    return {"alpha": float(found.group(1)), "beta": float(found.group(2))}
+
+
+RUNS_FOLDER = "results/runs"  # where the workflow writes run records
+
+
+def run_file(
+    method: str,
+    dataset: str,
+    variant: str,
+    seed: int | str,
+    suffix: str = ".json",
+    setting: str | None = None,
+    point: str | None = None,
+    root: str = RUNS_FOLDER,
+) -> str:
+    """The path of a run's file: `<root>/<method>/<dataset>/<variant>[/<setting>[/<point>]]/
+    seed<seed><suffix>` (a deep run has a setting part, a study point its `key=value`). The one
+    spelling of run paths: the workflow's rules and targets build them here (with wildcard
+    names such as "{seed}"), `parse_run_path` reads them back."""
+    parts = [root, method, dataset, variant, *([setting] if setting is not None else [])]
+    parts += [point] if point is not None else []
+    return "/".join(parts) + f"/seed{seed}{suffix}"
 
 
 def point_dir(key: str, value: Any) -> str:
@@ -123,9 +171,11 @@ class RunPath:
     beta: float | None = None
     key: str | None = None
     value: Any = None
+    deep: bool = False  # a deep run's path (it has a setting part)
 
 
 _SETTING = re.compile(rf"a({NUMBER_PATTERN})_b({NUMBER_PATTERN})")
+SETTING_PATTERN = rf"a{NUMBER_PATTERN}_b{NUMBER_PATTERN}|{DEFAULT_SETTING}"
 _POINT = re.compile(rf"({KEY_PATTERN})=({VALUE_PATTERN})")
 _SEED = re.compile(rf"seed({SEED_PATTERN})\.json")
 
@@ -142,19 +192,21 @@ def parse_run_path(path: str | Path, root: str | Path) -> RunPath | None:
     found = RunPath(method, dataset, variant, int(seed.group(1)))
     if len(parts) == 4:
         return found
-    if not (setting := _SETTING.fullmatch(parts[3])):
+    try:
+        values = setting_values(parts[3])
+    except ValueError:
         return None
-    alpha, beta = float(setting.group(1)), float(setting.group(2))
+    alpha, beta = values.get("alpha"), values.get("beta")
     if parts[3] != setting_dir(alpha, beta):
         return None  # one spelling per value (no a1.0_b0.5 beside a1_b0.5)
     if len(parts) == 5:
-        return RunPath(method, dataset, variant, found.seed, alpha, beta)
+        return RunPath(method, dataset, variant, found.seed, alpha, beta, deep=True)
     if not (point := _POINT.fullmatch(parts[4])):
         return None
     key, value = point.group(1), parse_value(point.group(2))
     if path_problem(value) or parts[4] != point_dir(key, value):
         return None  # e.g. grad_clip=5.0 or lr=1e-05 (the suite writes grad_clip=5, lr=0.00001)
-    return RunPath(method, dataset, variant, found.seed, alpha, beta, key, value)
+    return RunPath(method, dataset, variant, found.seed, alpha, beta, key, value, deep=True)
 
 
 def relative_parts(path: str | Path, root: str | Path) -> tuple[str, ...] | None:
@@ -192,8 +244,10 @@ def identity_mismatch(record: dict[str, Any], expected: RunPath) -> str | None:
         )
         if record.get(name) != want
     ]
-    if expected.alpha is None and "alpha" in params:
+    if not expected.deep and "alpha" in params:
         differences.append("a deep run's record (it has α) at a baseline run's path")
+    if expected.deep and expected.alpha is None and "alpha" in params:
+        differences.append("a record with α at a path that spells none (…/default/…)")
     if expected.alpha is not None:
         for name, want in (("alpha", expected.alpha), ("beta", expected.beta)):
             if not isinstance(params.get(name), int | float) or params[name] != want:

@@ -7,7 +7,7 @@ values. A study point is an ordinary run whose path has one more part, `<key>=<v
 the very run the tables use, never trained twice, and adding a value adds exactly its own runs.
 A value equal to the method's configured one is the default point itself.
 
-A key a variant cannot feel (its loss term is off, `benchmark.variants.inert_reason`) is not
+A key a variant cannot feel (its loss term is off, `benchmark.catalogue.inert_reason`) is not
 trained for that variant: the plan keeps it as `inert`, with the reason, and the table says so.
 
 Torch-free: the workflow plans the study with it, and `mmcbench train --set` parses with it.
@@ -19,13 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from benchmark.models.settings import PATH_KEYS, WORKFLOW_KEYS
+from benchmark import catalogue
 from benchmark.run_paths import format_value, parse_value, point_dir, same_value
-from benchmark.variants import inert_reason
 
 # Keys of a method's config section that are not passed in a run's --hparams: they select runs
 # or set how a run executes, or the workflow sets them per run from the path (α, β).
-RUN_KEYS = WORKFLOW_KEYS + PATH_KEYS
+RUN_KEYS = catalogue.WORKFLOW_KEYS + catalogue.all_path_keys()
 # Hyper-parameters a study must not vary: α and β are the grid's, and the epochs define the
 # protocol every other number is read at.
 NOT_STUDIED = ("alpha", "beta", "epochs")
@@ -91,6 +90,6 @@ def study_points(
                 for value in values:
                     if same_value(value, section[key]):
                         continue  # the default point
-                    reason = inert_reason(method, variant, key)
+                    reason = catalogue.inert_reason(method, variant, key)
                     points.append(StudyPoint(method, variant, key, value, reason))
     return points

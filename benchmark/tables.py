@@ -26,7 +26,7 @@ from benchmark import atomic, catalogue
 from benchmark.errors import MmcbenchError
 from benchmark.html_page import write_markdown_page
 from benchmark.metrics import LOWER_IS_BETTER
-from benchmark.models.settings import DeepConfig
+from benchmark.settings import IBSettings
 
 VERDICT_POINTS = 2.0
 log = logging.getLogger("mmcbench")
@@ -66,6 +66,9 @@ BASELINE_ROWS = (
     RowSpec("AmKM", "AmKM", "all"),
     RowSpec("AmNcuts", "AmNcuts", "all"),
 )
+# The compared deep methods (SiMVC, CoMVC, MFLVC, …: the catalogue's `compared` ones), their
+# full model, in the papers' order.
+COMPARED_ROWS = tuple(RowSpec(m, m, m) for m in catalogue.compared_methods())
 TABLE1 = TableSpec(
     "table1",
     "Table 1: baselines and GIB, published vs reproduced",
@@ -73,7 +76,7 @@ TABLE1 = TableSpec(
         PaperTable("GIB", "table1", "GIB paper, Table 1"),
         PaperTable("CLIB", "results", "CLIB paper, results table"),
     ),
-    (*BASELINE_ROWS, RowSpec("GIB", "GIB", "GIB")),
+    (*BASELINE_ROWS, *COMPARED_ROWS, RowSpec("GIB", "GIB", "GIB")),
 )
 TABLE2 = TableSpec(
     "table2",
@@ -85,7 +88,7 @@ CLIB_RESULTS = TableSpec(
     "clib_results",
     "CLIB results: baselines, GIB and CLIB with ECE, published vs reproduced",
     (PaperTable("CLIB", "results", "CLIB paper, results table"),),
-    (*BASELINE_ROWS, RowSpec("GIB", "GIB", "GIB"), RowSpec("CLIB", "CLIB", "CLIB")),
+    (*BASELINE_ROWS, *COMPARED_ROWS, RowSpec("GIB", "GIB", "GIB"), RowSpec("CLIB", "CLIB", "CLIB")),
     ("ACC", "NMI", "ECE"),
 )
 CLIB_ABLATION = TableSpec(
@@ -140,14 +143,14 @@ PUBLISHED_COLUMNS = ("paper", "table", "dataset", "method", "metric", "value")
 
 def read_summary(path: str | Path) -> pd.DataFrame:
     """summary.csv, with one clear error naming the file if it is missing or malformed."""
-    from benchmark.figures.inputs import read_csv
+    from benchmark.csv_input import read_csv
 
     return read_csv(path, "run summary (summary.csv of mmcbench aggregate)", SUMMARY_COLUMNS)
 
 
 def load_published(path: str | Path | None = None) -> pd.DataFrame:
     """The papers' numbers (paper, table, dataset, method, metric, value; blank = N/A)."""
-    from benchmark.figures.inputs import read_csv
+    from benchmark.csv_input import read_csv
 
     if path is None:
         with resources.files("benchmark").joinpath("data/published.csv").open() as fh:
@@ -158,11 +161,12 @@ def load_published(path: str | Path | None = None) -> pd.DataFrame:
 def check_setting(method: str, alpha: float, beta: float, origin: str) -> None:
     """Refuse a method that is not deep, or an α/β that is not finite or outside the config
     schema's range for it; `origin` names the option in the message."""
-    deep = catalogue.deep_methods()
+    deep = catalogue.setting_methods()
     if method not in deep:
-        raise MmcbenchError(
-            f"{origin}: {method!r} is not a deep method; α/β settings are of {', '.join(deep)}"
+        what = (
+            "has no α/β setting" if method in catalogue.deep_methods() else "is not a deep method"
         )
+        raise MmcbenchError(f"{origin}: {method!r} {what}; α/β settings are of {', '.join(deep)}")
     from benchmark.config import config_schema, rule_error
 
     section = catalogue.get(method).section
@@ -189,7 +193,7 @@ def settings_from_options(
 ) -> Setting:
     """`--setting METHOD ALPHA BETA` options (as given) as (α, β) per method, every value and
     --alpha/--beta checked; a method set twice to different values is refused."""
-    for method in catalogue.deep_methods():
+    for method in catalogue.setting_methods():
         check_setting(method, alpha, beta, f"--alpha {alpha:g} --beta {beta:g}")
     settings: Setting = {}
     for method, alpha_text, beta_text in setting or []:
@@ -207,14 +211,15 @@ def settings_from_options(
 
 
 def table_methods(spec: TableSpec) -> list[str]:
-    """The deep methods that have rows in a table, in catalogue order."""
+    """The deep methods with an (α, β) setting that have rows in a table, in catalogue order
+    (a compared method's rows show its one default setting)."""
     shown = {row.method for row in spec.rows}
-    return [m for m in catalogue.deep_methods() if m in shown]
+    return [m for m in catalogue.setting_methods() if m in shown]
 
 
 def _settings(alpha: float, beta: float, settings: Setting | None) -> Setting:
     """(α, β) per deep method: `settings` where given, else (alpha, beta)."""
-    return {m: (settings or {}).get(m, (alpha, beta)) for m in catalogue.deep_methods()}
+    return {m: (settings or {}).get(m, (alpha, beta)) for m in catalogue.setting_methods()}
 
 
 def _variants(summary: pd.DataFrame, row: RowSpec) -> pd.Series:
@@ -274,7 +279,7 @@ def _at_setting(summary: pd.DataFrame, settings: Setting) -> pd.DataFrame:
     summary = _without_study_points(summary)
     if "p_alpha" not in summary:
         return summary
-    keep = ~summary["method"].isin(catalogue.deep_methods())
+    keep = ~summary["method"].isin(catalogue.setting_methods())
     for method, (alpha, beta) in settings.items():
         keep |= (
             (summary["method"] == method)
@@ -301,8 +306,8 @@ def best_single_view(summary: pd.DataFrame, method: str, dataset: str) -> str | 
 def table_cells(
     summary: pd.DataFrame,
     spec: TableSpec,
-    alpha: float = DeepConfig.alpha,
-    beta: float = DeepConfig.beta,
+    alpha: float = IBSettings.alpha,
+    beta: float = IBSettings.beta,
     settings: Setting | None = None,
 ) -> pd.DataFrame:
     """The summary rows a table shows, with a `label` column (the paper's row name)."""
@@ -325,8 +330,8 @@ def comparison(
     summary: pd.DataFrame,
     published: pd.DataFrame,
     spec: TableSpec,
-    alpha: float = DeepConfig.alpha,
-    beta: float = DeepConfig.beta,
+    alpha: float = IBSettings.alpha,
+    beta: float = IBSettings.beta,
     metrics: tuple[str, ...] = ("ACC", "NMI", "ARI", "ECE"),
     settings: Setting | None = None,
 ) -> pd.DataFrame:
@@ -544,6 +549,17 @@ def extended_header(metrics: tuple[str, ...]) -> list[str]:
     return [*header, "ARI"]
 
 
+CLAIMS_LEGEND = (
+    "Published: the paper's method minus the best other method its table prints. "
+    "Reproduced: minus the best of the suite's compared methods ("
+    + ", ".join(catalogue.compared_methods())
+    + ") on mean over seeds, ± the spread √(std² + std²); positive favours the paper's method "
+    "(for ECE, lower is better, the sign is turned). holds = positive beyond the spread, does "
+    "not hold = negative beyond it, undecided = within it or fewer than 2 seeds. Every cell is "
+    "in results/claims.csv."
+)
+
+
 def legend(settings: Setting) -> str:
     return (
         "Reproduced = mean ± std over seeds (n done; honest, no label used to choose anything; "
@@ -566,8 +582,8 @@ def render(
     published: pd.DataFrame,
     spec: TableSpec,
     out_prefix: Path,
-    alpha: float = DeepConfig.alpha,
-    beta: float = DeepConfig.beta,
+    alpha: float = IBSettings.alpha,
+    beta: float = IBSettings.beta,
     settings: Setting | None = None,
 ) -> pd.DataFrame:
     """Write `<out_prefix>.{md,html,tex,csv}` for one paper table; rows the summary cannot fill
@@ -582,6 +598,9 @@ def render(
     md = [f"# {spec.heading}", "", text, ""]
     tex = [f"% {text}"]
     ran = set(_without_study_points(summary)["dataset"])
+    from benchmark.claims import claim_rows, claims_lines, extended_claim_rows
+
+    claimed = claim_rows(long, published)
     if notes := missing_rows(summary, spec, settings):
         log.warning("%s: rows not in the table: %s", spec.name, "; ".join(notes))
         md += ["Rows not in the table (summary.csv has nothing to show):", ""]
@@ -605,6 +624,9 @@ def render(
             header = paper_header(spec.metrics)
             md += [markdown_table(header, rows), ""]
             tex += [latex_table(f"{source.title}: published vs reproduced", header, rows)]
+            if ours := claims_lines(claimed, source.paper, source.table, spec.metrics):
+                md += [f"### Ours vs Best Compared ({source.title})", "", CLAIMS_LEGEND, ""]
+                md += [*ours, ""]
         if empty:
             md += [f"Run, but no row to show: {', '.join(empty)} (see the rows listed above).", ""]
         if missing:
@@ -620,6 +642,11 @@ def render(
             "",
         ]
         tex += [latex_table("Datasets not in the papers (reproduced only)", header, rows)]
+        extra = extended_claim_rows(long)
+        extra = extra[extra["ours"].isin([r.method for r in spec.rows])]
+        for paper in extra["paper"].drop_duplicates():
+            md += [f"### {paper} vs Best Compared (reproduced only)", "", CLAIMS_LEGEND, ""]
+            md += [*claims_lines(extra, paper, "", spec.metrics), ""]
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out_prefix.with_suffix(".md"), "\n".join(md))
     write_markdown_page(out_prefix.with_suffix(".html"), "\n".join(md), spec.heading)

@@ -1,12 +1,12 @@
-"""One deep run (GIB or CLIB): (method, variant, dataset, seed, hyper-parameters) → run record.
+"""One deep run: (method, variant, dataset, seed, hyper-parameters) → run record.
 
-The whole dataset goes to the device once; batches are index permutations from a seeded
-generator. After every epoch an evaluation pass over all samples (eval mode: H = μ, running
-BatchNorm statistics) records the loss terms (mean over the epoch's batches), ACC, NMI, ARI,
-ECE of the fused assignment, the fusion weights and the method's diagnostics (GIB: granular
-balls; CLIB: the screened pseudo-labels). Epoch 0 is the untrained model. Fused embeddings
-are kept at chosen epochs (for t-SNE), with the final fused assignments and the labels. A
-non-finite loss stops the run, which is then recorded as `diverged` with no final metrics.
+The whole dataset goes to the device once; the run trains through the one training loop
+(`benchmark.loop`: batches from a seeded generator, an evaluation of all samples after every
+epoch, epoch 0 the untrained model). The record holds the final metrics, the trainer's
+hyper-parameters and diagnostics; the representation is kept at chosen epochs (for t-SNE),
+with the final soft assignments and the labels. A non-finite loss stops the run, recorded as
+`diverged` with no final metrics; a trainer that cannot go on stops it as `stopped`, whose
+metrics are those of its last evaluated epoch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,8 @@ import pandas as pd
 import torch
 
 from benchmark import catalogue, records
-from benchmark.batches import batch_plan
 from benchmark.data.load import MultiViewData, load_hdf5, scale_view
-from benchmark.health import clusters_used
-from benchmark.metrics import clustering_scores, ece
-from benchmark.models.settings import DeepConfig
+from benchmark.loop import Fitted, fit, fusion_weights
 from benchmark.trainers import Trainer
 
 log = logging.getLogger(__name__)
@@ -47,6 +43,18 @@ def device_views(data: MultiViewData, scaling: str, device: torch.device) -> lis
     (float32 unless `--precision float64`)."""
     dtype = torch.get_default_dtype()
     return [torch.as_tensor(scale_view(v, scaling), device=device, dtype=dtype) for v in data.views]
+
+
+# A method's own `preprocess` key (SiMVC/CoMVC, MFLVC: the spec's Resolved choice of its
+# authors' code) → the scaling of benchmark.data.load.scale_view.
+PREPROCESS_SCALING = {"none": "none", "minmax_feature": "minmax", "minmax_global": "minmax_global"}
+
+
+def run_scaling(config: Any, scaling: str) -> str:
+    """The scaling a run's views get: its method's own `preprocess` key where it has one (the
+    suite-wide `scaling`, preprocessing.scaling, otherwise)."""
+    own = getattr(config, "preprocess", None)
+    return scaling if own is None else PREPROCESS_SCALING[own]
 
 
 def choose_device(requested: str = "auto") -> torch.device:
@@ -72,30 +80,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@torch.no_grad()
-def evaluate(
-    trainer: Trainer, views: list[torch.Tensor], labels: np.ndarray
-) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """Metrics of the fused assignment over all samples (and the number of clusters it uses),
-    the assignments and the fused H."""
-    trainer.model.eval()
-    probs, fused = trainer.predict(views)
-    p = probs.double().cpu().numpy()
-    predicted = p.argmax(axis=1)
-    scores = clustering_scores(labels, predicted)
-    scores["ECE"] = ece(labels, p)
-    scores["clusters"] = clusters_used(predicted)
-    trainer.model.train()
-    return scores, p, fused.float().cpu().numpy()
-
-
 def make_trainer(
     method: str,
     data: MultiViewData,
     views: list[torch.Tensor],
     variant: str,
     seed: int,
-    config: DeepConfig,
+    config: Any,
     device: torch.device,
 ) -> Trainer:
     """The catalogue's trainer of `method` (ValueError for a method that is not deep)."""
@@ -106,139 +97,12 @@ def make_trainer(
     return catalogue.trainer_class(method)(data, views, variant, seed, config, device)
 
 
-@dataclass
-class Fitted:
-    """What the training loop returns: the history, how it ended, and the final state."""
-
-    history: pd.DataFrame
-    status: str  # done | diverged
-    diverged_at: int | None
-    assignments: np.ndarray  # fused soft assignments of the last evaluated epoch
-    embeddings: dict[str, np.ndarray]  # fused H at the chosen epochs
-    epoch_seconds: list[float]
-    ball_seconds: list[float]  # per epoch: the part reported on its own (GIB's balls)
-    batches_per_epoch: int | None
-
-
-def fit(
-    trainer: Trainer,
-    views: list[torch.Tensor],
-    data: MultiViewData,
-    config: DeepConfig,
-    embeddings_at: Sequence[int],
-    seed: int,
-    device: torch.device,
-    name: str,
-) -> Fitted:
-    """The training loop: Adam over seeded batches, an evaluation after every epoch (epoch 0 is
-    the untrained model), a stop at the first non-finite loss. `name` labels the log lines."""
-    model = trainer.model
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    batch_rng = torch.Generator().manual_seed(seed)
-    history: list[dict[str, float]] = []
-    embeddings: dict[str, np.ndarray] = {}
-    scores, assignments, fused = evaluate(trainer, views, data.labels)
-    history.append({"epoch": 0, **scores, **fusion_weights(model, data.view_names)})
-    if 0 in embeddings_at:
-        embeddings["epoch_0"] = fused
-    log.info(
-        "%s epoch 0/%d (untrained): ACC %.1f NMI %.1f",
-        name,
-        config.epochs,
-        scores["ACC"],
-        scores["NMI"],
-    )
-
-    status, diverged_at, epoch_times, extra_times, batches = "done", None, [], [], []
-    for epoch in range(1, config.epochs + 1):
-        t_epoch = time.perf_counter()
-        trainer.before_epoch(epoch)
-        extra_times.append(0.0)
-        sums: dict[str, float] = defaultdict(float)
-        stats: dict[str, float] = defaultdict(float)
-        batches = batch_plan(
-            data.n_samples, config.batch_size, config.min_batch_factor * data.n_clusters, batch_rng
-        )
-        for idx_cpu in batches:
-            step = trainer.step(idx_cpu.to(device))
-            extra_times[-1] += step.extra_seconds
-            total = step.terms["total"]
-            if not torch.isfinite(total):
-                status, diverged_at = "diverged", epoch
-                break
-            optimiser.zero_grad(set_to_none=True)
-            total.backward()
-            if config.grad_clip is not None:  # mvc's Optimizer: clip the whole model's norm
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimiser.step()
-            for term, value in step.terms.items():
-                sums[term] += float(value.detach())
-            for stat, value in step.stats.items():
-                stats[stat] += value
-        if status == "diverged":
-            log.error("epoch %d: loss is not finite; the run stops as diverged", epoch)
-            break
-        epoch_stats = trainer.after_epoch()
-        scores, assignments, fused = evaluate(trainer, views, data.labels)
-        row = history_row(epoch, sums, stats, len(batches), scores, trainer, data, epoch_stats)
-        epoch_times.append(time.perf_counter() - t_epoch)
-        row["epoch_s"] = epoch_times[-1]
-        if trainer.times_balls:
-            row["ball_s"] = extra_times[-1]
-        history.append(row)
-        if epoch in embeddings_at:
-            embeddings[f"epoch_{epoch}"] = fused
-        log.info(
-            "%s epoch %d/%d: loss %.4f ACC %.1f NMI %.1f ECE %.1f (%.2f s)",
-            name,
-            epoch,
-            config.epochs,
-            row["total"],
-            scores["ACC"],
-            scores["NMI"],
-            scores["ECE"],
-            epoch_times[-1],
-        )
-    return Fitted(
-        history=pd.DataFrame(history),
-        status=status,
-        diverged_at=diverged_at,
-        assignments=assignments,
-        embeddings=embeddings,
-        epoch_seconds=epoch_times,
-        ball_seconds=extra_times[: len(epoch_times)],
-        batches_per_epoch=len(batches) if epoch_times else None,
-    )
-
-
-def history_row(
-    epoch: int,
-    sums: dict[str, float],
-    stats: dict[str, float],
-    n_batches: int,
-    scores: dict[str, float],
-    trainer: Trainer,
-    data: MultiViewData,
-    epoch_stats: dict[str, float],
-) -> dict[str, float]:
-    """One epoch's history row: loss terms and step statistics averaged over its batches, the
-    evaluation's scores, the fusion weights and the method's end-of-epoch statistics."""
-    return {
-        "epoch": epoch,
-        **{k: v / n_batches for k, v in sums.items()},
-        **scores,
-        **fusion_weights(trainer.model, data.view_names),
-        **{k: v / n_batches for k, v in stats.items()},
-        **epoch_stats,
-    }
-
-
 def train(
     method: str,
     data: MultiViewData,
     variant: str,
     seed: int,
-    config: DeepConfig,
+    config: Any,
     device: torch.device,
     embeddings_at: Sequence[int] = (0, 5, 100),
     scaling: str = "minmax",
@@ -250,10 +114,11 @@ def train(
     so that aggregation can tell study points from the default setting.
     """
     started, t_start = records.now(), time.perf_counter()
+    scaling = run_scaling(config, scaling)
     seed_everything(seed)
     views = device_views(data, scaling, device)
     trainer = make_trainer(method, data, views, variant, seed, config, device)
-    fitted = fit(trainer, views, data, config, embeddings_at, seed, device, f"{method} {variant}")
+    (fitted,) = fit([trainer], [seed], views, data, embeddings_at, device, f"{method} {variant}")
 
     return run_output(
         method,
@@ -297,15 +162,12 @@ def run_output(
         "labels": data.labels,
     }
     last = fitted.history.iloc[-1].to_dict()
-    done = fitted.status == "done"
-    metrics = {m: float(last[m]) for m in records.METRICS} if done else None
+    scored = fitted.status in ("done", "stopped")  # a stopped run keeps its last evaluation
+    metrics = {m: float(last[m]) for m in records.METRICS} if scored else None
     epochs = fitted.epoch_seconds
-    timing = {
-        "per_epoch_s": float(np.mean(epochs)) if epochs else None,
-        "ball_share": sum(fitted.ball_seconds) / sum(epochs)
-        if epochs and trainer.times_balls
-        else None,
-    }
+    timing: dict[str, Any] = {"per_epoch_s": float(np.mean(epochs)) if epochs else None}
+    for part, seconds in fitted.timed_seconds.items():
+        timing[f"{part}_share"] = sum(seconds) / sum(epochs) if epochs else None
     if pack_size is not None:
         timing["pack_size"] = pack_size
     record = records.run_record(
@@ -314,7 +176,7 @@ def run_output(
         data=data,
         seed=seed,
         status=fitted.status,
-        error=None if done else f"loss became NaN/inf in epoch {fitted.diverged_at}",
+        error=run_error(fitted),
         params={
             **trainer.params(),
             "scaling": scaling,
@@ -323,8 +185,11 @@ def run_output(
         },
         overrides=overrides,
         metrics=metrics,
-        labels=fitted.assignments.argmax(axis=1) if done else None,
-        loss={"name": "total", "value": float(last["total"]) if done and "total" in last else None},
+        labels=fitted.assignments.argmax(axis=1) if scored else None,
+        loss={
+            "name": "total",
+            "value": float(last["total"]) if scored and "total" in last else None,
+        },
         diagnostics={
             "diverged_epoch": fitted.diverged_at,
             "epochs_run": len(epochs),
@@ -341,10 +206,13 @@ def run_output(
     return RunOutput(record=record, history=fitted.history, embeddings=embeddings)
 
 
-def fusion_weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, float]:
-    """The fusion weights, one column per view (w_<view>)."""
-    weights = model.fusion.weights.detach().cpu().tolist()
-    return {f"w_{name}": float(w) for name, w in zip(view_names, weights, strict=True)}
+def run_error(fitted: Fitted) -> str | None:
+    """Why a run did not finish (None when it did)."""
+    if fitted.status == "diverged":
+        return f"loss became NaN/inf in epoch {fitted.diverged_at}"
+    if fitted.status == "stopped":
+        return f"stopped in epoch {fitted.diverged_at}: {fitted.stop_reason}"
+    return None
 
 
 def run_from_file(
@@ -352,7 +220,7 @@ def run_from_file(
     variant: str,
     data_file: str | Path,
     seed: int,
-    config: DeepConfig,
+    config: Any,
     device: str = "auto",
     embeddings_at: Sequence[int] = (0, 5, 100),
     scaling: str = "minmax",

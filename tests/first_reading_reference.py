@@ -69,8 +69,12 @@ def first_reading(method: str) -> dict:
 
 def reference_histories() -> dict[str, tuple[pd.DataFrame, dict]]:
     """name → (history, final metrics) of every reference run, 1 CPU thread."""
-    from benchmark.models.clib import CLIBConfig
-    from benchmark.models.gib import GIBConfig
+    try:  # the method folders (issue 22)
+        from benchmark.methods.clib.config import CLIBConfig
+        from benchmark.methods.gib.config import GIBConfig
+    except ImportError:  # the old code (commit e583575)
+        from benchmark.models.clib import CLIBConfig
+        from benchmark.models.gib import GIBConfig
     from benchmark.train import train
 
     classes = {"GIB": GIBConfig, "CLIB": CLIBConfig}

@@ -1,129 +1,243 @@
-"""The method catalogue is the one source of methods and variants, and a new deep method needs
-nothing but its own files and one catalogue entry: shown by a toy method defined here (not
-shipped), trained through the command line, recorded and aggregated with nothing else edited."""
+"""The method catalogue is the one source of methods and variants, and a new deep method is one
+new folder: shown by a toy method written here into a folder outside the package (named by
+MMCBENCH_METHODS), trained through the command line, aggregated and planned by the workflow
+with nothing else edited."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import os
 import subprocess
 import sys
-from typing import Any
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+import yaml
 from sklearn.datasets import make_blobs
-from torch import nn
 
-from benchmark import catalogue, records
-from benchmark.aggregate import aggregate
+from benchmark import catalogue, config, methods
 from benchmark.cli import main
-from benchmark.models.settings import DeepConfig
-from benchmark.trainers import StepOutcome
-from tests.conftest import write_dataset
+from tests.conftest import REPO, write_dataset
 
-# ----------------------------------------------------------------- the toy method's own files
+# ------------------------------------------------------------ the toy method's folder, toy/
 
+TOY_FILES = {
+    "__init__.py": '''
+        """Toy: one linear map per view, fused by softmax weights (tests/test_catalogue.py)."""
 
-@dataclasses.dataclass(frozen=True)
-class ToyConfig(DeepConfig):
-    """The toy method's hyper-parameters: DeepConfig's, plus one of its own."""
+        from benchmark.methods import DeepMethod
 
-    temperature: float = 1.0
+        METHOD = DeepMethod(name="Toy", section="toy", config="ToyConfig", trainer="ToyTrainer")
+        ''',
+    "config.py": '''
+        """The toy method's settings (torch-free): the shared keys, plus one of its own."""
 
+        from dataclasses import dataclass
 
-class Fusion(nn.Module):
-    def __init__(self, n_views: int) -> None:
-        super().__init__()
-        self.logits = nn.Parameter(torch.zeros(n_views))
+        from benchmark.settings import Epochs, TrainingSettings
 
-    @property
-    def weights(self) -> torch.Tensor:
-        return torch.softmax(self.logits, 0)
+        VARIANTS = {"Toy": None}
 
 
-class ToyModel(nn.Module):
-    """One linear map per view to k logits, fused by softmax weights."""
+        @dataclass(frozen=True)
+        class ToyConfig(Epochs, TrainingSettings):
+            temperature: float = 1.0
+        ''',
+    "schema.yaml": """
+        description: The toy method of tests/test_catalogue.py.
+        type: object
+        additionalProperties: false
+        default: {}
+        properties:
+          variants: {type: array, items: {enum: [Toy]}, uniqueItems: true, default: []}
+          epochs: {type: integer, minimum: 0, default: 10}
+          batch_size: {type: integer, minimum: 2, default: 256}
+          lr: {type: number, exclusiveMinimum: 0, default: 0.01}
+          init: {enum: [he, torch_default], default: he}
+          grad_clip: {type: [number, "null"], exclusiveMinimum: 0, default: 5.0}
+          temperature: {type: number, exclusiveMinimum: 0, default: 1.0}
+          embeddings_at: {type: array, items: {type: integer, minimum: 0}, default: [0]}
+          device: {enum: [auto, cpu, cuda], default: cpu}
+          threads: {type: integer, minimum: 1, default: 1}
+        """,
+    "trainer.py": '''
+        """benchmark.trainers.Trainer of the toy method: maximise the batch's cluster balance and
+        each sample's confidence (a minimal clustering loss)."""
 
-    def __init__(self, dims: list[int], k: int) -> None:
-        super().__init__()
-        self.heads = nn.ModuleList(nn.Linear(d, k) for d in dims)
-        self.fusion = Fusion(len(dims))
+        import dataclasses
 
-    def forward(self, views: list[torch.Tensor]) -> torch.Tensor:
-        logits = torch.stack([h(v) for h, v in zip(self.heads, views, strict=True)])
-        return (self.fusion.weights[:, None, None] * logits).sum(0)
+        import torch
+        from torch import nn
 
-
-class ToyTrainer:
-    """benchmark.trainers.Trainer for the toy method: maximise the batch's cluster balance and
-    each sample's confidence (a minimal clustering loss)."""
-
-    times_balls = False
-
-    def __init__(self, data, views, variant, seed, config: ToyConfig, device) -> None:
-        self.views, self.config = views, config
-        self.model = ToyModel([v.shape[1] for v in views], data.n_clusters).to(device)
-
-    def before_epoch(self, epoch: int) -> None:
-        pass
-
-    def step(self, idx: torch.Tensor) -> StepOutcome:
-        p = torch.softmax(self.model([v[idx] for v in self.views]) / self.config.temperature, 1)
-        confidence = -(p * p.clamp_min(1e-9).log()).sum(1).mean()
-        balance = (p.mean(0) * p.mean(0).clamp_min(1e-9).log()).sum()
-        return StepOutcome({"total": confidence + balance})
-
-    def after_epoch(self) -> dict[str, float]:
-        return {}
-
-    def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(views)
-        return torch.softmax(logits, 1), logits
-
-    def params(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self.config), "encoder_hidden": []}
-
-    def diagnostics(self, history: pd.DataFrame) -> dict[str, Any]:
-        return {}
+        from benchmark.batches import batch_plan
+        from benchmark.trainers import StepOutcome
 
 
-TOY = catalogue.Method(
-    "Toy",
-    "deep",
-    section="toy",
-    variants={"Toy": None},
-    config=f"{__name__}:ToyConfig",
-    trainer=f"{__name__}:ToyTrainer",
-)
+        class Fusion(nn.Module):
+            def __init__(self, n_views):
+                super().__init__()
+                self.logits = nn.Parameter(torch.zeros(n_views))
+
+            @property
+            def weights(self):
+                return torch.softmax(self.logits, 0)
+
+
+        class ToyModel(nn.Module):
+            def __init__(self, dims, k):
+                super().__init__()
+                self.heads = nn.ModuleList(nn.Linear(d, k) for d in dims)
+                self.fusion = Fusion(len(dims))
+
+            def forward(self, views):
+                logits = torch.stack([h(v) for h, v in zip(self.heads, views, strict=True)])
+                return (self.fusion.weights[:, None, None] * logits).sum(0)
+
+
+        class ToyTrainer:
+            def __init__(self, data, views, variant, seed, config, device):
+                self.views, self.config, self.n = views, config, data.n_samples
+                self.model = ToyModel([v.shape[1] for v in views], data.n_clusters).to(device)
+
+            def batches(self, epoch, generator):
+                return batch_plan(self.n, self.config.batch_size, 2, generator)
+
+            def before_epoch(self, epoch):
+                pass
+
+            def step(self, idx):
+                logits = self.model([v[idx] for v in self.views])
+                p = torch.softmax(logits / self.config.temperature, 1)
+                confidence = -(p * p.clamp_min(1e-9).log()).sum(1).mean()
+                balance = (p.mean(0) * p.mean(0).clamp_min(1e-9).log()).sum()
+                return StepOutcome({"total": confidence + balance})
+
+            def after_epoch(self):
+                return {}
+
+            def predict(self, views):
+                logits = self.model(views)
+                return torch.softmax(logits, 1), logits
+
+            def params(self):
+                return dataclasses.asdict(self.config)
+
+            def diagnostics(self, history):
+                return {}
+        ''',
+}
+
+
+@pytest.fixture(scope="module")
+def toy_methods(tmp_path_factory) -> Path:
+    """A folder of method folders holding only toy/ (what MMCBENCH_METHODS names)."""
+    folder = tmp_path_factory.mktemp("methods")
+    (folder / "toy").mkdir()
+    for name, text in TOY_FILES.items():
+        (folder / "toy" / name).write_text(textwrap.dedent(text).lstrip())
+    return folder
+
+
+@pytest.fixture
+def toy_env(toy_methods) -> dict[str, str]:
+    """The environment of a subprocess that sees the toy method (this process does not)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env[methods.EXTRA_FOLDERS_VARIABLE] = str(toy_methods)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def blobs(tmp_path) -> Path:
+    x, y = make_blobs(n_samples=90, centers=3, n_features=4, random_state=0)
+    return write_dataset(tmp_path / "blobs.h5", "blobs", [x[:, :2], x[:, 2:]], y)
+
 
 # ----------------------------------------------------------------------------------- tests
 
 
-def test_a_new_deep_method_is_its_files_and_one_catalogue_entry(tmp_path, monkeypatch):
-    monkeypatch.setitem(catalogue.CATALOGUE, "Toy", TOY)
-    x, y = make_blobs(n_samples=90, centers=3, n_features=4, random_state=0)
-    data = write_dataset(tmp_path / "blobs.h5", "blobs", [x[:, :2], x[:, 2:]], y)
+def test_a_new_method_folder_trains_and_aggregates_from_the_command_line(tmp_path, toy_env, blobs):
+    assert "Toy" not in catalogue.CATALOGUE  # the package itself knows nothing of it
     hparams = json.dumps({"epochs": 3, "batch_size": 30, "lr": 0.01, "temperature": 0.5})
-    paths = []
+    runs = tmp_path / "runs"
     for seed in (0, 1):
-        out = tmp_path / "runs" / f"seed{seed}.json"
-        args = ["train", "--method", "Toy", "--variant", "Toy", "--data", str(data)]
-        assert main([*args, "--seed", str(seed), "--hparams", hparams, "--out", str(out)]) == 0
-        paths.append(out)
-    record = records.read(paths[0])
+        out = runs / "Toy/blobs/Toy/default" / f"seed{seed}.json"
+        args = ["benchmark", "train", "--method", "Toy", "--variant", "Toy", "--data", str(blobs)]
+        args += ["--seed", str(seed), "--hparams", hparams, "--threads", "1", "--out", str(out)]
+        result = run(args, toy_env, tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((runs / "Toy/blobs/Toy/default/seed0.json").read_text())
     assert (record["method"], record["params"]["temperature"]) == ("Toy", 0.5)
-    assert record["status"] == "done" and record["data"]["file"] == str(data)
-    history = pd.read_csv(tmp_path / "runs" / "seed0.history.csv")
+    assert record["status"] == "done" and record["data"]["file"] == str(blobs)
+    history = pd.read_csv(runs / "Toy/blobs/Toy/default/seed0.history.csv")
     assert list(history["epoch"]) == [0, 1, 2, 3] and history["total"].notna().sum() == 3
-    summary = aggregate(paths, tmp_path / "runs.csv", tmp_path / "summary.csv")
+    summary_csv = tmp_path / "summary.csv"
+    args = ["benchmark", "aggregate", "--runs-dir", str(runs)]
+    args += ["--runs-csv", str(tmp_path / "runs.csv"), "--summary-csv", str(summary_csv)]
+    result = run(args, toy_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = pd.read_csv(summary_csv)
     acc = summary[(summary["method"] == "Toy") & (summary["metric"] == "ACC")]
     assert len(acc) == 1 and acc["n"].iloc[0] == 2
-    # Its own hyper-parameter is checked by its config class; a wrong one is refused.
-    bad = json.dumps({"epochs": 1, "temperature_typo": 1.0})
-    assert main([*args, "--seed", "0", "--hparams", bad, "--out", str(tmp_path / "x.json")]) == 2
+
+
+@pytest.mark.workflow
+def test_the_workflow_plans_the_runs_of_a_new_method_folder(tmp_path, toy_env):
+    plan = {
+        "datasets": ["mfeat"],
+        "seeds": 2,
+        "baselines": {"methods": []},
+        "gib": {"variants": []},
+        "clib": {"variants": []},
+        "resolution": {"seeds": 0},
+        "data": {"offline": True},
+        "toy": {"variants": ["Toy"], "epochs": 2},
+    }
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(plan))
+    args = ["snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path / "work")]
+    args += ["--cores", "1", "-n", "--configfile", str(configfile)]
+    result = run(args, toy_env, tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    for seed in (0, 1):
+        assert f"results/runs/Toy/mfeat/Toy/default/seed{seed}.json" in result.stdout, seed
+    assert "results/runs/GIB/" not in result.stdout
+    assert not (tmp_path / "work" / "results").exists()
+
+
+def test_a_wrong_hyper_parameter_of_a_method_folder_is_refused(
+    tmp_path, toy_methods, blobs, monkeypatch
+):
+    """In this process: the toy method added to the catalogue as discover() finds it, its
+    schema.yaml composed into the config schema; a wrong key or value exits with status 2."""
+    monkeypatch.setenv(methods.EXTRA_FOLDERS_VARIABLE, str(toy_methods))
+    monkeypatch.setattr(methods, "__path__", list(methods.__path__))  # discover() extends it
+    package, entry = methods.discover()["Toy"]
+    monkeypatch.setitem(catalogue.CATALOGUE, "Toy", catalogue._deep_method(package, entry))
+    config.config_schema.cache_clear()
+    try:
+        assert config.config_schema()["properties"]["toy"]["properties"]["temperature"]
+        args = ["train", "--method", "Toy", "--variant", "Toy", "--data", str(blobs)]
+        args += ["--seed", "0", "--out", str(tmp_path / "x.json"), "--hparams"]
+        assert main([*args, json.dumps({"epochs": 1, "temperature_typo": 1.0})]) == 2
+        assert main([*args, json.dumps({"epochs": 1, "temperature": -1.0})]) == 2
+        assert not (tmp_path / "x.json").exists()
+    finally:
+        config.config_schema.cache_clear()
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]
+        if hasattr(methods, "toy"):
+            delattr(methods, "toy")
 
 
 def test_schema_enums_are_the_catalogues(schema):
@@ -132,6 +246,7 @@ def test_schema_enums_are_the_catalogues(schema):
         catalogue.baseline_methods()
     )
     study = properties["resolution"]["properties"]["variants"]["properties"]
+    assert set(study) == set(catalogue.deep_methods())
     for method, section in catalogue.sections().items():
         enum = properties[section]["properties"]["variants"]["items"]["enum"]
         assert set(enum) == set(catalogue.variants(method)), method
@@ -152,6 +267,6 @@ def test_unknown_method_is_a_clear_error():
 
 @pytest.fixture
 def schema(repo):
-    from benchmark.config import load_schema
-
-    return load_schema(repo / "workflow/schemas/config.schema.yaml")
+    """The composed config schema: workflow/schemas/config.schema.yaml with every method
+    folder's schema.yaml as its section."""
+    return config.load_schema(repo / "workflow/schemas/config.schema.yaml")

@@ -18,10 +18,11 @@ from sklearn.datasets import make_blobs
 
 from benchmark import records
 from benchmark.cli import main
-from benchmark.models.clib import (
+from benchmark.methods.clib.config import VARIANTS
+from benchmark.methods.clib.head_init import initialise_heads
+from benchmark.methods.clib.model import (
     CAL_TERMS,
     CLIB,
-    VARIANTS,
     CLIBConfig,
     Terms,
     calibration_terms,
@@ -31,7 +32,6 @@ from benchmark.models.clib import (
     screen,
     screen_all,
 )
-from benchmark.models.head_init import initialise_heads
 from benchmark.train import run_from_file
 from tests.conftest import write_dataset
 

@@ -63,8 +63,8 @@ def test_error_from_a_command_line_override_says_so(schema):
 def test_schema_defaults_are_the_spec_defaults_of_the_code(schema, section):
     import dataclasses
 
-    from benchmark.models.clib import CLIBConfig
-    from benchmark.models.gib import GIBConfig
+    from benchmark.methods.clib.model import CLIBConfig
+    from benchmark.methods.gib.model import GIBConfig
 
     config_class = {"gib": GIBConfig, "clib": CLIBConfig}[section]
     properties = schema["properties"][section]["properties"]
@@ -84,8 +84,7 @@ def test_schema_defaults_are_the_spec_defaults_of_the_code(schema, section):
 def test_schema_keys_are_the_config_class_and_the_workflow_keys_exactly(schema, method, section):
     """The other direction: every key of the section is a hyper-parameter of the config class
     or one of the workflow's keys, so a new schema key cannot be silently left out of runs."""
-    from benchmark.catalogue import default, hyper_parameters
-    from benchmark.models.settings import WORKFLOW_KEYS
+    from benchmark.catalogue import WORKFLOW_KEYS, default, hyper_parameters
     from benchmark.study import RUN_KEYS
 
     properties = schema["properties"][section]["properties"]
@@ -100,11 +99,11 @@ def test_cli_and_table_defaults_come_from_the_config_class():
 
     from benchmark import tables
     from benchmark.cli import build_parser
-    from benchmark.models.settings import DeepConfig
+    from benchmark.settings import IBSettings
 
     render = build_parser()._subparsers._group_actions[0].choices["render"]
     defaults = {a.dest: a.default for a in render._actions}
-    assert (defaults["alpha"], defaults["beta"]) == (DeepConfig.alpha, DeepConfig.beta)
+    assert (defaults["alpha"], defaults["beta"]) == (IBSettings.alpha, IBSettings.beta)
     for function in (tables.render, tables.comparison):
         signature = inspect.signature(function)
-        assert signature.parameters["alpha"].default == DeepConfig.alpha
+        assert signature.parameters["alpha"].default == IBSettings.alpha

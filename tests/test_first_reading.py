@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark.models.clib import CLIBConfig
-from benchmark.models.gib import GIBConfig
+from benchmark.methods.clib.model import CLIBConfig
+from benchmark.methods.gib.model import GIBConfig
 from tests.first_reading_reference import DATA_DIR, FIRST_READING, REPO, RUNS, reference_histories
 
 OLD_COMMIT = "e583575"  # the last commit before the revised keys

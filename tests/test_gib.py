@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.losses import ddc_loss, feature_distribution, gaussian_kl, mutual_information
-from benchmark.models.gib import FUSED, GIB, VARIANTS, GIBConfig, gib_loss
+from benchmark.methods.gib.config import VARIANTS
+from benchmark.methods.gib.model import FUSED, GIB, GIBConfig, gib_loss
 from benchmark.models.granular import (
     OUT_OF_ROUNDS,
     PURE,

@@ -14,11 +14,13 @@ from sklearn.datasets import make_blobs
 from benchmark import records
 from benchmark.cli import main
 from benchmark.data.load import MultiViewData
+from benchmark.methods.clib.config import CLIBConfig
+from benchmark.methods.gib.config import GIBConfig
+from benchmark.methods.gib.trainer import GIBTrainer
 from benchmark.models.granular import granular_balls, granular_balls_runs
-from benchmark.models.settings import BallSettings, CLIBConfig, GIBConfig
 from benchmark.pack import Member, train_pack
+from benchmark.settings import BallSettings
 from benchmark.train import train
-from benchmark.trainers.gib import GIBTrainer
 from tests.conftest import write_dataset
 
 SMALL = dict(encoder_hidden=(16, 16), latent_dim=8, head_hidden=8, batch_size=50, epochs=4)

@@ -13,9 +13,9 @@ from sklearn.datasets import make_blobs
 from benchmark import records
 from benchmark.batches import batch_plan
 from benchmark.cli import main
+from benchmark.methods.gib import model as gib_module
+from benchmark.methods.gib.model import GIBConfig
 from benchmark.metrics import accuracy, ece
-from benchmark.models import gib as gib_module
-from benchmark.models.gib import GIBConfig
 from benchmark.train import run_from_file
 from tests.conftest import write_dataset
 
@@ -154,7 +154,7 @@ def test_a_non_finite_loss_is_recorded_as_diverged(tmp_path, tiny_file, monkeypa
             step.terms["total"] = step.terms["total"] * float("nan")
         return step
 
-    monkeypatch.setattr("benchmark.trainers.gib.gib_loss", exploding)
+    monkeypatch.setattr("benchmark.methods.gib.trainer.gib_loss", exploding)
     record = train_cli(tiny_file, tmp_path / "seed0.json")
     assert record["status"] == "diverged"
     assert record["metrics"] == {"ACC": None, "NMI": None, "ARI": None, "ECE": None}

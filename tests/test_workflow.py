@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from benchmark import records
+from benchmark.config import load_schema
 from benchmark.data.registry import get_dataset
 
 pytestmark = pytest.mark.workflow
@@ -72,17 +73,25 @@ CLIB_VARIANTS = [
 
 
 FULL_GRID = [i / 10 for i in range(11)]
+# The compared methods off (the demo runs them), for tests of GIB's and CLIB's runs only.
+NO_COMPARED = {"simvc": {"variants": []}, "comvc": {"variants": []}, "mflvc": {"variants": []}}
 
 
 def planned_runs(config: dict, grid: bool = True) -> set[tuple]:
-    """Distinct GIB and CLIB runs: the tables' (variants × datasets × seeds at the method's
-    α, β) and, with `grid`, the α/β grid's (full model × points × grid seeds)."""
+    """Distinct deep runs: the tables' (variants × datasets × seeds at the method's α, β, or
+    its default setting for a method without them) and, with `grid`, the α/β grid's (full
+    model × points × grid seeds)."""
+    from benchmark import catalogue
+
+    defaults = {"GIB": GIB_VARIANTS, "CLIB": CLIB_VARIANTS}  # the others: [] (opt-in)
     runs = set()
-    for method, default_variants in (("GIB", GIB_VARIANTS), ("CLIB", CLIB_VARIANTS)):
-        section = config.get(method.lower(), {})
-        alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
+    for method in catalogue.deep_methods():
+        section = config.get(catalogue.get(method).section, {})
+        alpha = beta = None
+        if catalogue.path_keys(method):
+            alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
         for dataset in config["datasets"]:
-            for variant in section.get("variants", default_variants):
+            for variant in section.get("variants", defaults.get(method, [])):
                 for seed in range(config["seeds"]):
                     runs.add((method, dataset, variant, alpha, beta, seed))
             points = section.get("grid", {})
@@ -100,9 +109,9 @@ def planned_training(config: dict) -> int:
     return len(planned_runs(config))
 
 
-SCHEMA = yaml.safe_load(
-    (Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml").read_text()
-)
+SCHEMA = load_schema(
+    Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml"
+)  # with every method's section, as the workflow composes it
 STUDY_DEFAULTS = SCHEMA["properties"]["resolution"]["properties"]
 # Keys a GIB ablation cannot feel: its loss term is off (kl_reduction acts on L_Samples'
 # VIB KL, feature_mi_input on L_Balls), so the study does not train them.
@@ -159,9 +168,13 @@ def planned_study_defaults(config: dict) -> set[tuple]:
         return set()
     variants = study.get("variants", STUDY_DEFAULTS["variants"]["default"])
     runs = set()
+    from benchmark import catalogue
+
     for method, method_variants in variants.items():
         section = config.get(method.lower(), {})
-        alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
+        alpha = beta = None
+        if catalogue.path_keys(method):
+            alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
         for variant in method_variants:
             for dataset in config["datasets"]:
                 for seed in range(study["seeds"]):
@@ -183,15 +196,24 @@ def planned_records(repo: Path, workdir: Path, configfile: Path) -> set[str]:
 
 
 def planned_figures(config: dict) -> dict[str, int]:
-    """Figure jobs per rule (every method's full model runs in the shipped configs)."""
+    """Figure jobs per rule: per method whose full model runs (GIB, CLIB by default, the
+    compared methods where the config names them) and dataset."""
+    from benchmark import catalogue
+
     n = len(config["datasets"])
     grids = sum(1 for m in ("gib", "clib") if config.get(m, {}).get("grid", {}).get("seeds"))
     metrics = len(config.get("figures", {}).get("grid_metrics", ["ACC", "NMI", "ECE"]))
+    defaults = {"GIB": ["GIB"], "CLIB": ["CLIB"]}
+    full = sum(
+        1
+        for m in catalogue.deep_methods()
+        if m in config.get(m.lower(), {}).get("variants", defaults.get(m, []))
+    )
     return {
         "reliability": n,
-        "convergence_figure": 2 * n,
-        "tsne": 2 * n,
-        "tsne_figure": 2 * n,
+        "convergence_figure": full * n,
+        "tsne": full * n,
+        "tsne_figure": full * n,
         "grid_figure": grids * n * metrics,
         "grid_summary": 1 if grids else 0,
         "paper_vs_reproduced": 1,
@@ -244,6 +266,7 @@ def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_ru
         baselines={"methods": ["AmKM"]},
         gib={"variants": ["GIB", "DDC"], "grid": {"seeds": 0}},
         clib={"variants": ["CLIB"], "grid": {"seeds": 0}},
+        **NO_COMPARED,
     )
     study = {"seeds": 2, "variants": {"GIB": ["GIB", "DDC"], "CLIB": ["CLIB"]}}
     first = write_config(
@@ -310,6 +333,7 @@ def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path):
         clib={"variants": [], "grid": {"seeds": 0}},
         baselines={"methods": ["AmKM"]},
         resolution={"seeds": 0},  # no study: its default points would add runs of other variants
+        **NO_COMPARED,
     )
     result = snakemake(repo, tmp_path, "-n", "--configfile", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -327,7 +351,8 @@ def test_demo_and_paper_job_counts(repo):
     assert planned_baselines({"datasets": ["mfeat"], "seeds": 5}) == 70
     assert planned_training({"datasets": ["mfeat"], "seeds": 3}) == 3 * (4 + 7)
     demo = yaml.safe_load((repo / "config/demo.yaml").read_text())
-    assert planned_training(demo) == 1 * (4 + 7) + 2 * (4 - 1)  # 2 × 2 grid, 1 seed
+    # 2 × 2 grid, 1 seed; SiMVC, CoMVC and MFLVC one run each
+    assert planned_training(demo) == 1 * (4 + 7) + 2 * (4 - 1) + 3
     # Five keys: GIB 5 changes, its DDC 3 (kl_reduction and feature_mi_input inert), CLIB and
     # IB+cluH 3 each (sigma_param, kl_reduction, feature_mi_input: no ddc_input, no ddc2).
     assert len(planned_study(demo)) == 5 + 3 + 3 + 3
@@ -335,8 +360,12 @@ def test_demo_and_paper_job_counts(repo):
     paper = yaml.safe_load((repo / "config/config.yaml").read_text())
     grid_only = planned_runs(paper) - planned_runs(paper, grid=False)
     assert len(grid_only) == 2 * 6 * (121 * 3 - 3)  # the default point's 3 seeds are shared
-    # The full study: GIB 11 changes, DDC 9, CLIB and IB+cluH 8 each, per dataset and seed.
-    assert len(planned_study(paper)) == 6 * 3 * (11 + 9 + 8 + 8)
+    # The full study: GIB 11 changes, DDC 9, CLIB and IB+cluH 8 each, per dataset and seed;
+    # SiMVC 6 (init, grad_clip, lr, batch_size, ddc2, encoder), CoMVC 9 (those, delta,
+    # neg_sampling_empty, contrastive_similarity), MFLVC 10 (init, grad_clip, both lr values,
+    # batch_size, recon_reduction, entropy_per_pair, pseudo_label_scaling, finetune_ce,
+    # finetune_batch).
+    assert len(planned_study(paper)) == 6 * 3 * (11 + 9 + 8 + 8 + 6 + 9 + 10)
     paper = ["Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"]
     assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from benchmark.errors import DataError
 
-Scaling = Literal["minmax", "none"]
+Scaling = Literal["minmax", "minmax_global", "none"]
 
 
 @dataclass
@@ -167,9 +167,15 @@ def _validated(
 
 
 def scale_view(view: np.ndarray, scaling: Scaling) -> np.ndarray:
-    """Per-feature min-max scaling to [0, 1] (constant features become 0), or nothing."""
+    """Per-feature min-max scaling to [0, 1] (constant features become 0), one min-max for the
+    whole matrix (`minmax_global`), or nothing."""
     if scaling == "none":
         return view
+    if scaling == "minmax_global":  # one min and max for the whole view matrix (DeepMVC)
+        low, high = float(view.min()), float(view.max())
+        span = high - low
+        scaled = (view.astype(np.float64) - low) / span if span > 0 else view * 0.0
+        return scaled.astype(np.float32)
     if scaling != "minmax":
         raise ValueError(f"unknown scaling {scaling!r}")
     from sklearn.preprocessing import minmax_scale

@@ -77,7 +77,7 @@ def cmd_plot_convergence(args: argparse.Namespace) -> int:
 
 
 def cmd_plot_tsne(args: argparse.Namespace) -> int:
-    from benchmark.figures.inputs import read_csv
+    from benchmark.csv_input import read_csv
     from benchmark.figures.tsne import tsne_figure
 
     coordinates = read_csv(args.coordinates, "t-SNE coordinates CSV", ["epoch", "x", "y", "label"])

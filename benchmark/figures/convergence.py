@@ -18,9 +18,10 @@ import pandas as pd
 from matplotlib import pyplot as plt
 
 from benchmark import catalogue
+from benchmark.csv_input import read_csv
 from benchmark.errors import MmcbenchError
 from benchmark.figures import inputs, style
-from benchmark.figures.inputs import differing, read_csv, same_value
+from benchmark.figures.inputs import differing, same_value
 
 PERCENT = ("ACC", "NMI", "ARI", "ECE")
 LABELS = {"total": "total loss", "ACC": "ACC (%)", "NMI": "NMI (%)", "ECE": "ECE (%)"}

@@ -14,9 +14,9 @@ from matplotlib import colors
 from matplotlib import pyplot as plt
 from matplotlib.patches import Rectangle
 
+from benchmark.csv_input import read_csv
 from benchmark.errors import MmcbenchError
 from benchmark.figures import GRID_STYLES, style
-from benchmark.figures.inputs import read_csv
 from benchmark.metrics import LOWER_IS_BETTER
 
 STYLES = GRID_STYLES

@@ -17,9 +17,9 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.lines import Line2D
 
+from benchmark.csv_input import read_csv
 from benchmark.errors import MmcbenchError
 from benchmark.figures import style
-from benchmark.figures.inputs import read_csv
 from benchmark.tables import TABLES, VERDICT_POINTS
 
 ROW_IN = 0.15  # height per cell row, inches

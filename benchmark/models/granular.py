@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from benchmark.models.settings import BallSettings
+from benchmark.settings import BallSettings
 
 # Why a ball is final: reasons recorded per ball, for diagnostics and tests.
 PURE, TOO_SMALL, REJECTED, OUT_OF_ROUNDS = 0, 1, 2, 3

@@ -1,4 +1,5 @@
-"""Building blocks shared by GIB and CLIB (spec/GIB.md "Architecture")."""
+"""Building blocks shared by the deep methods (spec/GIB.md "Architecture"; SoftmaxFusion and
+ClusteringHead are also SiMVC/CoMVC's)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from benchmark.models.settings import DeepConfig
+from benchmark.settings import IBSettings, TrainingSettings
 
 SIGMA_PARAMS = ("softplus_offset", "exp_logvar")
 SIGMA_FLOOR = 1e-7  # σ = softplus(s − offset) + SIGMA_FLOOR (deep VIB's code)
@@ -124,7 +125,9 @@ class FusedEncoders(nn.Module):
     """One variational encoder per modality and the softmax fusion: the trunk GIB and CLIB
     share. Subclasses add their heads after calling this constructor."""
 
-    def __init__(self, input_dims: list[int], n_clusters: int, config: DeepConfig) -> None:
+    def __init__(
+        self, input_dims: list[int], n_clusters: int, config: IBSettings | TrainingSettings
+    ) -> None:
         super().__init__()
         self.config = config
         self.n_clusters = n_clusters

@@ -5,11 +5,11 @@ rule baseline:
     input:
         "resources/hdf5/{dataset}.h5",
     output:
-        "results/runs/{method}/{dataset}/{variant}/seed{seed}.json",
+        run_pattern(".json", deep=False),
     log:
-        "logs/runs/{method}/{dataset}/{variant}/seed{seed}.log",
+        run_pattern(".log", deep=False, root="logs/runs"),
     benchmark:
-        "logs/benchmarks/{method}/{dataset}/{variant}/seed{seed}.tsv"
+        run_pattern(".tsv", deep=False, root="logs/benchmarks")
     wildcard_constraints:
         method=BASELINE_METHOD_PATTERN,
         variant=r"view\d+|all",

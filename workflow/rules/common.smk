@@ -8,7 +8,8 @@ from snakemake.utils import Paramspace
 
 from benchmark import catalogue, run_paths
 from benchmark.data.registry import dataset_names, get_dataset, group_files
-from benchmark.run_paths import number_text, setting_dir
+from benchmark.config import grid_seeds
+from benchmark.run_paths import number_text, setting_of, setting_values
 from benchmark.runtime import run_minutes, slurm_runtime
 from benchmark.study import RUN_KEYS, study_points
 
@@ -77,7 +78,7 @@ def baseline_variants(method, dataset):
 def baseline_records():
     """Every baseline run record the config asks for."""
     return [
-        f"results/runs/{method}/{dataset}/{variant}/seed{seed}.json"
+        run_paths.run_file(method, dataset, variant, seed)
         for dataset in DATASETS
         for method in config["baselines"]["methods"]
         for variant in baseline_variants(method, dataset)
@@ -121,6 +122,11 @@ def deep_hparams(method):
     return shlex.quote(json.dumps(hparams, sort_keys=True))
 
 
+def section_epochs(method):
+    """Epochs a run of the method's config section trains (all stages)."""
+    return catalogue.total_epochs(method, deep_section(method))
+
+
 def train_runtime(wildcards):
     """SLURM runtime (minutes) of a deep run: 3 × its estimate from the stored 1-thread CPU
     timings (an upper bound for a GPU), at least 5; 240 when nothing was ever timed. A pack
@@ -129,7 +135,7 @@ def train_runtime(wildcards):
         wildcards.method,
         wildcards.variant,
         wildcards.dataset,
-        deep_section(wildcards.method)["epochs"],
+        section_epochs(wildcards.method),
     )
     return slurm_runtime(minutes)
 
@@ -146,7 +152,9 @@ def pack_chunks(point=False):
         counts = {config["resolution"]["seeds"]}
     else:
         counts = {config["seeds"]} | {
-            deep_section(m)["grid"]["seeds"] for m in DEEP_METHODS
+            deep_section(m)["grid"]["seeds"]
+            for m in DEEP_METHODS
+            if catalogue.path_keys(m)
         }
     counts.discard(0)
     if not counts:
@@ -166,14 +174,29 @@ def single_run_seed_pattern(point=False):
 
 def pack_folder(point):
     """The wildcard path of a pack's runs, below results/runs/ (and logs/runs/)."""
-    parts = ["{method}", "{dataset}", "{variant}", "a{alpha}_b{beta}"]
+    parts = ["{method}", "{dataset}", "{variant}", "{setting}"]
     return os.path.join(*parts, *(["{key}={value}"] if point else []))
 
 
 def pack_outputs(seeds, suffix, point):
     """The files of each run of a pack: those a single run writes."""
-    folder = f"results/runs/{pack_folder(point)}"
-    return [update(f"{folder}/seed{seed}{suffix}") for seed in seeds]
+    return [update(run_pattern(suffix, point=point, seed=seed)) for seed in seeds]
+
+
+def run_pattern(
+    suffix, point=False, deep=True, root=run_paths.RUNS_FOLDER, seed="{seed}"
+):
+    """A run file's path with wildcards (benchmark.run_paths.run_file, the one spelling)."""
+    return run_paths.run_file(
+        "{method}",
+        "{dataset}",
+        "{variant}",
+        seed,
+        suffix,
+        setting="{setting}" if deep else None,
+        point="{key}={value}" if point else None,
+        root=root,
+    )
 
 
 def run_device(wildcards, threads):
@@ -194,13 +217,34 @@ def pack_runtime(seeds):
 
 
 def default_setting(method):
-    """`setting_dir` (benchmark.run_paths) of the (α, β) the method's table runs use."""
-    return setting_dir(deep_section(method)["alpha"], deep_section(method)["beta"])
+    """The setting part (benchmark.run_paths) of the method's table runs: `a{α}_b{β}` of its
+    section's α and β for a method whose path spells them, else `default`."""
+    return setting_of(deep_section(method), catalogue.path_keys(method))
+
+
+def method_setting_flags(method):
+    """The options of the method's table setting (`--alpha 0.5 --beta 0.5`, or none)."""
+    values = setting_values(default_setting(method))
+    return " ".join(f"--{key} {number_text(value)}" for key, value in values.items())
+
+
+def setting_words(wildcards):
+    """A run's setting in the job's message: `α = 0.5, β = 0.5`, or `default setting`."""
+    values = setting_values(wildcards.setting)
+    symbols = {"alpha": "α", "beta": "β"}
+    words = [f"{symbols[k]} = {number_text(v)}" for k, v in values.items()]
+    return ", ".join(words) or "default setting"
+
+
+def setting_flags(wildcards):
+    """The options a run's setting part stands for (`--alpha 0.5 --beta 0.5`, or none)."""
+    values = setting_values(wildcards.setting)
+    return " ".join(f"--{key} {number_text(value)}" for key, value in values.items())
 
 
 def deep_run(method, dataset, variant, setting, seed, suffix=".json"):
     """A deep run's file (record by default; `.history.csv`, `.embeddings.npz` beside it)."""
-    return f"results/runs/{method}/{dataset}/{variant}/{setting}/seed{seed}{suffix}"
+    return run_paths.run_file(method, dataset, variant, seed, suffix, setting=setting)
 
 
 def train_records(method=None):
@@ -232,8 +276,13 @@ def grid_space(method):
 
 
 def grid_methods():
-    """Deep methods whose α/β grid is switched on (grid.seeds > 0)."""
-    return [m for m in DEEP_METHODS if deep_section(m)["grid"]["seeds"] > 0]
+    """Deep methods whose α/β grid is switched on (grid.seeds > 0); a method whose path spells
+    no key has no grid."""
+    return [
+        m
+        for m in DEEP_METHODS
+        if catalogue.path_keys(m) and grid_seeds(deep_section(m)) > 0
+    ]
 
 
 def grid_records(method=None):
@@ -311,6 +360,7 @@ def table_settings(table):
     return " ".join(
         f"--setting {method} {deep_section(method)['alpha']} {deep_section(method)['beta']}"
         for method in table_methods(TABLES[table])
+        if catalogue.path_keys(method)
     )
 
 

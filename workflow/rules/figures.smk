@@ -94,12 +94,10 @@ rule convergence_figure:
         "../envs/mmcbench.yaml"
     params:
         cli=MMCBENCH,
-        alpha=lambda wildcards: deep_section(wildcards.method)["alpha"],
-        beta=lambda wildcards: deep_section(wildcards.method)["beta"],
+        setting=lambda wildcards: method_setting_flags(wildcards.method),
     shell:
         "{params.cli} plot convergence --method {wildcards.method}"
-        " --dataset {wildcards.dataset} --histories {input}"
-        " --alpha {params.alpha} --beta {params.beta}"
+        " --dataset {wildcards.dataset} --histories {input} {params.setting}"
         " --out-prefix figures/convergence/{wildcards.method}_{wildcards.dataset} > {log} 2>&1"
 
 

@@ -53,3 +53,24 @@ rule resolution_table:
     shell:
         "{params.cli} render resolutions --summary {input}"
         " --out-prefix results/tables/resolutions > {log} 2>&1"
+
+
+rule claims:
+    input:
+        [t for t in table_targets() if t.endswith(".csv")],
+    output:
+        report(
+            "results/claims.csv",
+            caption="../report/claims.rst",
+            category="Overview",
+            labels={"table": "claims"},
+        ),
+    log:
+        "logs/render/claims.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+    shell:
+        "{params.cli} claims --tables {input} --out {output} > {log} 2>&1"

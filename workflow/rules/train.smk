@@ -1,4 +1,5 @@
-# Deep runs (benchmark.catalogue: GIB, CLIB and their ablations), per dataset, variant, (α, β)
+# Deep runs (benchmark.catalogue: GIB, CLIB and their ablations, the compared methods), per
+# dataset, variant, setting (`a{α}_b{β}` for methods whose path spells α and β, else `default`)
 # and seed.
 #
 # A finished run is never retrained by accident: a run's files are update() outputs (Snakemake
@@ -13,24 +14,17 @@ rule train:
     input:
         "resources/hdf5/{dataset}.h5",
     output:
-        record=update(
-            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.json"
-        ),
-        history=update(
-            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.history.csv"
-        ),
-        embeddings=update(
-            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.embeddings.npz"
-        ),
+        record=update(run_pattern(".json")),
+        history=update(run_pattern(".history.csv")),
+        embeddings=update(run_pattern(".embeddings.npz")),
     log:
-        "logs/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.log",
+        run_pattern(".log", root="logs/runs"),
     benchmark:
-        "logs/benchmarks/{method}/{dataset}/{variant}/a{alpha}_b{beta}/seed{seed}.tsv"
+        run_pattern(".tsv", root="logs/benchmarks")
     wildcard_constraints:
         method=DEEP_METHOD_PATTERN,
         variant=DEEP_VARIANT_PATTERN,
-        alpha=run_paths.NUMBER_PATTERN,
-        beta=run_paths.NUMBER_PATTERN,
+        setting=run_paths.SETTING_PATTERN,
         seed=single_run_seed_pattern(),  # seeds of packs are trained by train_pack_* below
     group:
         "train"  # packs of runs per SLURM job (--group-components in the SLURM profiles)
@@ -48,15 +42,17 @@ rule train:
         ),
         device=run_device,
         point=point_flags,
+        setting=setting_flags,
+        setting_words=setting_words,
         scaling=scaling_flag(),
         precision=precision_flag(),
     message:
-        "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
-        " β = {wildcards.beta}, seed {wildcards.seed} (one line per epoch in {log})"
+        "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, {params.setting_words},"
+        " seed {wildcards.seed} (one line per epoch in {log})"
     shell:
         "{params.cli} train --method {wildcards.method} --variant {wildcards.variant}"
-        " --data {input} --seed {wildcards.seed} --alpha {wildcards.alpha}"
-        " --beta {wildcards.beta} --hparams {params.hparams}"
+        " --data {input} --seed {wildcards.seed} {params.setting}"
+        " --hparams {params.hparams}"
         " --embeddings-at {params.embeddings} --device {params.device} --threads {threads}"
         " {params.scaling} {params.precision}"
         " {params.point} --keep-finished --out {output.record} > {log} 2>&1"
@@ -66,30 +62,23 @@ rule train:
 # A resolution-study point: the same run with one hyper-parameter changed, named in its path.
 use rule train as train_point with:
     output:
-        record=update(
-            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.json"
-        ),
-        history=update(
-            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.history.csv"
-        ),
-        embeddings=update(
-            "results/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.embeddings.npz"
-        ),
+        record=update(run_pattern(".json", point=True)),
+        history=update(run_pattern(".history.csv", point=True)),
+        embeddings=update(run_pattern(".embeddings.npz", point=True)),
     log:
-        "logs/runs/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.log",
+        run_pattern(".log", point=True, root="logs/runs"),
     benchmark:
-        "logs/benchmarks/{method}/{dataset}/{variant}/a{alpha}_b{beta}/{key}={value}/seed{seed}.tsv"
+        run_pattern(".tsv", point=True, root="logs/benchmarks")
     wildcard_constraints:
         method=DEEP_METHOD_PATTERN,
         variant=DEEP_VARIANT_PATTERN,
-        alpha=run_paths.NUMBER_PATTERN,
-        beta=run_paths.NUMBER_PATTERN,
+        setting=run_paths.SETTING_PATTERN,
         key=run_paths.KEY_PATTERN,
         value=run_paths.VALUE_PATTERN,
         seed=single_run_seed_pattern(point=True),
     message:
-        "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, α = {wildcards.alpha},"
-        " β = {wildcards.beta}, {wildcards.key} = {wildcards.value} (resolution study), seed"
+        "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, {params.setting_words},"
+        " {wildcards.key} = {wildcards.value} (resolution study), seed"
         " {wildcards.seed} (one line per epoch in {log})"
 
 
@@ -117,8 +106,7 @@ for point in (False, True):
             wildcard_constraints:
                 method=DEEP_METHOD_PATTERN,
                 variant=DEEP_VARIANT_PATTERN,
-                alpha=run_paths.NUMBER_PATTERN,
-                beta=run_paths.NUMBER_PATTERN,
+                setting=run_paths.SETTING_PATTERN,
                 key=run_paths.KEY_PATTERN,
                 value=run_paths.VALUE_PATTERN,
             group:
@@ -141,16 +129,18 @@ for point in (False, True):
                 ),
                 device=run_device,
                 point=point_flags,
+                setting=setting_flags,
+                setting_words=setting_words,
                 scaling=scaling_flag(),
                 precision=precision_flag(),
             message:
-                f"{{wildcards.method}} {{wildcards.variant}} on {{wildcards.dataset}}, α = "
-                f"{{wildcards.alpha}}, β = {{wildcards.beta}}, seeds {first}-{last} as one "
+                f"{{wildcards.method}} {{wildcards.variant}} on {{wildcards.dataset}}, "
+                f"{{params.setting_words}}, seeds {first}-{last} as one "
                 "pack (one line per epoch in {log})"
             shell:
                 "{params.cli} train-pack --method {wildcards.method}"
                 " --variant {wildcards.variant} --data {input} --seeds {params.seeds}"
-                " --alpha {wildcards.alpha} --beta {wildcards.beta} --hparams {params.hparams}"
+                " {params.setting} --hparams {params.hparams}"
                 " --embeddings-at {params.embeddings} --device {params.device}"
                 " --threads {threads} {params.scaling} {params.precision} {params.point}"
                 " --keep-finished --out {output.records} > {log} 2>&1 && tail -n 1 {log}"

@@ -23,14 +23,11 @@ from itertools import combinations
 
 import torch
 
-from benchmark import catalogue
 from benchmark.losses import ddc_terms, feature_distribution, gaussian_kl, mutual_information
+from benchmark.methods.gib.config import GIBConfig, variant_terms
 from benchmark.models.granular import Balls, granular_balls, granular_balls_runs
 from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
-from benchmark.models.settings import GIBConfig
-from benchmark.variants import GIB_VARIANTS, GIBTerms
 
-VARIANTS = GIB_VARIANTS
 TERMS = (
     "ddc1",
     "ddc2",
@@ -46,10 +43,6 @@ TERMS = (
     "total",
 )
 FUSED = "fused"  # name of the fused representation's balls (views are v0, v1, …)
-
-
-def variant_terms(variant: str) -> GIBTerms:
-    return catalogue.variant_terms("GIB", variant)
 
 
 @dataclass

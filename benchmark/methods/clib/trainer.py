@@ -1,4 +1,5 @@
-"""CLIB's part of the training loop: warm-up, head initialisation, screening diagnostics."""
+"""CLIB's trainer: warm-up, head initialisation, its loss step (alone and packed), screening
+diagnostics."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import pandas as pd
 import torch
 
+from benchmark.batches import batch_plan
 from benchmark.data.load import MultiViewData
-from benchmark.metrics import accuracy
-from benchmark.models.clib import (
+from benchmark.methods.clib.head_init import initialise_heads
+from benchmark.methods.clib.model import (
     CLIB,
     CLIBConfig,
     CLIBOutput,
@@ -19,21 +21,21 @@ from benchmark.models.clib import (
     screen_all,
     screening_quota,
 )
-from benchmark.models.head_init import initialise_heads
+from benchmark.metrics import accuracy
 from benchmark.trainers import (
     EVAL_CHUNK,
     PackStep,
     StepOutcome,
     encoder_statistic_tensors,
     encoder_statistics,
+    noise_generator,
+    packed_inputs,
     stacked_call,
 )
 
 
 class CLIBTrainer:
     """CLIB or one of its ablations (spec/CLIB.md, ablation table)."""
-
-    times_balls = False
 
     def __init__(
         self,
@@ -52,6 +54,15 @@ class CLIBTrainer:
         self.warming_up = self.config.warmup_epochs > 0
         self.init_diagnostics: dict[str, float] = {}
         self._screened: list[tuple[torch.Tensor, torch.Tensor]] = []
+        # ε of this run when it trains in a pack (alone, ε comes from torch's global generator)
+        self.noise_rng = noise_generator(seed, device)
+        self.n_samples, self.n_clusters = data.n_samples, data.n_clusters
+
+    def batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """Shuffled batches of `batch_size`; a last batch under min_batch_factor·k joins the
+        previous one."""
+        floor = self.config.min_batch_factor * self.n_clusters
+        return batch_plan(self.n_samples, self.config.batch_size, floor, generator)
 
     def before_epoch(self, epoch: int) -> None:
         """Initialise the heads from k-means right before the first epoch after warm-up."""
@@ -76,16 +87,23 @@ class CLIBTrainer:
     def pack_step(
         self,
         state: dict[str, torch.Tensor],
-        views: list[torch.Tensor],
-        noise: list[torch.Tensor],
+        idx: torch.Tensor,
         pack: list[CLIBTrainer],
         alpha: torch.Tensor,
         beta: torch.Tensor,
     ) -> PackStep:
-        """One step of the pack this trainer leads (`benchmark.pack`)."""
-        return pack_step(
+        """One step of the pack this trainer leads (`benchmark.loop.Stacked`): `idx` holds
+        each run's batch (K × B). Each run's screened pairs go to its trainer."""
+        views, noise = packed_inputs(self.views, idx, pack, self.config)
+        step, screened = pack_step(
             self.model, state, views, noise, alpha, beta, self.variant, self.warming_up
         )
+        if screened is not None:
+            run, sample, cluster = screened.nonzero(as_tuple=True)
+            run, chosen, cluster = run.cpu(), idx[run, sample].cpu(), cluster.cpu()
+            for r, trainer in enumerate(pack):
+                trainer.add_screened(chosen[run == r], cluster[run == r])
+        return step
 
     def add_screened(self, samples: torch.Tensor, clusters: torch.Tensor) -> None:
         """A pack's screened (sample, cluster) pairs of this run, for `after_epoch`."""
@@ -140,7 +158,7 @@ def pack_step(
     beta: torch.Tensor,
     variant: str,
     warming_up: bool,
-) -> PackStep:
+) -> tuple[PackStep, torch.Tensor | None]:
     """One step of K CLIB runs (`views`, `noise`: K × B × d per view; `state`: the stacked
     parameters and buffers): the network and the losses run vmapped over the runs, the
     screening of all K runs at once in between."""
@@ -188,4 +206,4 @@ def pack_step(
         size = screened.union.sum(dim=(1, 2)).to(alpha.dtype)
         stats["screened_size"] = size
         stats["screened_share"] = size / views[0].shape[1]
-    return PackStep(terms, stats, screened=None if screened is None else screened.union)
+    return PackStep(terms, stats), None if screened is None else screened.union

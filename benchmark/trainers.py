@@ -1,4 +1,6 @@
-"""Per-method pieces of the shared training loop (`benchmark.train`): one module per method."""
+"""What the one training loop (`benchmark.loop`) needs from a method's trainer, and pieces the
+trainers of several methods share. Each method's trainer lives in its folder,
+`benchmark/methods/<name>/trainer.py`."""
 
 from __future__ import annotations
 
@@ -33,18 +35,29 @@ def encoder_statistics(
     return {k: float(v) for k, v in encoder_statistic_tensors(mu, logvar).items()}
 
 
+class RunStopped(Exception):
+    """Raised by a trainer's step when its run cannot go on (e.g. CoMVC's negative sampling with
+    one predicted cluster under `neg_sampling_empty: stop_run`). The loop ends the run, keeps
+    the epochs evaluated so far and records status `stopped` with this message as the reason."""
+
+
 @dataclass
 class StepOutcome:
     terms: dict[str, torch.Tensor]  # loss terms of the step, "total" among them
     stats: dict[str, float] = field(default_factory=dict)  # averaged over the epoch's batches
-    extra_seconds: float = 0.0  # time of a part reported on its own (GIB: ball generation)
+    timed: dict[str, float] = field(default_factory=dict)  # seconds of parts timed on their own
 
 
 class Trainer(Protocol):
-    """What the training loop (`benchmark.train.train`) needs from a method."""
+    """What the training loop needs from a method: built as
+    `Trainer(data, views, variant, seed, config, device)` right after torch is seeded."""
 
     model: nn.Module
-    times_balls: bool  # StepOutcome.extra_seconds is granular-ball time (GIB)
+    config: Any  # the settings the run trains with (`total_epochs`, `lr`, `grad_clip`)
+
+    def batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """The index batches of `epoch`, drawn from the run's own `generator` only."""
+        ...
 
     def before_epoch(self, epoch: int) -> None: ...
 
@@ -53,24 +66,46 @@ class Trainer(Protocol):
     def after_epoch(self) -> dict[str, float]: ...
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Soft assignments and fused representation of every sample (eval mode)."""
-        ...
-
-    def pack_step(
-        self,
-        state: dict[str, torch.Tensor],
-        views: list[torch.Tensor],
-        noise: list[torch.Tensor],
-        pack: list[Any],
-        alpha: torch.Tensor,
-        beta: torch.Tensor,
-    ) -> PackStep:
-        """One step of K runs (this trainer's and the pack's others), `benchmark.pack`."""
+        """Soft assignments and a representation of every sample (eval mode)."""
         ...
 
     def params(self) -> dict[str, Any]: ...
 
     def diagnostics(self, history: pd.DataFrame) -> dict[str, Any]: ...
+
+
+def noise_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The generator of a packed run's noise ε, in the state a run alone draws ε from: torch's
+    global generator right after its model was built (CPU), or the freshly seeded CUDA one."""
+    if device.type == "cuda":
+        return torch.Generator(device=device).manual_seed(seed)
+    generator = torch.Generator()
+    generator.set_state(torch.get_rng_state())
+    return generator
+
+
+def draw_noise(
+    generators: list[torch.Generator], views: int, shape: tuple[int, int], dtype: torch.dtype
+) -> list[torch.Tensor]:
+    """ε of every view (K × B × latent each), run r's drawn from generators[r] in view order."""
+    per_run = [
+        [torch.randn(shape, generator=g, device=g.device, dtype=dtype) for _ in range(views)]
+        for g in generators
+    ]
+    return [torch.stack([run[v] for run in per_run]) for v in range(views)]
+
+
+def packed_inputs(
+    views: list[torch.Tensor], idx: torch.Tensor, pack: list[Any], config: Any
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """A packed step's batches (K × B × d per view) and ε of the IB methods' variational
+    encoders, each run's drawn from its trainer's `noise_rng` (empty without `variational`)."""
+    batches = [v[idx] for v in views]
+    if not config.variational:
+        return batches, [idx.new_empty((idx.shape[0], 0), dtype=batches[0].dtype)] * len(views)
+    generators = [t.noise_rng for t in pack]
+    shape = (idx.shape[1], config.latent_dim)
+    return batches, draw_noise(generators, len(views), shape, batches[0].dtype)
 
 
 @dataclass
@@ -79,8 +114,7 @@ class PackStep:
 
     terms: dict[str, torch.Tensor]  # loss terms, "total" among them
     stats: dict[str, torch.Tensor]  # averaged over the epoch's batches
-    extra_seconds: float = 0.0  # the pack's time in the part reported on its own
-    screened: torch.Tensor | None = None  # CLIB: K × B × k mask of the screened pairs
+    timed: dict[str, float] = field(default_factory=dict)  # the pack's seconds per timed part
 
 
 class _Stage(nn.Module):

@@ -1,4 +1,4 @@
-"""GIB's part of the training loop: its loss step, ball diagnostics and record fields."""
+"""GIB's trainer: its loss step (alone and packed), ball diagnostics and record fields."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 import torch
 
+from benchmark.batches import batch_plan
 from benchmark.data.load import MultiViewData
-from benchmark.models.gib import FUSED, GIB, GIBConfig, GIBOutput, gib_loss
+from benchmark.methods.gib.model import FUSED, GIB, GIBConfig, GIBOutput, gib_loss
 from benchmark.models.granular import Balls
 from benchmark.trainers import (
     EVAL_CHUNK,
@@ -18,6 +19,8 @@ from benchmark.trainers import (
     StepOutcome,
     encoder_statistic_tensors,
     encoder_statistics,
+    noise_generator,
+    packed_inputs,
     stacked_call,
 )
 
@@ -56,8 +59,6 @@ def ball_summary(table: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[st
 class GIBTrainer:
     """GIB or one of its ablations (DDC, DDC+Balls, DDC+Samples)."""
 
-    times_balls = True
-
     def __init__(
         self,
         data: MultiViewData,
@@ -72,7 +73,16 @@ class GIBTrainer:
         # A CPU generator on every device: granular balls draw on it and move the numbers to
         # the device, so a run draws the same random numbers on a GPU as on a CPU.
         self.ball_rng = torch.Generator().manual_seed(seed)
+        # ε of this run when it trains in a pack (alone, ε comes from torch's global generator)
+        self.noise_rng = noise_generator(seed, device)
         self.names = [f"v{i}" for i in range(len(views))] + [FUSED]
+        self.n_samples, self.n_clusters = data.n_samples, data.n_clusters
+
+    def batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """Shuffled batches of `batch_size`; a last batch under min_batch_factor·k joins the
+        previous one."""
+        floor = self.config.min_batch_factor * self.n_clusters
+        return batch_plan(self.n_samples, self.config.batch_size, floor, generator)
 
     def before_epoch(self, epoch: int) -> None:
         pass
@@ -81,7 +91,7 @@ class GIBTrainer:
         out = self.model([v[idx] for v in self.views], self.variant, self.ball_rng)
         step = gib_loss(self.model, out, self.variant)
         stats = {**ball_statistics(out.balls), **encoder_statistics(out.mu, out.logvar)}
-        return StepOutcome(step.terms, stats, out.ball_seconds)
+        return StepOutcome(step.terms, stats, {"ball": out.ball_seconds})
 
     def after_epoch(self) -> dict[str, float]:
         return {}
@@ -89,13 +99,14 @@ class GIBTrainer:
     def pack_step(
         self,
         state: dict[str, torch.Tensor],
-        views: list[torch.Tensor],
-        noise: list[torch.Tensor],
+        idx: torch.Tensor,
         pack: list[GIBTrainer],
         alpha: torch.Tensor,
         beta: torch.Tensor,
     ) -> PackStep:
-        """One step of the pack this trainer leads (`benchmark.pack`)."""
+        """One step of the pack this trainer leads (`benchmark.loop.Stacked`): `idx` holds
+        each run's batch (K × B)."""
+        views, noise = packed_inputs(self.views, idx, pack, self.config)
         generators = [t.ball_rng for t in pack]
         return pack_step(self.model, state, views, noise, generators, alpha, beta, self.variant)
 
@@ -151,4 +162,6 @@ def pack_step(
 
     logvar = enc["logvar"] if variational else enc["mu"]
     terms, stats = stacked_call(model, loss, state, h, enc["mu"], logvar, hs, centres, alpha, beta)
-    return PackStep(terms, {**ball_statistic_tensors(balls, alpha.shape[0]), **stats}, seconds)
+    return PackStep(
+        terms, {**ball_statistic_tensors(balls, alpha.shape[0]), **stats}, {"ball": seconds}
+    )

@@ -4,7 +4,7 @@ L_total = L_IB + α L_Cal, with
 - L_IB  = Σ_m I(X^m; H^m) − Σ_{i<j} I(H^i; H^j) − β Σ_m I(H^m; H^f)   (read literally)
 - L_Cal = L_caliH + L_re + L_cluH + L_con on entropy-screened pseudo-labels.
 The first `warmup_epochs` train L_IB only; then the heads are initialised from k-means
-(Hungarian-aligned across modalities, see `benchmark.models.head_init`).
+(Hungarian-aligned across modalities, see `benchmark.methods.clib.head_init`).
 """
 
 from __future__ import annotations
@@ -16,19 +16,12 @@ from itertools import combinations
 import torch
 from torch import nn
 
-from benchmark import catalogue
 from benchmark.losses import feature_distribution, gaussian_kl, mutual_information
+from benchmark.methods.clib.config import CLIBConfig, CLIBTerms, variant_terms
 from benchmark.models.layers import ClusteringHead, FusedEncoders
-from benchmark.models.settings import CLIBConfig
-from benchmark.variants import CLIB_VARIANTS, CLIBTerms
 
 Terms = CLIBTerms
-VARIANTS = CLIB_VARIANTS
 CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
-
-
-def variant_terms(variant: str) -> Terms:
-    return catalogue.variant_terms("CLIB", variant)
 
 
 @dataclass

@@ -1,0 +1,388 @@
+"""The one training loop of every deep method, for a run alone and for a pack of K runs.
+
+The loop knows no method by name. Per epoch it asks each run's trainer for its batches (drawn
+from the run's own seeded generator), lets it prepare the epoch, and per batch asks a
+*stepper* for the K runs' loss terms; it then does the optimiser's work (one Adam over all
+parameters, gradient clipping per run, a run whose loss turns non-finite stops as `diverged`
+and stays frozen), evaluates every live run on all samples and writes one history row per run
+with what the trainer returned: the mean of every loss term and step statistic over the
+epoch's batches, the timed parts (`<part>_s`), the evaluation's scores and the trainer's
+end-of-epoch columns. A trainer that raises `RunStopped` ends its run as `stopped`.
+
+Two steppers: `Alone` (K = 1: the trainer's own `step` on its model, so a run alone computes
+exactly what it computed before packs existed; the first-reading test holds it to 1e-6) and
+`Stacked` (K runs as one vmapped model, the trainer's `pack_step`; in float64 it agrees with
+the runs alone to 1e-6, tests/test_pack.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmark.data.load import MultiViewData
+from benchmark.health import clusters_used
+from benchmark.trainers import RunStopped, Trainer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Fitted:
+    """What the training loop returns for one run: the history, how it ended, the final state."""
+
+    history: pd.DataFrame
+    status: str  # done | diverged | stopped
+    diverged_at: int | None  # the epoch a non-finite loss or a stop happened in
+    assignments: np.ndarray  # soft assignments of the last evaluated epoch
+    embeddings: dict[str, np.ndarray]  # the representation at the chosen epochs
+    epoch_seconds: list[float]
+    timed_seconds: dict[str, list[float]]  # per epoch: the parts a trainer times on its own
+    batches_per_epoch: int | None
+    stop_reason: str | None = None
+
+
+@torch.no_grad()
+def evaluate(
+    trainer: Trainer, views: list[torch.Tensor], labels: np.ndarray
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Metrics of the trainer's soft assignments over all samples (and the number of clusters
+    they use), the assignments and the representation."""
+    from benchmark.metrics import clustering_scores, ece
+
+    trainer.model.eval()
+    probs, representation = trainer.predict(views)
+    p = probs.double().cpu().numpy()
+    predicted = p.argmax(axis=1)
+    scores = clustering_scores(labels, predicted)
+    scores["ECE"] = ece(labels, p)
+    scores["clusters"] = clusters_used(predicted)
+    trainer.model.train()
+    return scores, p, representation.float().cpu().numpy()
+
+
+def fusion_weights(model: torch.nn.Module, view_names: Sequence[str]) -> dict[str, float]:
+    """The fusion weights, one column per view (w_<view>); none for a model without fusion."""
+    fusion = getattr(model, "fusion", None)
+    if fusion is None:
+        return {}
+    weights = fusion.weights.detach().cpu().tolist()
+    return {f"w_{name}": float(w) for name, w in zip(view_names, weights, strict=True)}
+
+
+@dataclass
+class StepTerms:
+    """One step of K runs: every value has K entries."""
+
+    terms: dict[str, torch.Tensor]  # loss terms, "total" among them
+    stats: dict[str, torch.Tensor]
+    timed: dict[str, float] = field(default_factory=dict)
+
+
+class Alone:
+    """K = 1: the trainer's `step` on its own model."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.params = list(trainer.model.parameters())
+
+    def step(self, batch: list[torch.Tensor], device: torch.device) -> StepTerms:
+        outcome = self.trainer.step(batch[0].to(device))
+        return StepTerms(
+            {k: v.reshape(1) for k, v in outcome.terms.items()},
+            {
+                k: torch.as_tensor(v, dtype=torch.float64).reshape(1)
+                for k, v in outcome.stats.items()
+            },
+            dict(outcome.timed),
+        )
+
+    def clip(self, max_norm: float) -> None:
+        # mvc's Optimizer: clip the whole model's norm
+        torch.nn.utils.clip_grad_norm_(self.params, max_norm)
+
+    def freeze(self, stopped: torch.Tensor) -> None:
+        pass  # a run alone stops the loop
+
+    def load(self, run: int) -> None:
+        pass
+
+    def store(self, run: int) -> None:
+        pass
+
+
+class Stacked:
+    """K runs as one stacked model (torch.func.stack_module_state), the lead trainer's
+    `pack_step` vmapped over them; each run keeps its Adam moments and its clipping."""
+
+    def __init__(self, trainers: Sequence[Trainer], run_values: dict[str, torch.Tensor]) -> None:
+        from torch.func import stack_module_state
+
+        self.trainers = list(trainers)
+        params, buffers = stack_module_state([t.model for t in trainers])
+        self.state = {**params, **buffers}
+        self.named = params
+        self.params = list(params.values())
+        self.initial = {name: p.detach().clone() for name, p in params.items()}
+        self.run_values = run_values
+
+    def step(self, batch: list[torch.Tensor], device: torch.device) -> StepTerms:
+        idx = torch.stack(batch).to(device)
+        step = self.trainers[0].pack_step(self.state, idx, self.trainers, *self.run_values.values())
+        return StepTerms(step.terms, step.stats, dict(step.timed))
+
+    @torch.no_grad()
+    def clip(self, max_norm: float) -> None:
+        """torch.nn.utils.clip_grad_norm_ applied to each run's slice on its own."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return
+        runs = grads[0].shape[0]
+        norms = torch.stack([g.reshape(runs, -1).norm(dim=1) for g in grads]).norm(dim=0)
+        coefficient = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(_per_run(coefficient, g.shape))
+
+    @torch.no_grad()
+    def freeze(self, stopped: torch.Tensor) -> None:
+        """Runs that stopped keep their initial weights and get no gradient."""
+        for name, p in self.named.items():
+            mask = _per_run(stopped, p.shape)
+            if p.grad is not None:
+                p.grad.copy_(torch.where(mask, torch.zeros_like(p.grad), p.grad))
+            p.copy_(torch.where(mask, self.initial[name], p))
+
+    @torch.no_grad()
+    def load(self, run: int) -> None:
+        """Copy run `run`'s slice of the stacked state into its trainer's model."""
+        model = self.trainers[run].model
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+            tensor.copy_(self.state[name][run])
+
+    @torch.no_grad()
+    def store(self, run: int) -> None:
+        """Copy run `run`'s model into its slice of the stacked state."""
+        model = self.trainers[run].model
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+            self.state[name][run].copy_(tensor)
+
+
+def _per_run(values: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    return values.view(-1, *([1] * (len(shape) - 1)))
+
+
+def fit(
+    trainers: Sequence[Trainer],
+    seeds: Sequence[int],
+    views: list[torch.Tensor],
+    data: MultiViewData,
+    embeddings_at: Sequence[int],
+    device: torch.device,
+    name: str,
+    run_values: dict[str, torch.Tensor] | None = None,
+) -> list[Fitted]:
+    """Train the runs of `trainers` (one per seed; all of one method, variant and schedule)
+    for the lead trainer's `config.total_epochs`: alone when there is one, stacked otherwise
+    (`run_values`: the per-run values `pack_step` receives, e.g. α and β). `name` labels the
+    log lines."""
+    runs = len(trainers)
+    lead = trainers[0]
+    config = lead.config
+    epochs = config.total_epochs
+    stepper = Alone(lead) if runs == 1 else Stacked(trainers, run_values or {})
+    optimiser = torch.optim.Adam(stepper.params, lr=config.lr)
+    batch_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    histories: list[list[dict[str, Any]]] = [[] for _ in range(runs)]
+    embeddings: list[dict[str, np.ndarray]] = [{} for _ in range(runs)]
+    assignments: list[np.ndarray | None] = [None] * runs
+    ended_at: list[int | None] = [None] * runs
+    stop_reason: list[str | None] = [None] * runs
+    epoch_times: list[float] = []
+    timed: dict[str, list[float]] = {}
+    batches: list[torch.Tensor] = []
+
+    def evaluate_run(r: int, epoch: int) -> dict[str, float]:
+        stepper.load(r)
+        scores, assignments[r], representation = evaluate(trainers[r], views, data.labels)
+        if epoch in embeddings_at:
+            embeddings[r][f"epoch_{epoch}"] = representation
+        return scores
+
+    for r in range(runs):
+        scores = evaluate_run(r, 0)
+        histories[r].append(
+            {"epoch": 0, **scores, **fusion_weights(trainers[r].model, data.view_names)}
+        )
+    _log_epoch(name, 0, epochs, [h[-1] for h in histories], None)
+
+    for epoch in range(1, epochs + 1):
+        if all(e is not None for e in ended_at):
+            break
+        t_epoch = time.perf_counter()
+        factor = getattr(lead, "lr_factor", None)
+        if factor is not None:
+            for group in optimiser.param_groups:
+                group["lr"] = config.lr * factor(epoch)
+        for r, trainer in enumerate(trainers):
+            stepper.load(r)
+            trainer.before_epoch(epoch)
+            stepper.store(r)
+        plans = [t.batches(epoch, rng) for t, rng in zip(trainers, batch_rngs, strict=True)]
+        batches = plans[0]
+        sums: dict[str, torch.Tensor] = {}
+        stats: dict[str, torch.Tensor] = {}
+        for part in timed.values():
+            part.append(0.0)
+        for j in range(len(batches)):
+            try:
+                step = stepper.step([plan[j] for plan in plans], device)
+            except RunStopped as stop:  # a run alone: its trainer cannot go on
+                ended_at[0], stop_reason[0] = epoch, str(stop)
+                log.error("%s epoch %d: the run stops: %s", name, epoch, stop)
+                break
+            total = step.terms["total"]
+            for r, finite in enumerate(torch.isfinite(total).tolist()):
+                if not finite and ended_at[r] is None:
+                    ended_at[r] = epoch
+                    log.error(
+                        "%s (seed %d), epoch %d: loss is not finite; the run stops as diverged",
+                        name,
+                        seeds[r],
+                        epoch,
+                    )
+            stopped = torch.tensor([e is not None for e in ended_at], device=total.device)
+            if bool(stopped.all()):
+                break
+            optimiser.zero_grad(set_to_none=True)
+            torch.where(stopped, torch.zeros_like(total), total).sum().backward()
+            if bool(stopped.any()):
+                stepper.freeze(stopped)
+            if config.grad_clip is not None:
+                stepper.clip(config.grad_clip)
+            optimiser.step()
+            if bool(stopped.any()):
+                stepper.freeze(stopped)
+            # summed in float64, as Python floats were before packs existed
+            for term, value in step.terms.items():
+                sums[term] = sums.get(term, 0) + value.detach().double()
+            for stat, value in step.stats.items():
+                stats[stat] = stats.get(stat, 0) + value.detach().double()
+            for part, seconds in step.timed.items():
+                timed.setdefault(part, [0.0] * len(epoch_times) + [0.0])[-1] += seconds
+
+        sums_list = {k: v.tolist() for k, v in sums.items()}
+        stats_list = {k: v.tolist() for k, v in stats.items()}
+        rows = {}
+        for r in [r for r in range(runs) if ended_at[r] is None]:
+            stepper.load(r)
+            epoch_stats = trainers[r].after_epoch()
+            scores = evaluate_run(r, epoch)
+            rows[r] = history_row(
+                epoch,
+                {k: v[r] for k, v in sums_list.items()},
+                {k: v[r] for k, v in stats_list.items()},
+                len(batches),
+                scores,
+                trainers[r],
+                data,
+                epoch_stats,
+            )
+        epoch_times.append(time.perf_counter() - t_epoch)
+        for r, row in rows.items():
+            row["epoch_s"] = epoch_times[-1]
+            for part, seconds in timed.items():
+                row[f"{part}_s"] = seconds[-1]
+            histories[r].append(row)
+        _log_epoch(name, epoch, epochs, list(rows.values()), epoch_times[-1])
+
+    fitted = []
+    for r in range(runs):
+        completed = len(histories[r]) - 1
+        status = "done"
+        if stop_reason[r] is not None:
+            status = "stopped"
+        elif ended_at[r] is not None:
+            status = "diverged"
+        fitted.append(
+            Fitted(
+                history=pd.DataFrame(histories[r]),
+                status=status,
+                diverged_at=ended_at[r],
+                assignments=assignments[r],
+                embeddings=embeddings[r],
+                epoch_seconds=epoch_times[:completed],
+                timed_seconds={part: s[:completed] for part, s in timed.items()},
+                batches_per_epoch=len(batches) if completed else None,
+                stop_reason=stop_reason[r],
+            )
+        )
+    return fitted
+
+
+def history_row(
+    epoch: int,
+    sums: dict[str, float],
+    stats: dict[str, float],
+    n_batches: int,
+    scores: dict[str, float],
+    trainer: Trainer,
+    data: MultiViewData,
+    epoch_stats: dict[str, float],
+) -> dict[str, float]:
+    """One epoch's history row: loss terms and step statistics averaged over its batches, the
+    evaluation's scores, the fusion weights and the method's end-of-epoch statistics."""
+    n = max(n_batches, 1)
+    return {
+        "epoch": epoch,
+        **{k: v / n for k, v in sums.items()},
+        **scores,
+        **fusion_weights(trainer.model, data.view_names),
+        **{k: v / n for k, v in stats.items()},
+        **epoch_stats,
+    }
+
+
+def _log_epoch(
+    name: str, epoch: int, epochs: int, rows: list[dict[str, Any]], seconds: float | None
+) -> None:
+    if not rows:
+        return
+    if len(rows) == 1:
+        row = rows[0]
+        if seconds is None:
+            log.info(
+                "%s epoch 0/%d (untrained): ACC %.1f NMI %.1f", name, epochs, row["ACC"], row["NMI"]
+            )
+            return
+        log.info(
+            "%s epoch %d/%d: loss %.4f ACC %.1f NMI %.1f ECE %.1f (%.2f s)",
+            name,
+            epoch,
+            epochs,
+            row.get("total", float("nan")),
+            row["ACC"],
+            row["NMI"],
+            row["ECE"],
+            seconds,
+        )
+        return
+    acc = [row["ACC"] for row in rows]
+    log.info(
+        "%s: pack of %d runs training, epoch %d/%d: ACC min %.1f median %.1f max %.1f%s",
+        name,
+        len(rows),
+        epoch,
+        epochs,
+        min(acc),
+        float(np.median(acc)),
+        max(acc),
+        "" if seconds is None else f" ({seconds:.2f} s)",
+    )

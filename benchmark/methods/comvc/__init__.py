@@ -1,0 +1,13 @@
+"""CoMVC: contrastive multi-view clustering (Trosten et al., CVPR 2021; spec/SiMVC-CoMVC.md)."""
+
+from benchmark.methods import DeepMethod
+
+METHOD = DeepMethod(
+    name="CoMVC",
+    section="comvc",
+    config="CoMVCConfig",
+    trainer="CoMVCTrainer",
+    role="compared",
+    order=11,
+    description="Trosten et al., CVPR 2021 (DanielTrosten/mvc), a compared method of both papers",
+)

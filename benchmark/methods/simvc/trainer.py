@@ -1,0 +1,105 @@
+"""SiMVC's part of the training loop (spec/SiMVC-CoMVC.md "Training"): shuffled full batches,
+the DDC loss on the fused assignments, the learning-rate schedule and the fused prediction."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+
+from benchmark.data.load import MultiViewData
+from benchmark.methods.simvc.config import VARIANTS, MVCTerms, SiMVCConfig, variant_terms
+from benchmark.methods.simvc.losses import simvc_terms
+from benchmark.methods.simvc.model import SiMVC, SiMVCOutput
+from benchmark.trainers import EVAL_CHUNK, StepOutcome
+
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """mvc's DataLoader(shuffle=True, drop_last=True): a permutation of 0…n−1 drawn from
+    `generator`, cut into full batches of `batch_size`, the remainder dropped. When n <
+    batch_size that would leave no batch at all; the suite then trains on one batch of all n
+    samples (shuffled), so that small datasets still train."""
+    perm = torch.randperm(n, generator=generator)
+    if n < batch_size:
+        return [perm]
+    n_full = n // batch_size
+    return list(perm[: n_full * batch_size].split(batch_size))
+
+
+class SiMVCTrainer:
+    """SiMVC: L = DDC1 + DDC2 + DDC3 on the fused DDC output, one Adam (the loop's)."""
+
+    variants: dict[str, MVCTerms] = VARIANTS
+
+    def __init__(
+        self,
+        data: MultiViewData,
+        views: list[torch.Tensor],
+        variant: str,
+        seed: int,
+        config: SiMVCConfig,
+        device: torch.device,
+    ) -> None:
+        self.terms = variant_terms(variant, self.variants)  # draws nothing
+        self.model = self.build_model([v.shape[1] for v in views], data.n_clusters, config)
+        self.model = self.model.to(device)
+        self.config, self.variant, self.views, self.seed = config, variant, views, seed
+        self.device = device
+        self.n_samples = views[0].shape[0]
+        self.n_clusters = data.n_clusters
+        self.epoch: int | None = None
+
+    def build_model(self, input_dims: Sequence[int], n_clusters: int, config: SiMVCConfig):
+        return SiMVC(input_dims, n_clusters, config)
+
+    # ------------------------------------------------------------------ schedule
+    def lr_factor(self, epoch: int) -> float:
+        """The factor of `lr` in 1-based `epoch` under `lr_step` (StepLR stepping once per
+        epoch): gamma^⌊(epoch − 1)/step_size⌋, else 1. The loop sets lr · factor."""
+        return self.config.lr_factor(epoch)
+
+    def batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """Shuffled full batches of `batch_size` from `generator` (see `epoch_batches`)."""
+        return epoch_batches(self.n_samples, self.config.batch_size, generator)
+
+    def before_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def after_epoch(self) -> dict[str, float]:
+        """The epoch's learning-rate factor, when a schedule is set."""
+        if self.config.lr_step is None or self.epoch is None:
+            return {}
+        return {"lr_factor": self.lr_factor(self.epoch)}
+
+    # ------------------------------------------------------------------ steps
+    def forward(self, idx: torch.Tensor) -> SiMVCOutput:
+        return self.model([v[idx] for v in self.views])
+
+    def ddc(self, out: SiMVCOutput) -> dict[str, torch.Tensor]:
+        """ddc1, ddc2, ddc3 and their sum `total`."""
+        return simvc_terms(out.assignments, out.hidden, self.config.rel_sigma, self.config.ddc2)
+
+    def step(self, idx: torch.Tensor) -> StepOutcome:
+        return StepOutcome(self.ddc(self.forward(idx)))
+
+    # ------------------------------------------------------------------ evaluation
+    def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(A, z): the fused DDC output (soft assignments, argmax = prediction) and the fused
+        representation of every sample, in chunks of EVAL_CHUNK (eval mode: the loop's)."""
+        return self.model.predict(views, EVAL_CHUNK)
+
+    @staticmethod
+    def config_params(config: SiMVCConfig) -> dict[str, Any]:
+        """The record's hyper-parameters of a run with `config` (tuples as lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+        }
+
+    def params(self) -> dict[str, Any]:
+        return self.config_params(self.config)
+
+    def diagnostics(self, history: pd.DataFrame) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,129 @@
+"""Settings of deep methods, composed from key groups (torch-free).
+
+Every deep method's config class is a frozen dataclass built from `TrainingSettings` (the keys
+every method has: batch size, learning rate, initialisation, gradient clipping) and the key
+groups it uses: `Epochs` (one schedule of `epochs`), `IBSettings` (α, β and the variational
+encoder of GIB and CLIB), and the method's own keys in its folder's `config.py`. Fields typed
+as a Literal are checked on construction; `from_dict` turns a config section into the class.
+The Snakefile's checks and the CLI read these classes without loading torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+Init = Literal["torch_default", "he"]
+SigmaParam = Literal["softplus_offset", "exp_logvar"]
+KlReduction = Literal["mean", "sum"]
+FeatureMiInput = Literal["normalised", "softmax"]
+
+
+def literal_choices(cls: type) -> dict[str, tuple[Any, ...]]:
+    """The allowed values of every field of dataclass `cls` typed as a Literal."""
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: typing.get_args(hints[f.name])
+        for f in dataclasses.fields(cls)
+        if typing.get_origin(hints[f.name]) is Literal
+    }
+
+
+def _tuple_fields(cls: type) -> set[str]:
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name
+        for f in dataclasses.fields(cls)
+        if typing.get_origin(hints[f.name]) is tuple or hints[f.name] is tuple
+    }
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Keys every deep method has: Adam at `lr` (no weight decay) over batches of
+    `batch_size`; `init` of the linear layers (`he`: He normal, DanielTrosten/mvc;
+    `torch_default`); `grad_clip` the whole model's gradient norm (null: none)."""
+
+    batch_size: int = 256
+    lr: float = 1e-4
+    init: Init = "he"
+    grad_clip: float | None = 5.0
+
+    def __post_init__(self) -> None:
+        for name, choices in literal_choices(type(self)).items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise ValueError(
+                    f"{name} = {value!r}: expected one of {', '.join(map(repr, choices))}"
+                )
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip = {self.grad_clip!r}: a positive number, or null for none")
+        self.check()
+
+    def check(self) -> None:
+        """Method-specific checks (ValueError naming the key); none by default."""
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs the training loop runs (all stages)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how many epochs it runs")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Self:
+        """From a config section (lists where the dataclass has tuples)."""
+        values = dict(values)
+        for name in _tuple_fields(cls) & set(values):
+            values[name] = tuple(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """One schedule of `epochs` epochs."""
+
+    epochs: int = 100
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs
+
+
+@dataclass(frozen=True)
+class IBSettings:
+    """α, β and the variational encoders of the information-bottleneck methods (GIB, CLIB):
+    MLP encoders d → encoder_hidden → latent_dim, heads latent_dim → head_hidden → k.
+
+    Revised keys (spec "Revised" lines; the first reading is config/resolutions/first-reading.yaml):
+    `sigma_param` / `sigma_offset` (σ of the variational encoder), `kl_reduction` (of the VIB
+    KL), `feature_mi_input` (feature-level Proposition-1 MI)."""
+
+    alpha: float = 0.5
+    beta: float = 0.5
+    encoder_hidden: tuple[int, ...] = (512, 512)
+    latent_dim: int = 256
+    head_hidden: int = 100
+    variational: bool = True
+    sigma_param: SigmaParam = "softplus_offset"
+    sigma_offset: float = 5.0
+    kl_reduction: KlReduction = "mean"
+    feature_mi_input: FeatureMiInput = "normalised"
+    mi_eps: float = 1e-9
+    min_batch_factor: int = 2  # a last batch < factor·k samples joins the previous one
+
+    def check(self) -> None:
+        if not math.isfinite(self.sigma_offset):
+            raise ValueError(f"sigma_offset = {self.sigma_offset!r}: must be a finite number")
+
+
+@dataclass(frozen=True)
+class BallSettings:
+    """Granular-ball hyper-parameters (config keys `gib.balls.*`; defaults: GIB §3.1)."""
+
+    theta: float = 0.9
+    n_th: float = 1.0
+    min_ball_size: int = 2
+    max_split_rounds: int = 10
+    kmeans_iters: int = 20

@@ -1,0 +1,295 @@
+"""The house for many methods: method folders found by the catalogue, settings composed from key
+groups, run paths of methods without α and β, one training loop (a stopped run, a pack of a
+method without a stacked step), the views' scaling a method asks for, and the reproduced
+"Ours vs Best Compared" claims."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from benchmark import catalogue, records
+from benchmark.aggregate import aggregate
+from benchmark.claims import claims, verdict
+from benchmark.cli import main
+from benchmark.data.load import load_hdf5
+from benchmark.run_paths import parse_run_path, setting_dir, setting_of, setting_values
+from benchmark.trainers import RunStopped
+from tests.conftest import write_dataset
+
+COMPARED = ["SiMVC", "CoMVC", "MFLVC"]
+
+
+@pytest.fixture(scope="module")
+def blobs_file(tmp_path_factory):
+    x, y = make_blobs(n_samples=120, centers=3, n_features=6, random_state=3)
+    folder = tmp_path_factory.mktemp("blobs")
+    return write_dataset(folder / "blobs.h5", "blobs", [x[:, :3], x[:, 3:]], y)
+
+
+def test_the_catalogue_finds_every_method_folder():
+    assert catalogue.deep_methods() == ["GIB", "CLIB", *COMPARED]
+    assert catalogue.paper_methods() == ["GIB", "CLIB"]
+    assert catalogue.compared_methods() == COMPARED
+    assert catalogue.setting_methods() == ["GIB", "CLIB"]
+    for method in COMPARED:
+        assert catalogue.path_keys(method) == ()
+        assert "alpha" not in catalogue.hyper_parameters(method), method
+    assert catalogue.hyper_parameters("GIB")[:4] == ("batch_size", "lr", "init", "grad_clip")
+
+
+def test_settings_are_composed_not_inherited_from_the_ib_methods():
+    from benchmark.methods.mflvc.config import MFLVCConfig
+    from benchmark.methods.simvc.config import SiMVCConfig
+    from benchmark.settings import IBSettings, TrainingSettings
+
+    for config in (SiMVCConfig, MFLVCConfig):
+        assert issubclass(config, TrainingSettings) and not issubclass(config, IBSettings)
+    assert MFLVCConfig().total_epochs == 300 and SiMVCConfig().total_epochs == 100
+    assert catalogue.total_epochs("MFLVC", {"mse_epochs": 2, "con_epochs": 1}) == 53
+
+
+def test_run_paths_of_a_method_without_alpha_and_beta(tmp_path):
+    assert setting_dir() == "default" and setting_values("default") == {}
+    assert setting_of({"alpha": 0.5, "beta": 1.0}, ("alpha", "beta")) == "a0.5_b1"
+    assert setting_of({"epochs": 3}, ()) == "default"
+    with pytest.raises(ValueError, match="not a run setting"):
+        setting_values("a0.5")
+    root = tmp_path / "runs"
+    found = parse_run_path(root / "SiMVC/mfeat/SiMVC/default/seed2.json", root)
+    assert (found.method, found.seed, found.alpha, found.deep) == ("SiMVC", 2, None, True)
+    point = parse_run_path(
+        root / "MFLVC/mfeat/MFLVC/default/finetune_ce=log_probs/seed0.json", root
+    )
+    assert (point.key, point.value, point.alpha) == ("finetune_ce", "log_probs", None)
+    assert parse_run_path(root / "SiMVC/mfeat/SiMVC/Default/seed0.json", root) is None
+
+
+def test_alpha_for_a_method_without_it_is_refused(tmp_path, blobs_file, capsys):
+    out = tmp_path / "SiMVC/blobs/SiMVC/default/seed0.json"
+    args = ["train", "--method", "SiMVC", "--variant", "SiMVC", "--data", str(blobs_file)]
+    assert main([*args, "--seed", "0", "--alpha", "0.3", "--out", str(out)]) == 2
+    assert "--alpha: SiMVC has no hyper-parameter 'alpha'" in capsys.readouterr().err
+    assert main([*args, "--seed", "0", "--epochs", "2", "--out", str(out)]) == 0
+    assert not (tmp_path / "x").exists()
+    mflvc = [*args[:2], "MFLVC", "--variant", "MFLVC", *args[5:]]
+    assert main([*mflvc, "--seed", "0", "--epochs", "2", "--out", str(tmp_path / "m.json")]) == 2
+    assert "MFLVC has no hyper-parameter 'epochs'" in capsys.readouterr().err
+
+
+def test_a_method_scales_its_views_as_its_spec_says(tmp_path, blobs_file):
+    """SiMVC's `preprocess: none` (mvc) wins over the suite-wide minmax, and is recorded."""
+    out = tmp_path / "SiMVC/blobs/SiMVC/default/seed0.json"
+    args = ["train", "--method", "SiMVC", "--variant", "SiMVC", "--data", str(blobs_file)]
+    assert (
+        main([*args, "--seed", "0", "--epochs", "1", "--scaling", "minmax", "--out", str(out)]) == 0
+    )
+    assert records.read(out)["params"]["scaling"] == "none"
+    assert main([*args, "--seed", "0", "--epochs", "1", "--set", "preprocess=minmax_global",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert records.read(out)["params"]["scaling"] == "minmax_global"
+
+
+def test_a_run_its_method_stops_is_recorded_as_stopped_with_its_last_evaluation(
+    tmp_path, blobs_file, monkeypatch
+):
+    from benchmark.methods.simvc.trainer import SiMVCTrainer
+    from benchmark.train import train
+
+    original = SiMVCTrainer.step
+    calls = {"n": 0}
+
+    def stopping(self, idx):
+        calls["n"] += 1
+        if calls["n"] > 1:  # the first batch of epoch 2 (one batch per epoch)
+            raise RunStopped("no negatives in this batch")
+        return original(self, idx)
+
+    monkeypatch.setattr(SiMVCTrainer, "step", stopping)
+    config = catalogue.config_class("SiMVC")(epochs=4, batch_size=120)
+    run = train("SiMVC", load_hdf5(blobs_file), "SiMVC", 0, config, torch.device("cpu"), (0,))
+    record = run.record
+    assert record["status"] == "stopped"
+    assert record["error"] == "stopped in epoch 2: no negatives in this batch"
+    assert list(run.history["epoch"]) == [0, 1]
+    assert record["metrics"]["ACC"] == pytest.approx(run.history["ACC"].iloc[-1])
+    out = tmp_path / "runs/SiMVC/blobs/SiMVC/default/seed0.json"
+    records.write_run(out, record, run.history, run.embeddings)
+    assert records.read(out)["status"] == "stopped"  # valid against the record schema
+    summary = aggregate([out], tmp_path / "runs.csv", tmp_path / "summary.csv")
+    acc = summary[summary["metric"] == "ACC"].iloc[0]
+    assert (acc["n"], acc["n_stopped"]) == (1, 1) and acc["mean"] == pytest.approx(
+        record["metrics"]["ACC"]
+    )
+
+
+def test_a_pack_of_a_method_without_a_stacked_step_trains_its_runs_one_by_one(blobs_file):
+    from benchmark.pack import Member, train_pack
+    from benchmark.train import train
+
+    data = load_hdf5(blobs_file)
+    config = catalogue.config_class("CoMVC")(epochs=2, batch_size=40)
+    packed = train_pack("CoMVC", data, "CoMVC", [Member(1), Member(0)], config, torch.device("cpu"))
+    alone = train("CoMVC", data, "CoMVC", 0, config, torch.device("cpu"), (0, 5, 100))
+    timing = ["epoch_s"]
+    pd.testing.assert_frame_equal(
+        packed[1].history.drop(columns=timing), alone.history.drop(columns=timing)
+    )
+    assert packed[0].record["seed"] == 1
+
+
+def test_one_training_loop_serves_every_method():
+    """train.py and pack.py hold no loop of their own, and the loop names no method."""
+    from pathlib import Path
+
+    import benchmark
+
+    root = Path(benchmark.__file__).parent
+    loop = (root / "loop.py").read_text()
+    for name in catalogue.deep_methods():
+        assert name not in loop, name
+    for module in ("train.py", "pack.py"):
+        text = (root / module).read_text()
+        assert "optimiser.step()" not in text and "backward()" not in text, module
+
+
+# ------------------------------------------------------------------------------ the claims
+def _long(rows):
+    return pd.DataFrame(
+        rows,
+        columns=["paper", "paper_table", "dataset", "label", "method", "metric", "published",
+                 "mean", "std", "n"],
+    )  # fmt: skip
+
+
+def test_verdicts_follow_the_spread():
+    assert verdict(3.0, 1.0) == "holds"
+    assert verdict(-3.0, 1.0) == "does not hold"
+    assert verdict(0.5, 1.0) == "undecided"
+    assert verdict(3.0, math.nan) == "undecided"  # one seed: no spread to judge by
+
+
+def test_ours_vs_best_compared_published_and_reproduced():
+    published = pd.DataFrame(
+        [
+            ("GIB", "table1", "Caltech-2V", "GIB", "ACC", 65.0),
+            ("GIB", "table1", "Caltech-2V", "MFLVC", "ACC", 60.6),
+            ("GIB", "table1", "Caltech-2V", "DIVIDE", "ACC", 62.0),
+            ("CLIB", "results", "Caltech-2V", "CLIB", "ECE", 10.0),
+            ("CLIB", "results", "Caltech-2V", "SiMVC", "ECE", 30.2),
+        ],
+        columns=["paper", "table", "dataset", "method", "metric", "value"],
+    )
+    long = _long(
+        [
+            ("GIB", "table1", "Caltech-2V", "GIB", "GIB", "ACC", 65.0, 50.0, 2.0, 3),
+            ("GIB", "table1", "Caltech-2V", "SiMVC", "SiMVC", "ACC", 50.8, 55.0, 1.0, 3),
+            ("GIB", "table1", "Caltech-2V", "MFLVC", "MFLVC", "ACC", 60.6, 58.0, 1.0, 3),
+            ("GIB", "table1", "Caltech-2V", "KM", "KM", "ACC", 40.0, 70.0, 1.0, 3),
+            ("CLIB", "results", "Caltech-2V", "CLIB", "CLIB", "ECE", 10.0, 12.0, 1.0, 3),
+            ("CLIB", "results", "Caltech-2V", "SiMVC", "SiMVC", "ECE", 30.2, 20.0, 2.0, 3),
+            ("", "", "mfeat", "GIB", "GIB", "ACC", math.nan, 80.0, 1.0, 3),
+            ("", "", "mfeat", "CoMVC", "CoMVC", "ACC", math.nan, 79.5, 1.0, 3),
+        ]
+    )
+    table = claims([long], published).set_index(["paper", "dataset", "metric"])
+    gib = table.loc[("GIB", "Caltech-2V", "ACC")]
+    # published: GIB − the best other method the paper prints (DIVIDE, 62.0)
+    assert (gib["published_best"], gib["published_difference"]) == ("DIVIDE", pytest.approx(3.0))
+    # reproduced: GIB − the best compared method of the suite (MFLVC 58; KM is a baseline)
+    assert gib["best_compared"] == "MFLVC" and gib["difference"] == pytest.approx(-8.0)
+    assert gib["spread"] == pytest.approx(math.sqrt(5)) and gib["verdict"] == "does not hold"
+    ece = table.loc[("CLIB", "Caltech-2V", "ECE")]  # lower is better: best − ours
+    assert ece["difference"] == pytest.approx(8.0) and ece["verdict"] == "holds"
+    assert ece["published_difference"] == pytest.approx(20.2)
+    extra = table.loc[("GIB", "mfeat", "ACC")]
+    assert extra["difference"] == pytest.approx(0.5) and extra["verdict"] == "undecided"
+
+
+def test_claims_cli_writes_the_csv_and_refuses_a_wrong_suffix(tmp_path, capsys):
+    long = _long(
+        [
+            ("GIB", "table1", "WVU", "GIB", "GIB", "NMI", 50.0, 40.0, 1.0, 2),
+            ("GIB", "table1", "WVU", "CoMVC", "CoMVC", "NMI", 44.4, 30.0, 1.0, 2),
+        ]
+    )
+    tables = tmp_path / "table1.csv"
+    long.to_csv(tables, index=False)
+    assert main(["claims", "--tables", str(tables), "--out", str(tmp_path / "c.txt")]) == 2
+    assert main(["claims", "--tables", str(tables), "--out", str(tmp_path / "claims.csv")]) == 0
+    written = pd.read_csv(tmp_path / "claims.csv")
+    assert list(written["verdict"]) == ["holds"] and written["difference"].iloc[0] == 10.0
+
+
+def test_every_compared_method_trains_from_the_command_line_and_learns(tmp_path, blobs_file):
+    """A few epochs on small blobs: the loss falls and more than one cluster is used."""
+    hparams = {
+        "SiMVC": {"epochs": 4, "batch_size": 40},
+        "CoMVC": {"epochs": 4, "batch_size": 40},
+        "MFLVC": {"mse_epochs": 3, "con_epochs": 3, "tune_epochs": 2, "batch_size": 16},
+    }
+    for method, values in hparams.items():
+        out = tmp_path / f"{method}/blobs/{method}/default/seed0.json"
+        args = ["train", "--method", method, "--variant", method, "--data", str(blobs_file)]
+        args += ["--seed", "0", "--hparams", json.dumps(values), "--out", str(out)]
+        assert main(args) == 0, method
+        record = records.read(out)
+        history = pd.read_csv(out.with_name("seed0.history.csv"))
+        trained = history[history["epoch"] > 0]
+        assert record["status"] == "done" and record["health"]["clusters_used"] > 1, method
+        first = trained["recon" if method == "MFLVC" else "total"].iloc[0]
+        last = trained["recon" if method == "MFLVC" else "total"].dropna().iloc[-1]
+        assert last < first, method
+        assert np.isfinite(record["metrics"]["ECE"]), method
+        assert dataclasses.is_dataclass(catalogue.config_class(method))
+
+
+def test_table1_shows_the_compared_rows_and_ours_vs_best_compared(tmp_path):
+    from benchmark.tables import TABLE1, load_published, render
+
+    rows = []
+    values = {"GIB": (70.0, 2.0), "SiMVC": (60.0, 1.0), "CoMVC": (65.0, 1.0), "MFLVC": (66.0, 1.0)}
+    for dataset in ("Caltech-2V", "mfeat"):
+        for method, (mean, std) in values.items():
+            for metric in ("ACC", "NMI", "ARI", "ECE"):
+                rows.append(
+                    {
+                        "method": method,
+                        "variant": method,
+                        "dataset": dataset,
+                        "metric": metric,
+                        "view_name": "",
+                        "n": 3,
+                        "n_runs": 3,
+                        "n_diverged": 0,
+                        "n_error": 0,
+                        "n_collapsed": 0,
+                        "mean": mean if metric != "ECE" else 10.0,
+                        "std": std,
+                        "label_selected": mean,
+                        "label_selected_seed": 0,
+                        "loss_selected": mean,
+                        "loss_selected_seed": 0,
+                        "p_alpha": 0.5 if method == "GIB" else math.nan,
+                        "p_beta": 0.5 if method == "GIB" else math.nan,
+                        "overrides": "",
+                    }
+                )
+    long = render(pd.DataFrame(rows), load_published(), TABLE1, tmp_path / "table1")
+    text = (tmp_path / "table1.md").read_text()
+    for method in COMPARED:
+        assert f"| Caltech-2V | {method} | " in text and f"| mfeat | {method} | " in text
+    # GIB 70 ± 2 against the best compared, MFLVC 66 ± 1: +4.0 ± 2.2, beyond the spread
+    assert "GIB vs best compared, reproduced | +4.0 ± 2.2 (vs MFLVC): holds" in text
+    assert "### Ours vs Best Compared (GIB paper, Table 1)" in text
+    assert "### GIB vs Best Compared (reproduced only)" in text
+    # each paper's own published value of the same method (Caltech-2V: SiMVC 50.8 vs 51.1)
+    simvc = long[(long["label"] == "SiMVC") & (long["metric"] == "ACC")]
+    assert sorted(simvc["published"].dropna()) == [50.8, 51.1]
