@@ -570,8 +570,10 @@ def legend(settings: Setting) -> str:
         "papers' protocol, which uses the labels. ‡ = the seed with the lowest final loss "
         "(label-free; k-means inertia for KM/AmKM, total training loss for GIB and CLIB; – where a "
         "method has none). KM and Ncuts use the best single view by mean ACC (named in "
-        "brackets); the CSV keeps every view. ECE (lower is better) is N/A for hard "
-        "assignments. Best value per dataset and column in bold, second underlined (the "
+        "brackets); the CSV keeps every view. The compared methods see the views as their "
+        "authors' code does (their `preprocess` key: SiMVC and CoMVC as stored, MFLVC min-max "
+        "per feature); the others as preprocessing.scaling says. ECE (lower is better) is N/A "
+        "for hard assignments. Best value per dataset and column in bold, second underlined (the "
         "reproduced column ranks the means, the paper column the published values)."
         + "".join(f" {m} runs at α = {a:g}, β = {b:g};" for m, (a, b) in settings.items())
     ).removesuffix(";") + ("." if settings else "")

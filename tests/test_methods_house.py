@@ -293,3 +293,26 @@ def test_table1_shows_the_compared_rows_and_ours_vs_best_compared(tmp_path):
     # each paper's own published value of the same method (Caltech-2V: SiMVC 50.8 vs 51.1)
     simvc = long[(long["label"] == "SiMVC") & (long["metric"] == "ACC")]
     assert sorted(simvc["published"].dropna()) == [50.8, 51.1]
+
+
+def test_a_summary_accepts_a_methods_own_scaling_but_not_a_mix_of_the_suites(tmp_path, blobs_file):
+    """SiMVC's `preprocess: none` beside minmax runs is its spec; two suite-wide scalings are
+    refused."""
+    from benchmark.errors import RecordError
+
+    runs = tmp_path / "runs"
+    common = ["--data", str(blobs_file), "--seed", "0", "--epochs", "1"]
+    simvc = runs / "SiMVC/blobs/SiMVC/default/seed0.json"
+    assert (
+        main(["train", "--method", "SiMVC", "--variant", "SiMVC", *common, "--out", str(simvc)])
+        == 0
+    )
+    km = runs / "AmKM/blobs/all/seed0.json"
+    args = ["baseline", "--method", "AmKM", "--variant", "all", "--data", str(blobs_file)]
+    assert main([*args, "--seed", "0", "--out", str(km)]) == 0
+    summary = aggregate([simvc, km], tmp_path / "runs.csv", tmp_path / "summary.csv")
+    assert set(summary["method"]) == {"SiMVC", "AmKM"}
+    raw = runs / "AmKM/blobs/all/seed1.json"
+    assert main([*args, "--seed", "1", "--scaling", "none", "--out", str(raw)]) == 0
+    with pytest.raises(RecordError, match="mix scalings"):
+        aggregate([simvc, km, raw], tmp_path / "runs.csv", tmp_path / "summary.csv")
