@@ -209,7 +209,8 @@ def claims_lines(table: pd.DataFrame, paper: str, paper_table: str, metrics: tup
         reproduced = [f"{ours} vs best compared, reproduced"] + [
             _reproduced_cell(by.get(m)) for m in metrics
         ]
-        lines.append("| " + " | ".join([dataset, *published]) + " |")
+        if any(cell != "–" for cell in published[1:]):  # a dataset of the paper's table
+            lines.append("| " + " | ".join([dataset, *published]) + " |")
         lines.append("| " + " | ".join([dataset, *reproduced]) + " |")
     return lines
 

@@ -290,6 +290,8 @@ def test_table1_shows_the_compared_rows_and_ours_vs_best_compared(tmp_path):
     assert "GIB vs best compared, reproduced | +4.0 ± 2.2 (vs MFLVC): holds" in text
     assert "### Ours vs Best Compared (GIB paper, Table 1)" in text
     assert "### GIB vs Best Compared (reproduced only)" in text
+    assert "| mfeat | GIB vs best compared, published" not in text  # no paper has mfeat
+    assert "| Caltech-2V | GIB vs best compared, published" in text
     # each paper's own published value of the same method (Caltech-2V: SiMVC 50.8 vs 51.1)
     simvc = long[(long["label"] == "SiMVC") & (long["metric"] == "ACC")]
     assert sorted(simvc["published"].dropna()) == [50.8, 51.1]
