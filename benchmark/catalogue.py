@@ -179,14 +179,20 @@ def hyper_parameters(method: str) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(config_class(method)))
 
 
-def total_epochs(method: str, section: Mapping[str, Any]) -> int:
-    """Epochs a run of `method` with config section `section` trains (all its stages)."""
+def for_variant(settings: Any, variant: str | None) -> Any:
+    """The settings a run of `variant` trains with (a method may change its schedule per
+    variant, e.g. MFLVC's no-finetune: no stage 3; CLIB's no-warmup)."""
+    if variant is None or not hasattr(settings, "for_variant"):
+        return settings
+    return settings.for_variant(variant)
+
+
+def total_epochs(method: str, section: Mapping[str, Any], variant: str | None = None) -> int:
+    """Epochs a run of `method` (its `variant`) with config section `section` trains (all its
+    stages)."""
     known = set(hyper_parameters(method))
-    return (
-        config_class(method)
-        .from_dict({k: v for k, v in section.items() if k in known})
-        .total_epochs
-    )
+    settings = config_class(method).from_dict({k: v for k, v in section.items() if k in known})
+    return for_variant(settings, variant).total_epochs
 
 
 def default(method: str, key: str) -> Any:

@@ -157,7 +157,7 @@ def extended_claim_rows(long: pd.DataFrame) -> pd.DataFrame:
     """The same cells on datasets the papers do not have (reproduced only): GIB's and
     CLIB's, from the rows without a paper."""
     compared = set(catalogue.compared_methods())
-    part = long[long["paper"] == ""] if not long.empty else long
+    part = long[long["paper"].fillna("") == ""] if not long.empty else long
     out = []
     for paper, (ours, _tables) in CLAIMS.items():
         for (dataset, metric), cell in part.groupby(["dataset", "metric"], sort=False):

@@ -385,7 +385,8 @@ def finished_runs(
             "dataset": data.name,
             "seed": seed,
             "params": {
-                **config_params(config),
+                # what the trainer records: the variant's settings (e.g. no-finetune)
+                **config_params(catalogue.for_variant(config, args.variant)),
                 "scaling": run_scaling(config, args.scaling),
                 "embeddings_at": list(embeddings_at),
                 "precision": args.precision,
@@ -419,13 +420,14 @@ def _prepare_deep_runs(args: argparse.Namespace, outs: Sequence[Path]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from benchmark import records
+    from benchmark import catalogue, records
     from benchmark.train import run_from_file
 
     [out] = check_run_outputs("train", args.data, [args.out])
     check_not_another_run("train", [out], args.method, args.variant, [args.seed])
     config, settings, overrides = _deep_run_settings(args, "train")
-    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.total_epochs))
+    epochs = catalogue.for_variant(config, args.variant).total_epochs
+    embeddings_at = settings.get("embeddings_at", default_embeddings_at(epochs))
     if finished_runs(args, [out], [args.seed], [config], overrides, embeddings_at) == [True]:
         return 0
     _prepare_deep_runs(args, [out])
@@ -496,7 +498,7 @@ def _per_run(values: list[float] | None, runs: int, option: str) -> list[float |
 
 
 def cmd_train_pack(args: argparse.Namespace) -> int:
-    from benchmark import records
+    from benchmark import catalogue, records
     from benchmark.pack import Member, check_members, pack_from_file
 
     runs = len(args.seeds)
@@ -525,7 +527,8 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MmcbenchError(f"train-pack: {exc}") from exc
     config = configs[0]
-    embeddings_at = settings.get("embeddings_at", default_embeddings_at(config.total_epochs))
+    epochs = catalogue.for_variant(config, args.variant).total_epochs
+    embeddings_at = settings.get("embeddings_at", default_embeddings_at(epochs))
     kept = finished_runs(args, outs, args.seeds, configs, overrides, embeddings_at)
     if all(kept):
         log.info("pack of %d runs: every run already finished, nothing to train", runs)
@@ -665,8 +668,14 @@ def cmd_claims(args: argparse.Namespace) -> int:
     if out.suffix != ".csv":
         raise MmcbenchError(f"claims: --out {out} must be a .csv file")
     needed = ("paper", "paper_table", "dataset", "label", "method", "metric", "published")
+    text = ("paper", "paper_table", "label", "method", "variant", "view_name")
     tables = [
-        read_csv(path, "rendered table CSV (mmcbench render)", (*needed, "mean", "std", "n"))
+        read_csv(
+            path,
+            "rendered table CSV (mmcbench render)",
+            (*needed, "mean", "std", "n"),
+            text_columns=text,
+        )
         for path in args.tables
     ]
     published = load_published(args.published)

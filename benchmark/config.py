@@ -372,14 +372,18 @@ def deep_problems(method: str, values: Mapping[str, Any], variants: Iterable[str
         )
     except (TypeError, ValueError) as exc:
         return [f"{section}: {exc}"]
-    epochs = settings.total_epochs
-    beyond = [e for e in values.get("embeddings_at", ()) if e > epochs]
-    if beyond:
-        schedule = f"{section}.epochs = {epochs}" if "epochs" in known else f"the {epochs} epochs"
+    for variant in list(variants) or [None]:
+        epochs = catalogue.for_variant(settings, variant).total_epochs
+        beyond = [e for e in values.get("embeddings_at", ()) if e > epochs]
+        if not beyond:
+            continue
+        if "epochs" in known:
+            schedule = f"{section}.epochs = {epochs}"
+        else:
+            schedule = f"the {epochs} epochs {method} {variant or method} trains"
         problems.append(
-            f"{section}.embeddings_at asks for epoch(s) {beyond}, beyond {schedule}"
-            f"{'' if 'epochs' in known else f' {method} trains'}: those embeddings would never "
-            f"be saved (use epochs 0…{epochs})"
+            f"{section}.embeddings_at asks for epoch(s) {beyond}, beyond {schedule}: those "
+            f"embeddings would never be saved (use epochs 0…{epochs})"
         )
     own = getattr(importlib.import_module(f"{entry.package}.config"), "config_problems", None)
     if own is not None:

@@ -157,7 +157,8 @@ def cost_lines(
     for (rule, method, dataset, variant), members in sorted(groups.items()):
         epochs = timing = None
         if rule in DEEP_RULES:
-            epochs = catalogue.total_epochs(method, config[catalogue.get(method).section])
+            section = config[catalogue.get(method).section]
+            epochs = catalogue.total_epochs(method, section, variant)
             timing = seconds_per_epoch(timings, method, variant, dataset, device)
         pending = sum(r.pending for r in members)
         lines.append(Line(rule, method, dataset, variant, len(members), pending, epochs, timing))

@@ -245,6 +245,8 @@ def fit(
             try:
                 step = stepper.step([plan[j] for plan in plans], device)
             except RunStopped as stop:  # a run alone: its trainer cannot go on
+                if runs > 1:  # a stacked step cannot say which run stopped
+                    raise
                 ended_at[0], stop_reason[0] = epoch, str(stop)
                 log.error("%s epoch %d: the run stops: %s", name, epoch, stop)
                 break
@@ -258,6 +260,8 @@ def fit(
                         seeds[r],
                         epoch,
                     )
+            for r, trainer in enumerate(trainers):
+                trainer.ended = ended_at[r] is not None  # a stacked step may skip its work
             stopped = torch.tensor([e is not None for e in ended_at], device=total.device)
             if bool(stopped.all()):
                 break

@@ -248,6 +248,18 @@ def identity_mismatch(record: dict[str, Any], expected: RunPath) -> str | None:
         differences.append("a deep run's record (it has α) at a baseline run's path")
     if expected.deep and expected.alpha is None and "alpha" in params:
         differences.append("a record with α at a path that spells none (…/default/…)")
+    from benchmark import catalogue  # torch-free
+
+    entry = catalogue.CATALOGUE.get(str(record.get("method")))
+    if entry is not None and entry.deep != expected.deep:
+        kind = "a deep method's" if entry.deep else "a baseline's"
+        differences.append(
+            f"{kind} record at a {'deep' if expected.deep else 'baseline'} run's path"
+        )
+    elif entry is not None and entry.deep and bool(entry.path_keys) != (expected.alpha is not None):
+        differences.append(
+            f"{entry.name}'s run path spells {'α and β' if entry.path_keys else 'no key (default)'}"
+        )
     if expected.alpha is not None:
         for name, want in (("alpha", expected.alpha), ("beta", expected.beta)):
             if not isinstance(params.get(name), int | float) or params[name] != want:

@@ -371,6 +371,7 @@ def comparison(
                     "n": cell["n"],
                     "n_runs": cell["n_runs"],
                     "n_failed": cell["n_error"] + cell["n_diverged"],
+                    "n_stopped": cell.get("n_stopped", 0),
                     "n_collapsed": cell.get("n_collapsed", 0),
                     "clusters_used_mean": cell.get("clusters_used_mean", math.nan),
                     "delta": delta,
@@ -415,6 +416,8 @@ def _mean_std(row: pd.Series) -> str:
         return f"not run (0/{int(row['n_runs'])} done)" if row["n_runs"] else "not run"
     std = "" if pd.isna(row["std"]) else f" ± {row['std']:.1f}"
     failed = f", {int(row['n_failed'])} failed" if row["n_failed"] else ""
+    stopped = row.get("n_stopped", 0)
+    failed += f", {int(stopped)} stopped" if pd.notna(stopped) and stopped else ""
     collapsed = row.get("n_collapsed", 0)
     collapsed = f", {int(collapsed)} collapsed" if pd.notna(collapsed) and collapsed else ""
     return f"{row['mean']:.1f}{std} ({int(row['n'])}{failed}{collapsed})"

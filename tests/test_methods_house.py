@@ -318,3 +318,47 @@ def test_a_summary_accepts_a_methods_own_scaling_but_not_a_mix_of_the_suites(tmp
     assert main([*args, "--seed", "1", "--scaling", "none", "--out", str(raw)]) == 0
     with pytest.raises(RecordError, match="mix scalings"):
         aggregate([simvc, km, raw], tmp_path / "runs.csv", tmp_path / "summary.csv")
+
+
+def test_claims_csv_keeps_the_rows_of_datasets_no_paper_has(tmp_path):
+    long = _long(
+        [
+            ("", "", "mfeat", "GIB", "GIB", "ACC", math.nan, 80.0, 1.0, 3),
+            ("", "", "mfeat", "CoMVC", "CoMVC", "ACC", math.nan, 70.0, 1.0, 3),
+        ]
+    )
+    tables = tmp_path / "table1.csv"
+    long.to_csv(tables, index=False)  # the empty paper column reads back as text, not NaN
+    assert main(["claims", "--tables", str(tables), "--out", str(tmp_path / "claims.csv")]) == 0
+    written = pd.read_csv(tmp_path / "claims.csv", keep_default_na=False)
+    assert list(written["dataset"]) == ["mfeat"] and list(written["verdict"]) == ["holds"]
+
+
+def test_a_record_at_the_wrong_kind_of_run_path_is_not_that_run():
+    from benchmark.run_paths import RunPath, identity_mismatch
+
+    simvc = {"method": "SiMVC", "dataset": "mfeat", "variant": "SiMVC", "seed": 0, "params": {}}
+    assert identity_mismatch(simvc, RunPath("SiMVC", "mfeat", "SiMVC", 0, deep=True)) is None
+    assert "baseline run's path" in identity_mismatch(simvc, RunPath("SiMVC", "mfeat", "SiMVC", 0))
+    km = {"method": "KM", "dataset": "mfeat", "variant": "view0", "seed": 0, "params": {}}
+    assert "deep run's path" in identity_mismatch(km, RunPath("KM", "mfeat", "view0", 0, deep=True))
+    gib = {"method": "GIB", "dataset": "mfeat", "variant": "GIB", "seed": 0, "params": {}}
+    assert "spells α and β" in identity_mismatch(gib, RunPath("GIB", "mfeat", "GIB", 0, deep=True))
+
+
+def test_a_variant_with_a_shorter_schedule_is_checked_and_kept_as_itself(tmp_path, blobs_file):
+    from benchmark.config import deep_problems
+
+    section = {"embeddings_at": [0, 300]}
+    assert deep_problems("MFLVC", section, ["MFLVC"]) == []
+    [problem] = deep_problems("MFLVC", section, ["no-finetune"])
+    assert "beyond the 250 epochs MFLVC no-finetune trains" in problem
+    assert catalogue.total_epochs("MFLVC", {}, "no-finetune") == 250
+    out = tmp_path / "MFLVC/blobs/no-finetune/default/seed0.json"
+    args = ["train", "--method", "MFLVC", "--variant", "no-finetune", "--data", str(blobs_file)]
+    args += ["--seed", "0", "--set", "mse_epochs=1", "--set", "con_epochs=1", "--out", str(out)]
+    assert main([*args, "--keep-finished"]) == 0
+    written = out.stat().st_mtime_ns
+    assert records.read(out)["params"]["tune_epochs"] == 0
+    assert main([*args, "--keep-finished"]) == 0  # the finished run is kept, not retrained
+    assert out.stat().st_mtime_ns == written

@@ -122,9 +122,9 @@ def deep_hparams(method):
     return shlex.quote(json.dumps(hparams, sort_keys=True))
 
 
-def section_epochs(method):
-    """Epochs a run of the method's config section trains (all stages)."""
-    return catalogue.total_epochs(method, deep_section(method))
+def section_epochs(method, variant=None):
+    """Epochs a run of the method's config section (its variant) trains (all stages)."""
+    return catalogue.total_epochs(method, deep_section(method), variant)
 
 
 def train_runtime(wildcards):
@@ -135,7 +135,7 @@ def train_runtime(wildcards):
         wildcards.method,
         wildcards.variant,
         wildcards.dataset,
-        section_epochs(wildcards.method),
+        section_epochs(wildcards.method, wildcards.variant),
     )
     return slurm_runtime(minutes)
 

@@ -102,7 +102,8 @@ class CLIBTrainer:
             run, sample, cluster = screened.nonzero(as_tuple=True)
             run, chosen, cluster = run.cpu(), idx[run, sample].cpu(), cluster.cpu()
             for r, trainer in enumerate(pack):
-                trainer.add_screened(chosen[run == r], cluster[run == r])
+                if not getattr(trainer, "ended", False):  # a stopped run keeps nothing
+                    trainer.add_screened(chosen[run == r], cluster[run == r])
         return step
 
     def add_screened(self, samples: torch.Tensor, clusters: torch.Tensor) -> None:
