@@ -26,7 +26,7 @@ from benchmark.errors import MmcbenchError
 # select runs (variants, grid) or say how a run executes (embeddings_at, device, threads).
 # Every other key of the section is a field of its config class (tests/test_config.py checks
 # it both ways, so that a new schema key cannot be left out of a run's --hparams).
-WORKFLOW_KEYS = ("variants", "grid", "embeddings_at", "device", "threads")
+WORKFLOW_KEYS = ("variants", "grid", "seeds", "embeddings_at", "device", "threads")
 
 
 @dataclass(frozen=True)

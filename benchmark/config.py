@@ -78,13 +78,37 @@ def method_sections() -> dict[str, dict[str, Any]]:
         entry = catalogue.get(name)
         path = Path(importlib.import_module(entry.package).__file__).parent / "schema.yaml"
         try:
-            sections[entry.section] = yaml.safe_load(path.read_text())
+            section = yaml.safe_load(path.read_text())
         except OSError as exc:
             raise ConfigError(
                 f"{path}: cannot read {name}'s config section ({exc.strerror}); a method folder "
                 'holds its schema.yaml (README "Add a method")'
             ) from exc
+        if isinstance(section, dict) and isinstance(section.get("properties"), dict):
+            section["properties"].setdefault("seeds", method_seeds_schema(name))
+        sections[entry.section] = section
     return sections
+
+
+def method_seeds_schema(method: str) -> dict[str, Any]:
+    """The `seeds` key every deep method's section has (the house adds it)."""
+    return {
+        "description": (
+            f"Seeds of {method}'s table runs (0…seeds−1); null = the top-level 'seeds'. Fewer "
+            "for a costly method: its table cells and claims then rest on fewer runs (n_runs in "
+            "summary.csv)."
+        ),
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "default": None,
+    }
+
+
+def method_seed_count(config: Mapping[str, Any], section: str) -> int:
+    """How many seeds a deep method's table runs have: its section's `seeds`, else the
+    top-level `seeds`."""
+    own = config[section].get("seeds")
+    return config["seeds"] if own is None else own
 
 
 @functools.cache
@@ -419,6 +443,13 @@ def check_consistency(
             f"figures.tsne_seed = {tsne_seed}: the t-SNE figure shows a run of the tables, "
             f"whose seeds are 0…{seeds - 1} (key 'seeds')"
         )
+    for name in catalogue.sections().values():
+        own = method_seed_count(config, name)
+        if config[name]["variants"] and tsne_seed < seeds and tsne_seed >= own:
+            problems.append(
+                f"figures.tsne_seed = {tsne_seed}: the t-SNE figure shows a run of the tables, "
+                f"and {name}'s are seeds 0…{own - 1} (key '{name}.seeds')"
+            )
     for method, name in catalogue.sections().items():
         section = config[name]
         variants = list(section["variants"])

@@ -92,7 +92,7 @@ def planned_runs(config: dict, grid: bool = True) -> set[tuple]:
             alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
         for dataset in config["datasets"]:
             for variant in section.get("variants", defaults.get(method, [])):
-                for seed in range(config["seeds"]):
+                for seed in range(section.get("seeds") or config["seeds"]):
                     runs.add((method, dataset, variant, alpha, beta, seed))
             points = section.get("grid", {})
             if not grid or not points.get("seeds"):
@@ -324,6 +324,43 @@ def test_packs_make_exactly_the_runs_of_one_run_per_process(repo, tmp_path, size
     assert counts["train_pack_point_0_0"] == len(planned_study(smoke))
 
 
+@pytest.mark.parametrize("size", [1, 2])
+def test_a_method_with_its_own_seeds_plans_only_those(repo, tmp_path, size):
+    """`<method>.seeds` below the top-level seeds: that method's table runs are seeds
+    0…seeds−1 (alone or packed), the other methods keep the top-level seeds."""
+    config = write_config(
+        tmp_path / "few.yaml",
+        base=repo / "config/smoke.yaml",
+        seeds=3,
+        clib={"seeds": 1, "grid": {"alphas": [0.5, 1.0], "betas": [0.5], "seeds": 1}},
+        train={"pack_size": size},
+    )
+    planned = planned_records(repo, tmp_path / "work", config)
+    table_seeds = {
+        method: {int(p.rsplit("seed", 1)[1][:-5]) for p in planned if f"/{method}/" in p}
+        for method in ("GIB", "CLIB")
+    }
+    smoke = yaml.safe_load(config.read_text())
+    assert table_seeds["CLIB"] == {0}  # its tables, grid and study: seed 0 only
+    assert table_seeds["GIB"] == {0, 1, 2}
+    assert len(planned) == len(planned_runs(smoke) | planned_study_defaults(smoke)) + len(
+        planned_study(smoke)
+    )
+
+
+def test_a_method_with_its_own_seeds_keeps_the_tsne_seed_among_them(repo, tmp_path):
+    config = write_config(
+        tmp_path / "tsne.yaml",
+        base=repo / "config/smoke.yaml",
+        seeds=3,
+        clib={"seeds": 1},
+        figures={"tsne_seed": 1},
+    )
+    result = snakemake(repo, tmp_path, "-n", "--configfile", str(config))
+    assert result.returncode != 0
+    assert "clib.seeds" in result.stdout + result.stderr
+
+
 def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path):
     config = write_config(
         tmp_path / "grid.yaml",
@@ -384,6 +421,7 @@ def test_default_config_is_the_paper_setting(repo, tmp_path):
             "key 'datasets[1]': unknown dataset 'NotADataset'",
         ),
         ({"datasets": ["mfeat"], "seeds": "five"}, "key 'seeds': 'five' is not of type 'integer'"),
+        ({"datasets": ["mfeat"], "mflvc": {"seeds": 0}}, "key 'mflvc.seeds': 0 is less than"),
     ],
 )
 def test_bad_config_stops_before_anything_runs(repo, tmp_path, content, fragment):

@@ -8,7 +8,7 @@ from snakemake.utils import Paramspace
 
 from benchmark import catalogue, run_paths
 from benchmark.data.registry import dataset_names, get_dataset, group_files
-from benchmark.config import grid_seeds
+from benchmark.config import grid_seeds, method_seed_count
 from benchmark.run_paths import number_text, setting_of, setting_values
 from benchmark.runtime import run_minutes, slurm_runtime
 from benchmark.study import RUN_KEYS, study_points
@@ -151,11 +151,15 @@ def pack_chunks(point=False):
     if point:
         counts = {config["resolution"]["seeds"]}
     else:
-        counts = {config["seeds"]} | {
-            deep_section(m)["grid"]["seeds"]
-            for m in DEEP_METHODS
-            if catalogue.path_keys(m)
-        }
+        counts = (
+            {config["seeds"]}
+            | {len(method_seeds(m)) for m in DEEP_METHODS}
+            | {
+                deep_section(m)["grid"]["seeds"]
+                for m in DEEP_METHODS
+                if catalogue.path_keys(m)
+            }
+        )
     counts.discard(0)
     if not counts:
         return []
@@ -255,8 +259,13 @@ def train_records(method=None):
         for m in methods
         for dataset in DATASETS
         for variant in deep_section(m)["variants"]
-        for seed in SEEDS
+        for seed in method_seeds(m)
     ]
+
+
+def method_seeds(method):
+    """Seeds of a deep method's table runs: its section's `seeds`, else the top-level one."""
+    return list(range(method_seed_count(config, DEEP_METHODS[method])))
 
 
 def grid_space(method):
@@ -391,7 +400,7 @@ def full_model_runs(method, dataset, suffix, seeds=None):
     """Files of the full model's table runs (default α, β) on a dataset, one per seed."""
     return [
         deep_run(method, dataset, method, default_setting(method), seed, suffix)
-        for seed in (SEEDS if seeds is None else seeds)
+        for seed in (method_seeds(method) if seeds is None else seeds)
     ]
 
 
