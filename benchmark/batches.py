@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -15,3 +17,17 @@ def batch_plan(
         last = batches.pop()
         batches[-1] = torch.cat([batches[-1], last])
     return batches
+
+
+class FlooredBatches:
+    """`batches()` of GIB's and CLIB's trainers: shuffled batches of `config.batch_size`; a
+    last batch under `config.min_batch_factor`·k joins the previous one (`batch_plan`). The
+    trainer has `config`, `n_samples` and `n_clusters`."""
+
+    config: Any
+    n_samples: int
+    n_clusters: int
+
+    def batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
+        floor = self.config.min_batch_factor * self.n_clusters
+        return batch_plan(self.n_samples, self.config.batch_size, floor, generator)

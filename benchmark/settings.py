@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 Init = Literal["torch_default", "he"]
 SigmaParam = Literal["softplus_offset", "exp_logvar"]
@@ -127,3 +128,13 @@ class BallSettings:
     min_ball_size: int = 2
     max_split_rounds: int = 10
     kmeans_iters: int = 20
+
+
+Terms = TypeVar("Terms")
+
+
+def variant_entry(method: str, variant: str, variants: Mapping[str, Terms]) -> Terms:
+    """A method's entry for `variant` in its VARIANTS; ValueError naming the known variants."""
+    if variant not in variants:
+        raise ValueError(f"unknown {method} variant {variant!r}; expected one of {list(variants)}")
+    return variants[variant]

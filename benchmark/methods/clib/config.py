@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.settings import Epochs, IBSettings, TrainingSettings
+from benchmark.settings import Epochs, IBSettings, TrainingSettings, variant_entry
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,7 @@ VARIANTS: dict[str, CLIBTerms] = {
 
 def variant_terms(variant: str) -> CLIBTerms:
     """The parts `variant` keeps; ValueError naming the known variants otherwise."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown CLIB variant {variant!r}; expected one of {list(VARIANTS)}")
-    return VARIANTS[variant]
+    return variant_entry("CLIB", variant, VARIANTS)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from benchmark.batches import batch_plan
+from benchmark.batches import FlooredBatches
 from benchmark.data.load import MultiViewData
 from benchmark.methods.clib.head_init import initialise_heads
 from benchmark.methods.clib.model import (
@@ -34,7 +34,7 @@ from benchmark.trainers import (
 )
 
 
-class CLIBTrainer:
+class CLIBTrainer(FlooredBatches):
     """CLIB or one of its ablations (spec/CLIB.md, ablation table)."""
 
     def __init__(
@@ -57,12 +57,6 @@ class CLIBTrainer:
         # ε of this run when it trains in a pack (alone, ε comes from torch's global generator)
         self.noise_rng = noise_generator(seed, device)
         self.n_samples, self.n_clusters = data.n_samples, data.n_clusters
-
-    def batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
-        """Shuffled batches of `batch_size`; a last batch under min_batch_factor·k joins the
-        previous one."""
-        floor = self.config.min_batch_factor * self.n_clusters
-        return batch_plan(self.n_samples, self.config.batch_size, floor, generator)
 
     def before_epoch(self, epoch: int) -> None:
         """Initialise the heads from k-means right before the first epoch after warm-up."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from benchmark.settings import BallSettings, Epochs, IBSettings, TrainingSettings
+from benchmark.settings import BallSettings, Epochs, IBSettings, TrainingSettings, variant_entry
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,7 @@ class GIBConfig(IBSettings, Epochs, TrainingSettings):
 
 def variant_terms(variant: str) -> GIBTerms:
     """The terms `variant` keeps; ValueError naming the known variants otherwise."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown GIB variant {variant!r}; expected one of {list(VARIANTS)}")
-    return VARIANTS[variant]
+    return variant_entry("GIB", variant, VARIANTS)
 
 
 def inert_reason(variant: str, key: str) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from benchmark.batches import batch_plan
+from benchmark.batches import FlooredBatches
 from benchmark.data.load import MultiViewData
 from benchmark.methods.gib.model import FUSED, GIB, GIBConfig, GIBOutput, gib_loss
 from benchmark.models.granular import Balls
@@ -56,7 +56,7 @@ def ball_summary(table: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[st
     return summary
 
 
-class GIBTrainer:
+class GIBTrainer(FlooredBatches):
     """GIB or one of its ablations (DDC, DDC+Balls, DDC+Samples)."""
 
     def __init__(
@@ -77,12 +77,6 @@ class GIBTrainer:
         self.noise_rng = noise_generator(seed, device)
         self.names = [f"v{i}" for i in range(len(views))] + [FUSED]
         self.n_samples, self.n_clusters = data.n_samples, data.n_clusters
-
-    def batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
-        """Shuffled batches of `batch_size`; a last batch under min_batch_factor·k joins the
-        previous one."""
-        floor = self.config.min_batch_factor * self.n_clusters
-        return batch_plan(self.n_samples, self.config.batch_size, floor, generator)
 
     def before_epoch(self, epoch: int) -> None:
         pass

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-from benchmark.settings import Init, TrainingSettings
+from benchmark.settings import Init, TrainingSettings, variant_entry
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,7 @@ VARIANTS: dict[str, MFLVCTerms] = {
 
 def variant_terms(variant: str) -> MFLVCTerms:
     """The parts `variant` keeps; ValueError naming the known variants otherwise."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown MFLVC variant {variant!r}; expected one of {list(VARIANTS)}")
-    return VARIANTS[variant]
+    return variant_entry("MFLVC", variant, VARIANTS)
 
 
 @dataclass(frozen=True)

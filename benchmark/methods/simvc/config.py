@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from benchmark.settings import Epochs, TrainingSettings
+from benchmark.settings import Epochs, TrainingSettings, variant_entry
 
 Encoder = Literal["mvc_mlp", "deepmvc_dense5"]
 Fusion = Literal["weighted_mean", "mean"]
@@ -30,9 +30,7 @@ VARIANTS: dict[str, MVCTerms] = {"SiMVC": MVCTerms(contrast=False)}
 
 def variant_terms(variant: str, variants: dict[str, MVCTerms] = VARIANTS) -> MVCTerms:
     """The terms `variant` keeps; ValueError naming the known variants otherwise."""
-    if variant not in variants:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {list(variants)}")
-    return variants[variant]
+    return variant_entry("SiMVC/CoMVC", variant, variants)
 
 
 def _whole(value: object, minimum: int) -> bool:
