@@ -443,15 +443,14 @@ def check_consistency(
             f"figures.tsne_seed = {tsne_seed}: the t-SNE figure shows a run of the tables, "
             f"whose seeds are 0…{seeds - 1} (key 'seeds')"
         )
-    for name in catalogue.sections().values():
+    for method, name in catalogue.sections().items():
+        section = config[name]
         own = method_seed_count(config, name)
-        if config[name]["variants"] and tsne_seed < seeds and tsne_seed >= own:
+        if section["variants"] and own <= tsne_seed < seeds:
             problems.append(
                 f"figures.tsne_seed = {tsne_seed}: the t-SNE figure shows a run of the tables, "
                 f"and {name}'s are seeds 0…{own - 1} (key '{name}.seeds')"
             )
-    for method, name in catalogue.sections().items():
-        section = config[name]
         variants = list(section["variants"])
         if grid_seeds(section) and method not in variants:
             variants.append(method)  # the grid trains the full model

@@ -153,7 +153,11 @@ def pack_chunks(point=False):
     else:
         counts = (
             {config["seeds"]}
-            | {len(method_seeds(m)) for m in DEEP_METHODS}
+            | {
+                len(method_seeds(m))
+                for m in DEEP_METHODS
+                if deep_section(m)["variants"]
+            }
             | {
                 deep_section(m)["grid"]["seeds"]
                 for m in DEEP_METHODS
