@@ -8,11 +8,14 @@ study point's change, `key=value`; empty for the configured setting), run health
 commit, device, host, wall time, peak memory from the Snakemake benchmark file when there is
 one) and the record's path.
 
-summary.csv: one row per (method, variant, dataset, metric, α, β, overrides) with the three
-summaries of protocol.md: the honest mean ± std over seeds (sample std, ddof = 1), the
-label-selected value (seed with the best final ACC: the papers' protocol, uses labels) and the
-label-free value (seed with the lowest final loss, where the method has one); and how many of
-the runs collapsed (`n_collapsed`, fewer than k − 1 clusters or NMI < 5).
+summary.csv: one row per (method, variant, dataset, metric, α, β, overrides) and `protocol`.
+The honest row (`final`) has the three summaries of protocol.md: the mean ± std over seeds
+(sample std, ddof = 1), the label-selected value (seed with the best final ACC, uses labels) and
+the label-free value (seed with the lowest final loss, where the method has one). A deep cell
+also has the row of its paper's selection protocol (`paper`, its `rule` named) and of the
+label-free protocol (`label_free`), from the runs' histories (`benchmark.protocols`); every row
+names its chosen `seeds` and `epochs`. And how many of the runs collapsed
+(`n_collapsed`, fewer than k − 1 clusters or NMI < 5).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import pandas as pd
 from benchmark import atomic, records, run_paths
 from benchmark.errors import RecordError
 from benchmark.health import record_health
+from benchmark.protocol_rows import protocol_rows, spelled
+from benchmark.protocols import PROTOCOLS
 from benchmark.run_paths import point_dir
 
 log = logging.getLogger(__name__)
@@ -208,9 +213,11 @@ def _select(done: pd.DataFrame, by: str, best: str) -> tuple[Any, Any]:
     return int(chosen["seed"]), chosen.name
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, variant, dataset, metric, α, β, overrides): honest and selected
-    summaries, and the runs' health."""
+def summarise(runs: pd.DataFrame, with_protocols: bool = False) -> pd.DataFrame:
+    """One row per (method, variant, dataset, metric, α, β, overrides) and protocol: the honest
+    row (`final`: mean ± std over seeds, the best-final-ACC and lowest-final-loss seeds) and,
+    for the deep methods and `with_protocols`, the rows of their paper's protocol and of the
+    label-free protocol with the chosen seeds and epochs (`benchmark.protocols`)."""
     if runs.empty:
         return pd.DataFrame()
     setting = [c for c in SETTING if c in runs.columns] + [POINT]
@@ -234,6 +241,9 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 **dict(zip(CELL + setting, key, strict=True)),
+                "protocol": "final",
+                "rule": "final",
+                "seeds": spelled(tuple(sorted(int(s) for s in done["seed"].unique()))),
                 "view_name": group["view_name"].iloc[0],
                 "n": int(values.size),
                 "n_runs": int(group["seed"].nunique()),
@@ -260,9 +270,31 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
             }
         )
     summary = pd.DataFrame(rows)
+    if with_protocols:
+        summary = _with_protocols(summary, runs, setting)
     for column in ("label_selected_seed", "loss_selected_seed"):
         summary[column] = summary[column].astype("Int64")
     return summary
+
+
+def _with_protocols(summary: pd.DataFrame, runs: pd.DataFrame, setting: list[str]) -> pd.DataFrame:
+    """The deep cells' rows of the other protocols after the honest ones, and the honest rows'
+    epochs (`benchmark.protocol_rows`)."""
+    selected = protocol_rows(runs, setting)
+    if selected.empty:
+        return summary.assign(epochs="", uses_labels=False, protocol_note="")
+    key = CELL + setting
+    final = selected[selected["protocol"] == "final"][[*key, "epochs", "protocol_note"]]
+    summary = summary.merge(final, on=key, how="left")
+    summary["epochs"] = summary["epochs"].fillna("")
+    summary["protocol_note"] = summary["protocol_note"].fillna("")
+    summary["uses_labels"] = False
+    others = selected[selected["protocol"] != "final"]
+    order = {p: i for i, p in enumerate(PROTOCOLS)}
+    both = pd.concat([summary, others], ignore_index=True)
+    both["_order"] = both["protocol"].map(order)
+    both = both.sort_values([*key, "_order"], kind="stable", na_position="first")
+    return both.drop(columns="_order").reset_index(drop=True)
 
 
 def check_one_scaling(runs: pd.DataFrame) -> None:
@@ -291,6 +323,7 @@ def aggregate(
     summary_csv: Path,
     runs_root: Path | None = None,
     bench_root: Path | None = None,
+    with_protocols: bool = True,
 ) -> pd.DataFrame:
     """Write runs.csv (unless None) and summary.csv atomically, only once every record has
     been read and checked (a failure leaves the previous files as they were); return the
@@ -302,7 +335,7 @@ def aggregate(
     if runs.empty:
         raise RecordError("no run records to aggregate")
     check_one_scaling(runs)
-    summary = summarise(runs)
+    summary = summarise(runs, with_protocols)
     with contextlib.ExitStack() as stack:  # both written, then both renamed
         if runs_csv is not None:
             runs.to_csv(stack.enter_context(atomic.atomic_path(runs_csv)), index=False)
@@ -328,4 +361,4 @@ def aggregate_grid(
     A grid cell summarises the grid's own seeds, so the cell at the default (α, β) averages the
     same number of seeds as every other cell, even though the tables' runs there have more.
     """
-    return aggregate(record_paths, None, grid_csv, runs_root, bench_root)
+    return aggregate(record_paths, None, grid_csv, runs_root, bench_root, with_protocols=False)

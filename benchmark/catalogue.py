@@ -44,6 +44,8 @@ class Method:
     path_keys: tuple[str, ...] = ()  # deep: hyper-parameters its run path spells (grid axes)
     role: str = "baseline"  # paper | compared | baseline
     package: str | None = None  # deep: its folder's package
+    paper_protocol: str = "final"  # deep: the selection rule of its paper (benchmark.protocols)
+    paper_seeds: tuple[tuple[str, int], ...] = ()  # deep: that rule's fixed seed per dataset
 
     @property
     def deep(self) -> bool:
@@ -71,7 +73,15 @@ def _deep_method(package: str, entry: methods.DeepMethod) -> Method:
         path_keys=entry.path_keys,
         role=entry.role,
         package=package,
+        paper_protocol=entry.paper_protocol,
+        paper_seeds=entry.paper_seeds,
     )
+
+
+def paper_seed(method: str, dataset: str) -> int | None:
+    """The fixed seed the paper protocol of `method` reports on `dataset` (None: none)."""
+    seeds = dict(get(method).paper_seeds)
+    return seeds.get(dataset, seeds.get("*"))
 
 
 CATALOGUE.update(

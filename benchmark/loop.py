@@ -4,8 +4,9 @@ The loop knows no method by name. Per epoch it asks each run's trainer for its b
 from the run's own seeded generator), lets it prepare the epoch, and per batch asks a
 *stepper* for the K runs' loss terms; it then does the optimiser's work (one Adam over all
 parameters, gradient clipping per run, a run whose loss turns non-finite stops as `diverged`
-and stays frozen), evaluates every live run on all samples and writes one history row per run
-with what the trainer returned: the mean of every loss term and step statistic over the
+and stays frozen), evaluates every live run on all samples (its scores, and its loss terms in eval
+mode as `eval_<term>` columns, `benchmark.trainers.evaluation_losses`) and writes one history
+row per run with what the trainer returned: the mean of every loss term and step statistic over the
 epoch's batches, the timed parts (`<part>_s`), the evaluation's scores and the trainer's
 end-of-epoch columns. A trainer that raises `RunStopped` ends its run as `stopped`.
 
@@ -29,7 +30,7 @@ import torch
 
 from benchmark.data.load import MultiViewData
 from benchmark.health import clusters_used
-from benchmark.trainers import RunStopped, Trainer
+from benchmark.trainers import RunStopped, Trainer, evaluation_losses
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,8 @@ def fit(
         scores, assignments[r], representation = evaluate(trainers[r], views, data.labels)
         if epoch in embeddings_at:
             embeddings[r][f"epoch_{epoch}"] = representation
+        if epoch > 0:  # the untrained model has no epoch (and no stage) to evaluate a loss of
+            scores.update(evaluation_losses(trainers[r], epoch, seeds[r]))
         return scores
 
     for r in range(runs):

@@ -145,7 +145,10 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     """summary.csv, with one clear error naming the file if it is missing or malformed."""
     from benchmark.csv_input import read_csv
 
-    return read_csv(path, "run summary (summary.csv of mmcbench aggregate)", SUMMARY_COLUMNS)
+    summary = read_csv(path, "run summary (summary.csv of mmcbench aggregate)", SUMMARY_COLUMNS)
+    if "protocol" in summary:  # the honest rows (benchmark.protocols: final)
+        summary = summary[summary["protocol"].fillna("final") == "final"].reset_index(drop=True)
+    return summary
 
 
 def load_published(path: str | Path | None = None) -> pd.DataFrame:

@@ -35,6 +35,52 @@ def encoder_statistics(
     return {k: float(v) for k, v in encoder_statistic_tensors(mu, logvar).items()}
 
 
+def view_statistic_tensors(
+    mu: list[torch.Tensor], logvar: list[torch.Tensor | None]
+) -> dict[str, torch.Tensor]:
+    """Per view v: the mean σ of its variational encoder's units (`sigma_v<v>`) and the mean
+    |μ| (`mu_abs_v<v>`) over the samples given (none without variational encoders)."""
+    out: dict[str, torch.Tensor] = {}
+    for v, (m, lv) in enumerate(zip(mu, logvar, strict=True)):
+        if lv is None:
+            continue
+        out[f"sigma_v{v}"] = (0.5 * lv).exp().mean()
+        out[f"mu_abs_v{v}"] = m.abs().mean()
+    return out
+
+
+EVAL_PREFIX = "eval_"
+
+
+@torch.no_grad()
+def evaluation_losses(trainer: Any, epoch: int, seed: int) -> dict[str, float]:
+    """The trainer's loss terms and statistics on the whole data set in eval mode, as history
+    columns `eval_<name>`: the mean over the batches of the method's own batch plan for
+    `epoch`, drawn from a generator seeded with the run's `seed` (the same batches at every
+    evaluation, and no draw from any generator training uses), of `trainer.eval_step(idx)`.
+    None for a trainer without `eval_step`.
+
+    This is what mvc's checkpoint selection reads (spec/SiMVC-CoMVC.md "Evaluation and
+    selection": the eval losses on the whole data set, model in eval mode, full batches only).
+    mvc reshuffles its eval batches at every evaluation; here they are one fixed shuffle per
+    run, so that an epoch's eval loss moves only with the model."""
+    eval_step = getattr(trainer, "eval_step", None)
+    if eval_step is None:
+        return {}
+    batches = trainer.batches(epoch, torch.Generator().manual_seed(seed))
+    sums: dict[str, float] = {}
+    trainer.model.eval()
+    try:
+        for idx in batches:
+            outcome = eval_step(idx)
+            for name, value in {**outcome.terms, **outcome.stats}.items():
+                sums[name] = sums.get(name, 0.0) + float(value)
+    finally:
+        trainer.model.train()
+    n = max(len(batches), 1)
+    return {f"{EVAL_PREFIX}{name}": total / n for name, total in sums.items()}
+
+
 class RunStopped(Exception):
     """Raised by a trainer's step when its run cannot go on (e.g. CoMVC's negative sampling with
     one predicted cluster under `neg_sampling_empty: stop_run`). The loop ends the run, keeps
@@ -64,6 +110,11 @@ class Trainer(Protocol):
     def step(self, idx: torch.Tensor) -> StepOutcome: ...
 
     def after_epoch(self) -> dict[str, float]: ...
+
+    # Optional: `eval_step(idx) -> StepOutcome`, the step's loss terms (and statistics) in
+    # eval mode, drawing from no generator training uses and keeping no state; the loop
+    # records them per epoch as `eval_<name>` (`evaluation_losses`), which the label-free
+    # selection protocols read.
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Soft assignments and a representation of every sample (eval mode)."""

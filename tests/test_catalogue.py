@@ -188,7 +188,12 @@ def test_a_new_method_folder_trains_and_aggregates_from_the_command_line(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     summary = pd.read_csv(summary_csv)
     acc = summary[(summary["method"] == "Toy") & (summary["metric"] == "ACC")]
-    assert len(acc) == 1 and acc["n"].iloc[0] == 2
+    acc = acc.set_index("protocol")
+    assert list(acc.index) == ["final", "paper", "label_free"] and acc.loc["final", "n"] == 2
+    assert acc.loc["paper", "rule"] == "final"  # a folder that names no paper protocol
+    # no eval_step: no eval-mode losses, so no label-free value, and the reason says why
+    assert acc.loc["label_free", "n"] == 0
+    assert "eval_total" in acc.loc["label_free", "protocol_note"]
 
 
 @pytest.mark.workflow

@@ -27,7 +27,10 @@ class DeepMethod:
     `path_keys` the hyper-parameters its run path spells (GIB, CLIB: α and β, as
     `a{α}_b{β}`; none: `default`), which are also its grid's axes; `role` says whether it is
     one of the papers' methods (`paper`) or a compared one (`compared`); `order` its place in
-    tables and figures; `panels` the columns of its training-curve figure."""
+    tables and figures; `panels` the columns of its training-curve figure; `paper_protocol`
+    the rule its own paper's numbers were selected by (`benchmark.protocols`: final, best_acc,
+    mvc, fixed_seed_last) and `paper_seeds` the fixed seed per dataset that rule reports
+    ("*": any other dataset)."""
 
     name: str
     section: str
@@ -38,6 +41,8 @@ class DeepMethod:
     order: int = 100
     panels: tuple[str, ...] = ("total", "ACC", "NMI")
     description: str = ""
+    paper_protocol: str = "final"
+    paper_seeds: tuple[tuple[str, int], ...] = ()
 
 
 def folders() -> list[Path]:

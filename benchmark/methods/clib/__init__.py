@@ -11,5 +11,6 @@ METHOD = DeepMethod(
     role="paper",
     order=1,
     panels=("total", "ACC", "NMI", "ECE"),
+    paper_protocol="best_acc",
     description="Calibrated Information Bottleneck (the CLIB results table)",
 )

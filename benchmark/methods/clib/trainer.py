@@ -31,6 +31,7 @@ from benchmark.trainers import (
     noise_generator,
     packed_inputs,
     stacked_call,
+    view_statistic_tensors,
 )
 
 
@@ -77,6 +78,13 @@ class CLIBTrainer(FlooredBatches):
             samples, clusters = step.screened.union.nonzero(as_tuple=True)
             self._screened.append((idx.cpu()[samples.cpu()], clusters.cpu()))
         return StepOutcome(step.terms, stats)
+
+    def eval_step(self, idx: torch.Tensor) -> StepOutcome:
+        """The step's loss terms in eval mode (H = μ), keeping no screened pairs, and per view
+        the mean σ and |μ|."""
+        out = self.model([v[idx] for v in self.views], heads=not self.warming_up)
+        terms = clib_loss(self.model, out, self.variant, self.warming_up).terms
+        return StepOutcome(terms, view_statistic_tensors(out.mu, out.logvar))
 
     def pack_step(
         self,

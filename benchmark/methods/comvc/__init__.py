@@ -9,5 +9,6 @@ METHOD = DeepMethod(
     trainer="CoMVCTrainer",
     role="compared",
     order=11,
+    paper_protocol="mvc",
     description="Trosten et al., CVPR 2021 (DanielTrosten/mvc), a compared method of both papers",
 )

@@ -10,5 +10,6 @@ METHOD = DeepMethod(
     path_keys=("alpha", "beta"),
     role="paper",
     order=0,
+    paper_protocol="best_acc",
     description="Granular Information Bottleneck (the paper of Table 1)",
 )

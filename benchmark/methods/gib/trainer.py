@@ -22,6 +22,7 @@ from benchmark.trainers import (
     noise_generator,
     packed_inputs,
     stacked_call,
+    view_statistic_tensors,
 )
 
 
@@ -89,6 +90,14 @@ class GIBTrainer(FlooredBatches):
 
     def after_epoch(self) -> dict[str, float]:
         return {}
+
+    def eval_step(self, idx: torch.Tensor) -> StepOutcome:
+        """The step's loss terms in eval mode (H = μ; the balls from a generator seeded with the
+        run's seed, never the training one) and per view the mean σ and |μ|."""
+        generator = torch.Generator().manual_seed(self.seed)
+        out = self.model([v[idx] for v in self.views], self.variant, generator)
+        terms = gib_loss(self.model, out, self.variant).terms
+        return StepOutcome(terms, view_statistic_tensors(out.mu, out.logvar))
 
     def pack_step(
         self,

@@ -10,5 +10,9 @@ METHOD = DeepMethod(
     role="compared",
     order=12,
     panels=("total", "ACC", "NMI", "ECE"),
+    paper_protocol="fixed_seed_last",
+    # spec/MFLVC.md "Per-dataset settings shipped": train.py's fixed seed per dataset; 10 for
+    # any other (the code's most common value)
+    paper_seeds=(("BDGP", 10), ("CCV", 3), ("Caltech-5V", 5), ("*", 10)),
     description="Xu et al., CVPR 2022 (SubmissionsIn/MFLVC), a compared method of both papers",
 )

@@ -139,6 +139,11 @@ class MFLVCTrainer:
             return StepOutcome({"total": total, **terms, "recon": recon})
         return self._finetune_step(xs, idx)
 
+    def eval_step(self, idx: torch.Tensor) -> StepOutcome:
+        """The current stage's loss terms in eval mode (its step draws nothing and keeps no
+        state; the model has no batch norm or dropout)."""
+        return StepOutcome(self.step(idx).terms)
+
     def _finetune_step(self, xs: list[torch.Tensor], idx: torch.Tensor) -> StepOutcome:
         """L_P = Σ_v CE(Q^v, P̂^v), P̂^v matched to argmax q^v of this batch under no grad."""
         assert self.pseudo_labels is not None

@@ -85,6 +85,12 @@ class SiMVCTrainer:
     def step(self, idx: torch.Tensor) -> StepOutcome:
         return StepOutcome(self.ddc(self.forward(idx)))
 
+    def eval_step(self, idx: torch.Tensor) -> StepOutcome:
+        """The DDC terms in eval mode, what mvc's checkpoint selection reads (`ddc1`). CoMVC
+        inherits it: mvc's evaluation total leaves the contrastive term out
+        (`IGNORE_IN_TOTAL`), so its negatives are not drawn here."""
+        return StepOutcome(self.ddc(self.forward(idx)))
+
     # ------------------------------------------------------------------ evaluation
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(A, z): the fused DDC output (soft assignments, argmax = prediction) and the fused

@@ -1,0 +1,135 @@
+"""summary.csv's rows per selection protocol (`benchmark.protocols`) of the deep methods' cells.
+
+`summarise` (benchmark.aggregate) writes each cell's honest row (`protocol` final); this adds,
+per deep cell, the row of the method's own paper's protocol (`paper`, its `rule` named) and of
+the label-free protocol (`label_free`), read from the runs' histories, each with the chosen
+seed(s) and epoch(s). A cell whose histories lack a column a protocol reads gets that row with
+no value and the reason in `protocol_note` (and a warning in the log), never a made-up value.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark import catalogue, protocols, records
+
+log = logging.getLogger(__name__)
+
+CELL_RUN = ["method", "variant", "dataset"]
+
+
+def spelled(values: tuple[int, ...]) -> str:
+    """Seeds or epochs as summary.csv spells them: space-separated."""
+    return " ".join(str(v) for v in values)
+
+
+def read_history(record: str | Path) -> pd.DataFrame:
+    """The history beside a run record (`<stem>.history.csv`)."""
+    path = records.side_files(record)[0]
+    if not path.is_file():
+        raise protocols.ProtocolError(f"{record}: its history {path} is missing")
+    return pd.read_csv(path)
+
+
+def _params(row: pd.Series) -> dict[str, Any]:
+    return {k[2:]: v for k, v in row.items() if k.startswith("p_") and not _missing(v)}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def protocol_rows(
+    runs: pd.DataFrame,
+    setting: list[str],
+    reader: Callable[[str | Path], pd.DataFrame] = read_history,
+) -> pd.DataFrame:
+    """The `final`, `paper` and `label_free` rows of every deep cell of runs.csv (`setting`: the
+    columns that tell grid and study points apart)."""
+    deep = runs[runs["method"].isin(catalogue.deep_methods())]
+    deep = deep[deep["status"].isin(["done", "stopped"])]
+    per_run = deep.drop_duplicates("record")
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for key, group in per_run.groupby(CELL_RUN + setting, sort=True, dropna=False):
+        cell = dict(zip(CELL_RUN + setting, key, strict=True))
+        method = cell["method"]
+        try:
+            histories = [
+                protocols.RunHistory(int(r["seed"]), reader(r["record"]), _params(r), r["record"])
+                for _, r in group.sort_values("seed").iterrows()
+            ]
+        except protocols.ProtocolError as exc:
+            histories, note = [], str(exc)
+        else:
+            note = None
+        rules = {
+            "final": "final",
+            "paper": catalogue.get(method).paper_protocol,
+            "label_free": "label_free",
+        }
+        for name, rule in rules.items():
+            choice, why = None, note
+            if histories:
+                try:
+                    choice = protocols.choose(
+                        rule, histories, catalogue.paper_seed(method, cell["dataset"])
+                    )
+                except protocols.ProtocolError as exc:
+                    why = str(exc)
+            if why is not None:
+                notes.append(f"{method} {cell['variant']} on {cell['dataset']}, {name}: {why}")
+            rows += _metric_rows(cell, name, rule, choice, histories, why, len(group))
+    if notes:
+        log.warning(
+            "%d protocol row(s) of summary.csv have no value (their reason is in column "
+            "protocol_note), e.g. %s",
+            len(notes),
+            notes[0],
+        )
+    return pd.DataFrame(rows)
+
+
+def _metric_rows(
+    cell: dict[str, Any],
+    protocol: str,
+    rule: str,
+    choice: protocols.Choice | None,
+    histories: list[protocols.RunHistory],
+    note: str | None,
+    n_runs: int,
+) -> list[dict[str, Any]]:
+    out = []
+    for metric in records.METRICS:
+        values = np.array(protocols.values_at(choice, histories, metric) if choice else [])
+        clusters = np.array(protocols.values_at(choice, histories, "clusters") if choice else [])
+        known = values[~np.isnan(values)] if values.size else values
+        out.append(
+            {
+                **cell,
+                "metric": metric,
+                "protocol": protocol,
+                "rule": rule,
+                "n": int(known.size),
+                "n_runs": n_runs,
+                "mean": float(known.mean()) if known.size else np.nan,
+                "std": float(known.std(ddof=1)) if known.size > 1 else np.nan,
+                "median": float(np.median(known)) if known.size else np.nan,
+                "min": float(known.min()) if known.size else np.nan,
+                "max": float(known.max()) if known.size else np.nan,
+                "clusters_used_mean": float(np.nanmean(clusters))
+                if clusters.size and not np.isnan(clusters).all()
+                else np.nan,
+                "seeds": spelled(choice.seeds) if choice else "",
+                "epochs": spelled(choice.epochs) if choice else "",
+                "uses_labels": protocols.uses_labels(rule),
+                "protocol_note": note or "",
+            }
+        )
+    return out

@@ -1,0 +1,183 @@
+"""Selection protocols: which epoch of each run, and which runs, a reported number comes from.
+
+A published number is the product of a method and of the protocol that chose it. Every deep
+run's history has one row per epoch (scores, training loss terms, eval-mode loss terms
+`eval_<term>`), so a protocol picks an epoch per run and reads that row; no weights are stored.
+
+- `final` (the honest number, the default everywhere): each run's last epoch; mean ± std over
+  the seeds. Reads no column to choose.
+- `label_free`: per run the trained epoch with the lowest evaluation total loss (`eval_total`;
+  ties → the earliest); mean ± std over the seeds. Chosen without any label-derived column.
+- `paper`: the method's own paper's protocol (`DeepMethod.paper_protocol`), one of
+  - `best_acc` (GIB's paper, "the model with the highest accuracy and lowest loss"; CLIB's too,
+    since its slides say nothing): per run the trained epoch of highest ACC, ties → the lowest
+    training `total`, then the earliest; then the one run with the highest such ACC (ties →
+    lowest `total`, then the lowest seed). Uses labels.
+  - `mvc` (SiMVC/CoMVC's code, spec/SiMVC-CoMVC.md "Evaluation and selection"): per run, under
+    the run's `checkpoint_select`, the evaluated epoch (every 4th) with the lowest `eval_ddc1`
+    (ties → the earliest, as best.pt is saved on a new minimum only; no evaluated epoch → the
+    last) or the last epoch; then the one run with the lowest eval loss named by
+    `run_select_loss` (`ddc_1` → `eval_ddc1`, `tot` → `eval_total`, which leaves the
+    contrastive term out as mvc's evaluation total does). Label-free.
+  - `fixed_seed_last` (MFLVC's code): the last epoch of the run with the spec's fixed seed for
+    the dataset (`DeepMethod.paper_seeds`), or of the first seed when that one is not run.
+  - `final`: a method whose paper names no protocol.
+
+A protocol that chooses without labels is handed the history without its label-derived columns
+(`LABEL_COLUMNS`), so that it cannot read one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.errors import MmcbenchError
+
+LABEL_COLUMNS = ("ACC", "NMI", "ARI", "ECE", "screened_acc", "pseudo_acc")
+MVC_EVAL_INTERVAL = 4  # mvc evaluates (and may save best.pt) every 4 epochs
+RULES = ("final", "label_free", "best_acc", "mvc", "fixed_seed_last")
+PROTOCOLS = ("final", "paper", "label_free")  # rows of summary.csv per deep cell
+
+
+class ProtocolError(MmcbenchError):
+    """A run's history lacks what a protocol needs."""
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """One run as a protocol sees it: its seed, its history, its hyper-parameters."""
+
+    seed: int
+    history: pd.DataFrame
+    params: Mapping[str, Any]
+    name: str  # names the run in errors (its record's path)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a protocol chose: per chosen run its seed and epoch, and whether they are averaged
+    (mean ± std) or one run is reported."""
+
+    seeds: tuple[int, ...]
+    epochs: tuple[int, ...]
+    averaged: bool
+
+
+def uses_labels(rule: str) -> bool:
+    return rule == "best_acc"
+
+
+def _need(run: RunHistory, columns: Sequence[str], rule: str) -> None:
+    missing = [c for c in columns if c not in run.history.columns]
+    if missing:
+        raise ProtocolError(
+            f"{run.name}: the run's history has no column {', '.join(map(repr, missing))}, "
+            f"which the selection protocol {rule!r} reads (histories written before the "
+            "suite recorded eval-mode losses lack it: retrain the run)"
+        )
+
+
+def _trained(history: pd.DataFrame) -> pd.DataFrame:
+    rows = history[history["epoch"] > 0]
+    return rows if len(rows) else history
+
+
+def _lowest(rows: pd.DataFrame, column: str, run: RunHistory, rule: str) -> pd.Series:
+    candidates = rows.dropna(subset=[column])
+    if candidates.empty:
+        raise ProtocolError(
+            f"{run.name}: the run's history has no value of {column!r} at any candidate "
+            f"epoch, which the selection protocol {rule!r} reads"
+        )
+    return candidates.sort_values([column, "epoch"], kind="stable").iloc[0]
+
+
+def _last(run: RunHistory) -> pd.Series:
+    return run.history.sort_values("epoch").iloc[-1]
+
+
+def chosen_row(rule: str, run: RunHistory) -> pd.Series:
+    """The row (epoch) `rule` picks in one run."""
+    if rule in ("final", "fixed_seed_last"):
+        return _last(run)
+    if rule == "label_free":
+        blind = _blind(run)
+        _need(blind, ["eval_total"], rule)
+        return run.history.loc[_lowest(_trained(blind.history), "eval_total", run, rule).name]
+    if rule == "best_acc":
+        _need(run, ["ACC", "total"], rule)
+        rows = _trained(run.history).dropna(subset=["ACC"])
+        if rows.empty:
+            raise ProtocolError(f"{run.name}: no epoch with an ACC, which {rule!r} reads")
+        order = rows.assign(_acc=-rows["ACC"], _total=rows["total"].fillna(np.inf))
+        return run.history.loc[order.sort_values(["_acc", "_total", "epoch"]).index[0]]
+    if rule == "mvc":
+        if run.params.get("checkpoint_select", "min_eval_ddc1") == "last":
+            return _last(run)
+        blind = _blind(run)
+        _need(blind, ["eval_ddc1"], rule)
+        rows = blind.history
+        evaluated = rows[(rows["epoch"] > 0) & (rows["epoch"] % MVC_EVAL_INTERVAL == 0)]
+        if evaluated.dropna(subset=["eval_ddc1"]).empty:
+            return _last(run)
+        return run.history.loc[_lowest(evaluated, "eval_ddc1", run, rule).name]
+    raise ValueError(f"unknown selection rule {rule!r}; expected one of {list(RULES)}")
+
+
+def _blind(run: RunHistory) -> RunHistory:
+    """The run without its label-derived columns."""
+    history = run.history.drop(columns=[c for c in LABEL_COLUMNS if c in run.history.columns])
+    return RunHistory(run.seed, history, run.params, run.name)
+
+
+def choose(rule: str, runs: Sequence[RunHistory], paper_seed: int | None = None) -> Choice:
+    """The epochs and runs `rule` reports from `runs` (one cell's seeds)."""
+    if not runs:
+        return Choice((), (), averaged=rule in ("final", "label_free"))
+    rows = [chosen_row(rule, run) for run in runs]
+    if rule in ("final", "label_free"):
+        return Choice(
+            tuple(r.seed for r in runs), tuple(int(row["epoch"]) for row in rows), averaged=True
+        )
+    if rule == "fixed_seed_last":
+        seeds = [r.seed for r in runs]
+        pick = seeds.index(paper_seed) if paper_seed in seeds else seeds.index(min(seeds))
+    elif rule == "best_acc":
+        keys = [
+            (-row["ACC"], _finite(row.get("total")), run.seed)
+            for run, row in zip(runs, rows, strict=True)
+        ]
+        pick = min(range(len(runs)), key=keys.__getitem__)
+    else:  # mvc
+        column = {"ddc_1": "eval_ddc1", "tot": "eval_total"}[
+            runs[0].params.get("run_select_loss", "ddc_1")
+        ]
+        for run in runs:
+            _need(_blind(run), [column], rule)
+        keys = [(_finite(row.get(column)), run.seed) for run, row in zip(runs, rows, strict=True)]
+        pick = min(range(len(runs)), key=keys.__getitem__)
+    return Choice((runs[pick].seed,), (int(rows[pick]["epoch"]),), averaged=False)
+
+
+def _finite(value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return np.inf
+    return value if np.isfinite(value) else np.inf
+
+
+def values_at(choice: Choice, runs: Sequence[RunHistory], metric: str) -> list[float]:
+    """`metric` at each chosen (seed, epoch)."""
+    by_seed = {run.seed: run.history for run in runs}
+    out = []
+    for seed, epoch in zip(choice.seeds, choice.epochs, strict=True):
+        history = by_seed[seed]
+        hit = history.loc[history["epoch"] == epoch, metric] if metric in history else []
+        out.append(float(hit.iloc[0]) if len(hit) else np.nan)
+    return out

@@ -1,0 +1,203 @@
+"""Selection protocols (benchmark.protocols) on hand-made histories, and the eval-mode losses the
+training loop records for them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from benchmark import catalogue
+from benchmark.data.load import MultiViewData
+from benchmark.protocols import LABEL_COLUMNS, ProtocolError, RunHistory, choose, values_at
+from benchmark.train import train
+
+
+def run(seed, acc, total=None, eval_total=None, eval_ddc1=None, **params):
+    """A run whose epochs 0…len(acc)−1 have these columns (epoch 0 untrained)."""
+    n = len(acc)
+    columns = {"epoch": range(n), "ACC": acc, "NMI": acc, "ARI": acc, "ECE": acc}
+    for name, values in (("total", total), ("eval_total", eval_total), ("eval_ddc1", eval_ddc1)):
+        if values is not None:
+            columns[name] = values
+    return RunHistory(seed, pd.DataFrame(columns), params, f"run{seed}.json")
+
+
+def test_final_is_each_runs_last_epoch_averaged():
+    runs = [run(0, [10, 90, 50]), run(1, [10, 20, 30])]
+    choice = choose("final", runs)
+    assert choice.averaged and choice.seeds == (0, 1) and choice.epochs == (2, 2)
+    assert values_at(choice, runs, "ACC") == [50, 30]
+
+
+def test_best_acc_picks_the_highest_acc_ties_by_lowest_total_then_the_best_run():
+    runs = [
+        # epochs 1 and 3 tie at 80: epoch 3 has the lower total
+        run(0, [99, 80, 20, 80], total=[0, 5.0, 1.0, 2.0]),
+        # 80 too, at a higher total (3.0 > 2.0): run 0 wins the tie between runs
+        run(1, [10, 80, 20, 30], total=[0, 3.0, 1.0, 1.0]),
+        run(2, [10, 60, 70, 40], total=[0, 1.0, 1.0, 1.0]),
+    ]
+    choice = choose("best_acc", runs)
+    assert not choice.averaged
+    assert choice.seeds == (0,) and choice.epochs == (3,)  # epoch 0 (untrained, 99) is no candidate
+
+
+def test_best_acc_breaks_a_full_tie_by_the_lowest_seed():
+    runs = [run(3, [0, 50], total=[0, 1.0]), run(1, [0, 50], total=[0, 1.0])]
+    assert choose("best_acc", runs).seeds == (1,)
+
+
+def test_mvc_picks_the_lowest_eval_ddc1_among_every_4th_epoch_then_the_lowest_run():
+    ddc1_a = [np.nan, 0.1, 0.5, 0.5, 0.4, 0.5, 0.5, 0.5, 0.4, 0.5]  # epoch 1 is no candidate
+    ddc1_b = [np.nan, 0.9, 0.9, 0.9, 0.3, 0.9, 0.9, 0.9, 0.35, 0.9]
+    runs = [
+        run(0, [0] * 10, eval_ddc1=ddc1_a, eval_total=[1] * 10),
+        run(1, [0] * 10, eval_ddc1=ddc1_b, eval_total=[1] * 10),
+    ]
+    per_run = [choose("mvc", [r]).epochs for r in runs]
+    assert per_run == [(4,), (4,)]  # run 0: 4 and 8 tie at 0.4, the earlier is kept
+    assert choose("mvc", runs).seeds == (1,)  # 0.3 < 0.4
+
+
+def test_mvc_keys_last_checkpoint_and_total_run_selection():
+    a = run(0, [0] * 9, eval_ddc1=[np.nan] + [0.1] * 8, eval_total=[np.nan] + [2.0] * 8)
+    b = run(1, [0] * 9, eval_ddc1=[np.nan] + [0.5] * 8, eval_total=[np.nan] + [1.0] * 8)
+    last = [RunHistory(r.seed, r.history, {"checkpoint_select": "last"}, r.name) for r in (a, b)]
+    assert choose("mvc", last).epochs == (8,)
+    tot = [RunHistory(r.seed, r.history, {"run_select_loss": "tot"}, r.name) for r in (a, b)]
+    assert choose("mvc", tot).seeds == (1,)
+    assert choose("mvc", [a, b]).seeds == (0,)  # ddc_1 by default
+
+
+def test_fixed_seed_last_takes_the_papers_seed_or_the_first():
+    runs = [run(2, [0, 1, 2]), run(10, [0, 5, 6]), run(0, [0, 3, 4])]
+    assert choose("fixed_seed_last", runs, paper_seed=10).seeds == (10,)
+    assert choose("fixed_seed_last", runs, paper_seed=7).seeds == (0,)
+    assert choose("fixed_seed_last", runs, paper_seed=10).epochs == (2,)
+
+
+def test_label_free_picks_the_lowest_eval_total_of_each_run():
+    runs = [
+        run(0, [0, 1, 2, 3], eval_total=[np.nan, 3.0, 1.0, 1.0]),
+        run(1, [0] * 4, eval_total=[0, 2, 1, 0.5]),
+    ]
+    choice = choose("label_free", runs)
+    assert choice.averaged and choice.epochs == (2, 3)
+
+
+@pytest.mark.parametrize("rule", ["final", "label_free", "mvc"])
+def test_a_label_free_protocol_never_reads_a_label(rule):
+    rng = np.random.default_rng(0)
+    base = [
+        run(
+            s,
+            list(rng.uniform(0, 100, 9)),
+            eval_total=list(rng.uniform(0, 1, 9)),
+            eval_ddc1=list(rng.uniform(0, 1, 9)),
+        )
+        for s in range(3)
+    ]
+    scrambled = [
+        RunHistory(
+            r.seed,
+            r.history.assign(
+                **{
+                    c: rng.permutation(r.history[c].to_numpy())
+                    for c in LABEL_COLUMNS
+                    if c in r.history
+                }
+            ),
+            r.params,
+            r.name,
+        )
+        for r in base
+    ]
+    assert choose(rule, base) == choose(rule, scrambled)
+
+
+def test_a_history_without_the_column_a_protocol_reads_names_the_run_and_the_column():
+    runs = [run(0, [0, 1, 2], total=[0, 1, 1])]
+    with pytest.raises(ProtocolError, match=r"run0\.json.*'eval_total'.*label_free"):
+        choose("label_free", runs)
+    with pytest.raises(ProtocolError, match=r"run0\.json.*'eval_ddc1'.*mvc"):
+        choose("mvc", runs)
+    with pytest.raises(ProtocolError, match=r"run0\.json.*'total'.*best_acc"):
+        choose("best_acc", [run(0, [0, 1, 2])])
+
+
+def test_each_deep_method_names_a_known_paper_protocol():
+    from benchmark.protocols import RULES
+
+    rules = {m: catalogue.get(m).paper_protocol for m in catalogue.deep_methods()}
+    assert set(rules.values()) <= set(RULES)
+    assert rules["GIB"] == rules["CLIB"] == "best_acc"
+    assert rules["SiMVC"] == rules["CoMVC"] == "mvc"
+    assert rules["MFLVC"] == "fixed_seed_last"
+    assert catalogue.paper_seed("MFLVC", "CCV") == 3
+    assert catalogue.paper_seed("MFLVC", "mfeat") == 10
+
+
+@pytest.fixture(scope="module")
+def blobs() -> MultiViewData:
+    x, y = make_blobs(n_samples=150, centers=3, n_features=7, cluster_std=0.5, random_state=0)
+    views = [x[:, :3].astype(np.float32), x[:, 3:].astype(np.float32)]
+    return MultiViewData("blobs", views, ["a", "b"], y, 3, {})
+
+
+@pytest.mark.parametrize("method", ["GIB", "CLIB", "SiMVC", "CoMVC", "MFLVC"])
+def test_every_trained_epoch_records_its_eval_mode_losses(blobs, method):
+    cls = catalogue.config_class(method)
+    short = {"mse_epochs": 1, "con_epochs": 1, "tune_epochs": 1} if method == "MFLVC" else {}
+    config = cls(**(short or {"epochs": 3}))
+    history = train(method, blobs, method, 0, config, torch.device("cpu"), embeddings_at=()).history
+    assert history["eval_total"].isna().tolist() == [True] + [False] * (len(history) - 1)
+    assert np.isfinite(history["eval_total"].iloc[1:]).all()
+    if method in ("SiMVC", "CoMVC"):
+        assert history["eval_ddc1"].iloc[1:].notna().all()
+    if method in ("GIB", "CLIB"):  # per view σ and |μ| of the variational encoders
+        for view in ("v0", "v1"):
+            assert (history[f"eval_sigma_{view}"].iloc[1:] > 0).all()
+            assert (history[f"eval_mu_abs_{view}"].iloc[1:] >= 0).all()
+    # the evaluation draws from no generator training uses: a rerun is the same run
+    again = train(method, blobs, method, 0, config, torch.device("cpu"), embeddings_at=()).history
+    pd.testing.assert_series_equal(history["eval_total"], again["eval_total"])
+
+
+def test_summary_csv_has_a_row_per_protocol_and_the_tables_read_the_honest_one(tmp_path):
+    from benchmark.aggregate import aggregate
+    from benchmark.cli import main
+    from benchmark.tables import read_summary
+    from tests.conftest import write_dataset
+
+    x, y = make_blobs(n_samples=120, centers=3, n_features=6, cluster_std=0.5, random_state=1)
+    data = write_dataset(tmp_path / "blobs.h5", "blobs", [x[:, :3], x[:, 3:]], y)
+    outs = [
+        tmp_path / "runs" / "SiMVC" / "blobs" / "SiMVC" / "default" / f"seed{s}.json"
+        for s in (0, 1)
+    ]
+    for seed, out in enumerate(outs):
+        args = ["train", "--method", "SiMVC", "--variant", "SiMVC", "--data", str(data)]
+        args += ["--seed", str(seed), "--hparams", '{"epochs": 8}', "--device", "cpu"]
+        assert main([*args, "--out", str(out)]) == 0
+    summary_csv = tmp_path / "summary.csv"
+    aggregate(outs, tmp_path / "runs.csv", summary_csv, runs_root=tmp_path / "runs")
+    summary = pd.read_csv(summary_csv, keep_default_na=False, na_values=[""])
+    acc = summary[summary["metric"] == "ACC"].set_index("protocol")
+    assert list(acc.index) == ["final", "paper", "label_free"]
+    assert acc.loc["paper", "rule"] == "mvc" and acc.loc["paper", "n"] == 1
+    assert str(acc.loc["paper", "epochs"]) in {"4", "8"}  # mvc evaluates every 4th epoch
+    assert acc.loc["final", "seeds"] == "0 1" and acc.loc["final", "epochs"] == "8 8"
+    assert acc.loc["label_free", "n"] == 2 and not acc.loc["label_free", "uses_labels"]
+    history = pd.read_csv(outs[0].with_suffix(".history.csv")).set_index("epoch")
+    seed, epoch = int(acc.loc["paper", "seeds"]), int(acc.loc["paper", "epochs"])
+    chosen = pd.read_csv(outs[seed].with_suffix(".history.csv")).set_index("epoch")
+    assert acc.loc["paper", "mean"] == pytest.approx(chosen.loc[epoch, "ACC"])
+    assert acc.loc["final", "mean"] == pytest.approx(
+        np.mean([pd.read_csv(o.with_suffix(".history.csv"))["ACC"].iloc[-1] for o in outs])
+    )
+    assert len(history) == 9
+    tables_view = read_summary(summary_csv)
+    assert (tables_view["protocol"] == "final").all() and len(tables_view) == 4
