@@ -15,7 +15,7 @@ the label-free value (seed with the lowest final loss, where the method has one)
 also has the row of its paper's selection protocol (`paper`, its `rule` named) and of the
 label-free protocol (`label_free`), from the runs' histories (`benchmark.protocols`); every row
 names its chosen `seeds` and `epochs`. And how many of the runs collapsed
-(`n_collapsed`, fewer than k − 1 clusters or NMI < 5).
+(`n_collapsed`, at most k/2 of the k clusters used or NMI < 5).
 """
 
 from __future__ import annotations

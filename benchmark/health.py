@@ -1,8 +1,11 @@
 """Run health: how many clusters a run uses, and whether it collapsed.
 
-A run is *collapsed* when it uses fewer than k − 1 clusters or its NMI is below 5 (percent):
-its ACC is then the share of the largest classes it happens to cover, not a clustering score,
-and the tables say so instead of ranking it as a low score.
+A run is *collapsed* when its clustering is degenerate: it uses at most k/2 of the k clusters
+(half the classes or more merged away, so ACC cannot exceed about one half) or its NMI is below
+5 (percent). Its scores then measure the collapse, not a clustering, and the tables say so
+instead of ranking it as a low score. A run that leaves a cluster or two empty (8 of 10) is a
+clustering with merged classes, not a collapse: `clusters_used` reports it in every record and
+table, `collapsed` does not. For odd k, "at most k/2" is at most ⌊k/2⌋ (2 of 5, 10 of 21).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 import numpy as np
 
 COLLAPSE_NMI = 5.0  # percent
+COLLAPSE_RULE = "at most k/2 clusters used, or NMI < 5"  # the rule, as the legends state it
 
 
 def clusters_used(predicted: np.ndarray) -> int:
@@ -19,14 +23,21 @@ def clusters_used(predicted: np.ndarray) -> int:
     return int(np.unique(np.asarray(predicted)).size)
 
 
+def collapse_reasons(used: int | None, n_clusters: int, nmi: float | None) -> list[str]:
+    """Why a clustering is collapsed (empty when it is not): the one place the rule lives.
+    `used` or `nmi` None (unknown) is not a reason."""
+    reasons = []
+    if used is not None and 2 * used <= n_clusters:
+        reasons.append(f"uses {used} of {n_clusters} clusters (at most k/2)")
+    if nmi is not None and nmi < COLLAPSE_NMI:
+        reasons.append(f"NMI {nmi:.1f} < {COLLAPSE_NMI:g}")
+    return reasons
+
+
 def run_health(predicted: np.ndarray, n_clusters: int, nmi: float | None) -> dict[str, Any]:
     """`clusters_used`, `n_clusters`, `collapsed` and the reason (None when healthy)."""
     used = clusters_used(predicted)
-    reasons = []
-    if used < n_clusters - 1:
-        reasons.append(f"uses {used} of {n_clusters} clusters (fewer than k − 1)")
-    if nmi is not None and nmi < COLLAPSE_NMI:
-        reasons.append(f"NMI {nmi:.1f} < {COLLAPSE_NMI:g}")
+    reasons = collapse_reasons(used, n_clusters, nmi)
     return {
         "clusters_used": used,
         "n_clusters": int(n_clusters),
@@ -46,20 +57,23 @@ def unknown_health(n_clusters: int) -> dict[str, Any]:
 
 
 def record_health(record: dict[str, Any]) -> dict[str, Any]:
-    """A record's health; records written before run health (schema version 1) get what can
-    be told from them: the baselines' cluster count, and NMI < 5 (else unknown, None)."""
+    """A record's health, `collapsed` always by the rule above: a stored health keeps its
+    cluster count and has the flag read again from it and the record's NMI (a record written
+    under an earlier rule reads as the tables' legend says); records written before run health
+    (schema version 1) get what can be told from them: the baselines' cluster count, and
+    NMI < 5 (else unknown, None)."""
+    nmi = (record.get("metrics") or {}).get("NMI")
     if "health" in record:
-        return record["health"]
+        stored = record["health"]
+        if stored.get("clusters_used") is None:  # no clustering: nothing to read again
+            return stored
+        reasons = collapse_reasons(stored["clusters_used"], int(stored["n_clusters"]), nmi)
+        return {**stored, "collapsed": bool(reasons), "collapse_reason": "; ".join(reasons) or None}
     k = int(record["data"]["n_clusters"])
     if record["status"] not in ("done", "stopped"):
         return unknown_health(k)
     used = (record.get("diagnostics") or {}).get("n_clusters_found")
-    nmi = record["metrics"].get("NMI")
-    reasons = []
-    if used is not None and used < k - 1:
-        reasons.append(f"uses {used} of {k} clusters (fewer than k − 1)")
-    if nmi is not None and nmi < COLLAPSE_NMI:
-        reasons.append(f"NMI {nmi:.1f} < {COLLAPSE_NMI:g}")
+    reasons = collapse_reasons(used, k, nmi)
     known = bool(reasons) or used is not None
     return {
         "clusters_used": used,

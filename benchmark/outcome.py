@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from benchmark.health import record_health
+
 
 def count_runs(record_paths: Iterable[str | Path]) -> Counter[str]:
     """Runs by outcome: done, collapsed (done but using too few clusters), diverged, error,
@@ -24,7 +26,7 @@ def count_runs(record_paths: Iterable[str | Path]) -> Counter[str]:
             continue
         status = record.get("status", "unreadable")
         counts[status] += 1
-        if status == "done" and (record.get("health") or {}).get("collapsed"):
+        if status == "done" and record_health(record).get("collapsed"):
             counts["collapsed"] += 1
     return counts
 
@@ -39,7 +41,7 @@ def dag_summary(
     failed = counts["diverged"] + counts["error"] + counts["unreadable"]
     lines = [
         f"mmcbench: {len(paths)} runs planned: {counts['done']} done "
-        f"({counts['collapsed']} of them collapsed to < k − 1 clusters), {failed} failed "
+        f"({counts['collapsed']} of them collapsed: ≤ k/2 clusters or NMI < 5), {failed} failed "
         f"({counts['diverged']} diverged, {counts['error']} with an error)"
         + (f", {counts['missing']} not run" if counts["missing"] else "")
         + ".",

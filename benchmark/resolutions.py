@@ -221,10 +221,10 @@ LEGEND = (
     "One factor at a time from the default setting (the configured section: the spec's "
     "defaults): each line changes one key to one value, on the same seeds as the default "
     "line above it. Mean ± std over seeds (n done); Δ = mean − the default's mean, bold when "
-    f"|Δ| > {NOTABLE:g} points; ECE lower is better. collapsed = runs that used fewer than "
-    "k − 1 clusters or reached NMI < 5, over the runs done (their scores measure a collapse, "
-    "not a reading). A key whose loss term a variant does not have is not trained (it cannot "
-    "change the run). No label chooses anything here."
+    f"|Δ| > {NOTABLE:g} points; ECE lower is better. collapsed = runs that used at most "
+    "k/2 of the k clusters or reached NMI < 5, over the runs done (their scores measure a "
+    "collapse, not a reading). A key whose loss term a variant does not have is not trained "
+    "(it cannot change the run). No label chooses anything here."
 )
 
 

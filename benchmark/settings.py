@@ -20,6 +20,7 @@ from typing import Any, Literal, Self, TypeVar
 Init = Literal["torch_default", "he"]
 SigmaParam = Literal["softplus_offset", "exp_logvar"]
 KlReduction = Literal["mean", "sum"]
+Compression = Literal["gaussian_kl", "cluster_balance"]
 FeatureMiInput = Literal["normalised", "softmax"]
 
 
@@ -99,7 +100,10 @@ class IBSettings:
 
     Revised keys (spec "Revised" lines; the first reading is config/resolutions/first-reading.yaml):
     `sigma_param` / `sigma_offset` (σ of the variational encoder), `kl_reduction` (of the VIB
-    KL), `feature_mi_input` (feature-level Proposition-1 MI)."""
+    KL), `feature_mi_input` (feature-level Proposition-1 MI). Alternative reading, study only:
+    `compression`, what stands for I(X^i; H^i) (Theorem 2): `gaussian_kl` (default, the VIB KL
+    against N(0, I)) or `cluster_balance` (KL of the batch's mean assignment of each view
+    against the uniform distribution over the k clusters, `benchmark.losses.balance`)."""
 
     alpha: float = 0.5
     beta: float = 0.5
@@ -110,6 +114,7 @@ class IBSettings:
     sigma_param: SigmaParam = "softplus_offset"
     sigma_offset: float = 5.0
     kl_reduction: KlReduction = "mean"
+    compression: Compression = "gaussian_kl"
     feature_mi_input: FeatureMiInput = "normalised"
     mi_eps: float = 1e-9
     min_batch_factor: int = 2  # a last batch < factor·k samples joins the previous one

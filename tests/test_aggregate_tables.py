@@ -386,7 +386,7 @@ def test_collapsed_runs_are_counted_and_marked_and_study_points_stay_out_of_tabl
     gib = long[(long["label"] == "GIB") & (long["metric"] == "ACC")]
     assert len(gib) == 1 and gib["mean"].iloc[0] == 51.0 and gib["n_collapsed"].iloc[0] == 2
     md = plain((tmp_path / "t2.md").read_text())
-    assert "51.0 ± 1.4 (2, 2 collapsed)" in md and "collapsed = runs that used fewer" in md
+    assert "51.0 ± 1.4 (2, 2 collapsed)" in md and "collapsed = runs that used at most k/2" in md
 
 
 def v1_record(nmi=40.0, status="done", **changes):

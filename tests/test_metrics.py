@@ -122,9 +122,107 @@ def test_health_flags_too_few_clusters_and_a_low_nmi():
         "collapsed": False,
         "collapse_reason": None,
     }
-    assert not run_health(np.array([0, 1, 2, 2]), 4, 60.0)["collapsed"]  # k − 1 is enough
+    assert not run_health(np.array([0, 1, 2, 2]), 4, 60.0)["collapsed"]  # 3 of 4 > k/2
     two = run_health(np.array([0, 1, 1, 1]), 4, 60.0)
     assert two["collapsed"] and "2 of 4" in two["collapse_reason"]
     low = run_health(np.array([0, 1, 2, 3]), 4, 4.9)
     assert low["collapsed"] and "NMI 4.9" in low["collapse_reason"]
     assert run_health(np.zeros(10, dtype=int), 10, 0.0)["clusters_used"] == 1
+
+
+def k_minus_2_clustering(k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of k classes of 100 and an honest clustering of them that uses k − 2 clusters:
+    the last two classes merged into cluster k − 3, and every fifth sample moved one cluster
+    on (NMI ≈ 70, ACC 64 for k = 10)."""
+    labels = np.repeat(np.arange(k), 100)
+    predicted = np.minimum(labels, k - 3)
+    predicted[::5] = (predicted[::5] + 1) % (k - 2)
+    return labels, predicted
+
+
+def test_health_an_honest_clustering_with_two_empty_clusters_is_not_collapsed():
+    from benchmark.health import run_health
+
+    labels, predicted = k_minus_2_clustering(10)
+    score = nmi(labels, predicted)
+    assert 65 < score < 75
+    health = run_health(predicted, 10, score)
+    assert health["clusters_used"] == 8
+    assert health["collapsed"] is False and health["collapse_reason"] is None
+
+
+def test_health_one_cluster_is_collapsed():
+    from benchmark.health import run_health
+
+    labels = np.repeat(np.arange(10), 100)
+    predicted = np.zeros_like(labels)
+    health = run_health(predicted, 10, nmi(labels, predicted))
+    assert health["clusters_used"] == 1 and health["collapsed"] is True
+    assert "uses 1 of 10 clusters (at most k/2)" in health["collapse_reason"]
+    assert "NMI 0.0 < 5" in health["collapse_reason"]
+
+
+@pytest.mark.parametrize(
+    "k,last_collapsed",  # at most k/2: for odd k at most ⌊k/2⌋
+    [(4, 2), (10, 5), (5, 2), (15, 7), (21, 10)],
+)
+def test_health_collapses_at_most_k_over_2_clusters(k, last_collapsed):
+    from benchmark.health import run_health
+
+    def health(used: int) -> dict:
+        return run_health(np.arange(4 * k) % used, k, 60.0)  # a high NMI: only the count counts
+
+    at = health(last_collapsed)
+    assert at["collapsed"] is True
+    assert at["collapse_reason"] == f"uses {last_collapsed} of {k} clusters (at most k/2)"
+    above = health(last_collapsed + 1)
+    assert above["clusters_used"] == last_collapsed + 1 and above["collapsed"] is False
+
+
+def test_health_a_low_nmi_with_every_cluster_used_is_collapsed():
+    from benchmark.health import run_health
+
+    labels = np.repeat(np.arange(10), 100)
+    predicted = np.tile(np.arange(10), 100)  # every cluster used, unrelated to the classes
+    score = nmi(labels, predicted)
+    assert score < 5
+    health = run_health(predicted, 10, score)
+    assert health["clusters_used"] == 10 and health["collapsed"] is True
+    assert health["collapse_reason"] == f"NMI {score:.1f} < 5"
+
+
+def old_record(nmi_value: float, used: int | None = None, health: dict | None = None) -> dict:
+    """A done record of a k = 10 run: schema version 1 (cluster count in its diagnostics, or
+    none) or with a stored health."""
+    record = {
+        "status": "done",
+        "data": {"n_clusters": 10},
+        "metrics": {"ACC": 66.7, "NMI": nmi_value},
+        "diagnostics": {} if used is None else {"n_clusters_found": used},
+    }
+    return record if health is None else {**record, "health": health}
+
+
+@pytest.mark.parametrize(
+    "used,nmi_value,collapsed",
+    [(8, 70.0, False), (6, 70.0, False), (5, 70.0, True), (1, 0.0, True), (10, 4.9, True)],
+)
+def test_record_health_follows_the_same_rule(used, nmi_value, collapsed):
+    from benchmark.health import record_health, run_health
+
+    fresh = run_health(np.arange(40) % used, 10, nmi_value)
+    assert fresh["collapsed"] is collapsed
+    assert record_health(old_record(nmi_value, used)) == fresh  # schema version 1
+    # a stored health written under the earlier rule (fewer than k − 1 clusters) reads anew
+    earlier = used < 10 - 1
+    stale = {**fresh, "collapsed": earlier, "collapse_reason": "earlier rule" if earlier else None}
+    assert record_health(old_record(nmi_value, health=stale)) == fresh
+
+
+def test_record_health_without_a_cluster_count_is_unknown_unless_the_nmi_says():
+    from benchmark.health import record_health
+
+    assert record_health(old_record(40.0))["collapsed"] is None
+    assert record_health(old_record(3.0))["collapsed"] is True
+    nothing = {"clusters_used": None, "n_clusters": 10, "collapsed": None, "collapse_reason": None}
+    assert record_health(old_record(40.0, health=nothing)) == nothing

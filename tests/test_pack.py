@@ -63,6 +63,8 @@ def assert_same_history(packed, single, atol=1e-6):
     [
         ("GIB", "GIB", GIBConfig(**SMALL)),  # L_Balls and DDC on ball centres
         ("CLIB", "CLIB", CLIBConfig(**SMALL, warmup_epochs=2)),  # warm-up, then head init
+        ("GIB", "GIB", GIBConfig(**SMALL, compression="cluster_balance")),
+        ("CLIB", "CLIB", CLIBConfig(**SMALL, warmup_epochs=2, compression="cluster_balance")),
     ],
 )
 def test_a_run_in_a_pack_of_four_has_its_history_alone(float64, blobs, method, variant, config):

@@ -32,6 +32,7 @@ LOCAL_RULES = (
     "grid_summary",
     "grid_figure",
     "convergence_figure",
+    "dynamics_figure",
     "tsne_figure",
     "paper_vs_reproduced",
 )

@@ -113,12 +113,14 @@ SCHEMA = load_schema(
     Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml"
 )  # with every method's section, as the workflow composes it
 STUDY_DEFAULTS = SCHEMA["properties"]["resolution"]["properties"]
-# Keys a GIB ablation cannot feel: its loss term is off (kl_reduction acts on L_Samples'
-# VIB KL, feature_mi_input on L_Balls), so the study does not train them.
+# Keys a GIB ablation cannot feel: its loss term is off (kl_reduction and compression act on
+# L_Samples' VIB term, feature_mi_input on L_Balls), so the study does not train them.
 INERT = {
     ("DDC", "kl_reduction"),
+    ("DDC", "compression"),
     ("DDC", "feature_mi_input"),
     ("DDC+Balls", "kl_reduction"),
+    ("DDC+Balls", "compression"),
     ("DDC+Samples", "feature_mi_input"),
 }
 
@@ -212,6 +214,7 @@ def planned_figures(config: dict) -> dict[str, int]:
     return {
         "reliability": n,
         "convergence_figure": full * n,
+        "dynamics_figure": full * n,
         "tsne": full * n,
         "tsne_figure": full * n,
         "grid_figure": grids * n * metrics,
@@ -390,10 +393,11 @@ def test_demo_and_paper_job_counts(repo):
     demo = yaml.safe_load((repo / "config/demo.yaml").read_text())
     # 2 × 2 grid, 1 seed; SiMVC, CoMVC and MFLVC one run each
     assert planned_training(demo) == 1 * (4 + 7) + 2 * (4 - 1) + 3
-    # Five keys: GIB 5 changes, its DDC 3 (kl_reduction and feature_mi_input inert), CLIB and
-    # IB+cluH 3 each (sigma_param, kl_reduction, feature_mi_input: no ddc_input, no ddc2).
-    assert len(planned_study(demo)) == 5 + 3 + 3 + 3
-    assert len(planned_study(demo, trained_only=False)) == 5 + 5 + 3 + 3
+    # Six keys: GIB 6 changes, its DDC 3 (kl_reduction, compression and feature_mi_input
+    # inert), CLIB and IB+cluH 4 each (sigma_param, kl_reduction, compression,
+    # feature_mi_input: no ddc_input, no ddc2).
+    assert len(planned_study(demo)) == 6 + 3 + 4 + 4
+    assert len(planned_study(demo, trained_only=False)) == 6 + 6 + 4 + 4
     paper = yaml.safe_load((repo / "config/config.yaml").read_text())
     grid_only = planned_runs(paper) - planned_runs(paper, grid=False)
     assert len(grid_only) == 2 * 6 * (121 * 3 - 3)  # the default point's 3 seeds are shared
@@ -514,6 +518,7 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
         assert (workdir / f"figures/reliability/{dataset}.png").stat().st_size > 0
         for method in ("GIB", "CLIB"):
             stems = [f"convergence/{method}_{dataset}", f"tsne/{method}_{dataset}"]
+            stems += [f"dynamics/{method}_{dataset}"]
             stems += [f"grid/{method}_{dataset}_{m}" for m in ("ACC", "NMI", "ECE")]
             for stem in stems:
                 for ext in ("png", "pdf"):

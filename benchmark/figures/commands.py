@@ -45,26 +45,29 @@ def cmd_plot_grid(args: argparse.Namespace) -> int:
     return _saved(args.out_prefix, fig)
 
 
-def cmd_plot_convergence(args: argparse.Namespace) -> int:
-    from benchmark.figures.convergence import (
-        convergence_figure,
-        load_histories,
-        run_identity,
-        warmup_epochs,
-    )
+def _histories(args: argparse.Namespace, command: str):
+    """The seeds' histories of `--histories` (checked to be runs of --method, --dataset and
+    --alpha/--beta where given) and the title's setting text."""
+    from benchmark.figures.convergence import load_histories
 
     given = {k: v for k, v in (("--alpha", args.alpha), ("--beta", args.beta)) if v is not None}
     if len(given) == 1:
         raise MmcbenchError(
-            f"plot convergence: {next(iter(given))} given without "
+            f"plot {command}: {next(iter(given))} given without "
             f"{({'--alpha', '--beta'} - set(given)).pop()}; the title names both or neither"
         )
     if bad := [f"{k} {v}" for k, v in given.items() if not math.isfinite(v)]:
-        raise MmcbenchError(f"plot convergence: {', '.join(bad)} is not a finite number")
+        raise MmcbenchError(f"plot {command}: {', '.join(bad)} is not a finite number")
     expected = {"method": args.method, "dataset": args.dataset}
     expected |= {"alpha": args.alpha, "beta": args.beta} if given else {}
     histories = load_histories(args.histories, expected)
-    setting = f" (α = {args.alpha:g}, β = {args.beta:g})" if given else ""
+    return histories, f" (α = {args.alpha:g}, β = {args.beta:g})" if given else ""
+
+
+def cmd_plot_convergence(args: argparse.Namespace) -> int:
+    from benchmark.figures.convergence import convergence_figure, run_identity, warmup_epochs
+
+    histories, setting = _histories(args, "convergence")
     fig = convergence_figure(
         args.method,
         args.dataset,
@@ -73,6 +76,16 @@ def cmd_plot_convergence(args: argparse.Namespace) -> int:
         setting=setting,
         variant=run_identity(args.histories[0])["variant"],
     )
+    return _saved(args.out_prefix, fig)
+
+
+def cmd_plot_dynamics(args: argparse.Namespace) -> int:
+    from benchmark.figures.convergence import run_identity
+    from benchmark.figures.dynamics import dynamics_figure
+
+    histories, setting = _histories(args, "dynamics")
+    variant = run_identity(args.histories[0])["variant"]
+    fig = dynamics_figure(args.method, args.dataset, histories, setting, variant)
     return _saved(args.out_prefix, fig)
 
 
@@ -150,6 +163,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--beta", type=float, default=None, help="(title; checked against the records)")
     common(q)
     q.set_defaults(func=cmd_plot_convergence)
+
+    q = add_command(
+        kinds, "dynamics", "scores, every loss term and per-view σ/|μ| against epoch, mean ± std"
+    )
+    q.add_argument("--histories", nargs="+", required=True, help="history CSVs, one per seed")
+    q.add_argument("--alpha", type=float, default=None, help="(title; checked against the records)")
+    q.add_argument("--beta", type=float, default=None, help="(title; checked against the records)")
+    common(q)
+    q.set_defaults(func=cmd_plot_dynamics)
 
     q = add_command(kinds, "tsne", "t-SNE panels per epoch from `mmcbench tsne` output")
     q.add_argument("--coordinates", required=True, help="the CSV `mmcbench tsne` wrote")

@@ -1,10 +1,13 @@
-"""Loss terms of GIB and CLIB: mutual-information estimators, the VIB KL, DDC."""
+"""Loss terms of GIB and CLIB: mutual-information estimators, the VIB KL, its cluster-balance
+reading, DDC."""
 
+from benchmark.losses.balance import cluster_balance
 from benchmark.losses.ddc import ddc_loss, ddc_terms, gaussian_kernel
 from benchmark.losses.mi import feature_distribution, mutual_information
 from benchmark.losses.vib import gaussian_kl
 
 __all__ = [
+    "cluster_balance",
     "ddc_loss",
     "ddc_terms",
     "feature_distribution",

@@ -422,8 +422,8 @@ def figure_files(stem):
 
 
 def figure_targets():
-    """Every figure the config asks for: reliability diagrams, convergence curves and t-SNE
-    of the full models, α/β grids, and the paper-vs-reproduced overview."""
+    """Every figure the config asks for: reliability diagrams, convergence curves, dynamics
+    and t-SNE of the full models, α/β grids, and the paper-vs-reproduced overview."""
     targets = figure_files("figures/paper_vs_reproduced")
     full = full_model_methods()
     if full:
@@ -431,6 +431,7 @@ def figure_targets():
     for method in full:
         for dataset in DATASETS:
             targets += figure_files(f"figures/convergence/{method}_{dataset}")
+            targets += figure_files(f"figures/dynamics/{method}_{dataset}")
             targets += figure_files(f"figures/tsne/{method}_{dataset}")
     for method in grid_methods():
         targets += [

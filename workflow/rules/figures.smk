@@ -101,6 +101,36 @@ rule convergence_figure:
         " --out-prefix figures/convergence/{wildcards.method}_{wildcards.dataset} > {log} 2>&1"
 
 
+rule dynamics_figure:
+    input:
+        lambda wildcards: full_model_runs(
+            wildcards.method, wildcards.dataset, ".history.csv"
+        ),
+    output:
+        png=report(
+            "figures/dynamics/{method}_{dataset}.png",
+            caption="../report/dynamics.rst",
+            category="{method} paper",
+            subcategory="Training dynamics",
+            labels={"figure": "dynamics", "dataset": "{dataset}"},
+        ),
+        pdf="figures/dynamics/{method}_{dataset}.pdf",
+    log:
+        "logs/figures/dynamics/{method}_{dataset}.log",
+    wildcard_constraints:
+        method=DEEP_METHOD_PATTERN,
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+        setting=lambda wildcards: method_setting_flags(wildcards.method),
+    shell:
+        "{params.cli} plot dynamics --method {wildcards.method}"
+        " --dataset {wildcards.dataset} --histories {input} {params.setting}"
+        " --out-prefix figures/dynamics/{wildcards.method}_{wildcards.dataset} > {log} 2>&1"
+
+
 rule tsne:
     input:
         tsne_embeddings,

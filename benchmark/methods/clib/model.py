@@ -1,7 +1,9 @@
 """CLIB: Calibrated Information Bottleneck (spec/CLIB.md), its losses and its ablations.
 
 L_total = L_IB + α L_Cal, with
-- L_IB  = Σ_m I(X^m; H^m) − Σ_{i<j} I(H^i; H^j) − β Σ_m I(H^m; H^f)   (read literally)
+- L_IB  = Σ_m I(X^m; H^m) − Σ_{i<j} I(H^i; H^j) − β Σ_m I(H^m; H^f)   (read literally);
+  I(X^m; H^m) is the VIB KL, or with `compression: cluster_balance` (study only) the balance
+  of the calibration heads' assignments of H^m (`view_assignments`)
 - L_Cal = L_caliH + L_re + L_cluH + L_con on entropy-screened pseudo-labels.
 The first `warmup_epochs` train L_IB only; then the heads are initialised from k-means
 (Hungarian-aligned across modalities, see `benchmark.methods.clib.head_init`).
@@ -16,9 +18,14 @@ from itertools import combinations
 import torch
 from torch import nn
 
-from benchmark.losses import feature_distribution, gaussian_kl, mutual_information
+from benchmark.losses import (
+    cluster_balance,
+    feature_distribution,
+    gaussian_kl,
+    mutual_information,
+)
 from benchmark.methods.clib.config import CLIBConfig, CLIBTerms, variant_terms
-from benchmark.models.layers import ClusteringHead, FusedEncoders
+from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
 
 Terms = CLIBTerms
 CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
@@ -67,6 +74,24 @@ class CLIB(FusedEncoders):
         cal_in = [hm.detach() for hm in h] if self.config.detach_cali else h
         p_cal = [head(x)[0] for head, x in zip(self.cali_heads, cal_in, strict=True)]
         return p_cal, self.cluster_head(hf)[0]
+
+    def view_assignments(self, h: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Per-modality soft assignments for `compression: cluster_balance`.
+
+        CLIB has no per-view cluster assignment in L_IB; the nearest per-view soft assignment
+        it computes is p^cal, so this is each calibration head on its H^m (same values as
+        p^cal), in warm-up too. Its gradient reaches the encoder (the term stands for
+        I(X^m; H^m), as the KL does, whatever `detach_cali`), not the heads: their parameters
+        enter detached, so L_IB still trains no head, and their BatchNorm running statistics
+        stay as they are. torch.func.functional_call, so that a pack's vmap can run it."""
+        from torch.func import functional_call
+
+        result = []
+        for head, hm in zip(self.cali_heads, h, strict=True):
+            state = {name: t.detach() for name, t in head.state_dict(keep_vars=True).items()}
+            with running_stats_frozen(head):
+                result.append(functional_call(head, state, (hm,))[0])
+        return result
 
 
 # ----------------------------------------------------------------------------- screening
@@ -136,21 +161,32 @@ def screen_all(p_cal: list[torch.Tensor], quota: int) -> Screened:
 
 # ----------------------------------------------------------------------------- losses
 def information_bottleneck(
-    out: CLIBOutput, beta: float, eps: float, kl_reduction: str, feature_mi_input: str
+    out: CLIBOutput,
+    beta: float,
+    eps: float,
+    kl_reduction: str,
+    feature_mi_input: str,
+    assignments: list[torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """L_IB and its parts; the MI terms are feature-level (D = latent_dim), on the rows that
-    `feature_mi_input` makes of H (spec/GIB.md, Proposition 1)."""
+    `feature_mi_input` makes of H (spec/GIB.md, Proposition 1). Σ_m I(X^m; H^m) (term `vib`
+    under either reading) is the VIB KL of each variational modality, or, given per-modality
+    `assignments` (`compression: cluster_balance`), the KL of each one's batch mean against
+    the uniform distribution over k (one draw of H^m per step)."""
     zero = out.hf.new_zeros(())
     rows = [feature_distribution(hm, feature_mi_input) for hm in out.h]
     rows_f = feature_distribution(out.hf, feature_mi_input)
-    kl = sum(
-        (
-            gaussian_kl(m, lv, kl_reduction)
-            for m, lv in zip(out.mu, out.logvar, strict=True)
-            if lv is not None
-        ),
-        zero,
-    )
+    if assignments is not None:
+        kl = sum((cluster_balance(p) for p in assignments), zero)
+    else:
+        kl = sum(
+            (
+                gaussian_kl(m, lv, kl_reduction)
+                for m, lv in zip(out.mu, out.logvar, strict=True)
+                if lv is not None
+            ),
+            zero,
+        )
     mi_hh = sum(
         (mutual_information(rows[i], rows[j], eps) for i, j in combinations(range(len(rows)), 2)),
         zero,
@@ -211,7 +247,17 @@ def clib_loss(
     cfg = model.config
     alpha = cfg.alpha if alpha is None else alpha
     beta = cfg.beta if beta is None else beta
-    terms = information_bottleneck(out, beta, cfg.mi_eps, cfg.kl_reduction, cfg.feature_mi_input)
+    if cfg.compression == "cluster_balance":
+        assignments = model.view_assignments(out.h)
+    elif cfg.compression == "gaussian_kl":
+        assignments = None
+    else:
+        raise ValueError(
+            f"compression must be 'gaussian_kl' or 'cluster_balance', got {cfg.compression!r}"
+        )
+    terms = information_bottleneck(
+        out, beta, cfg.mi_eps, cfg.kl_reduction, cfg.feature_mi_input, assignments
+    )
     total = terms["L_IB"]
     if warming_up:
         screened = None

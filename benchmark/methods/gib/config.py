@@ -52,12 +52,15 @@ def variant_terms(variant: str) -> GIBTerms:
 
 def inert_reason(variant: str, key: str) -> str | None:
     """Why study key `key` cannot change a run of `variant` (its loss term is off), or None:
-    the KL reduction acts on L_Samples' VIB term, the feature-level MI input on L_Balls."""
+    the KL reduction and the compression reading act on L_Samples' VIB term, the feature-level
+    MI input on L_Balls."""
     terms = VARIANTS.get(variant)
     if terms is None:
         return None
     if key == "kl_reduction" and not terms.samples:
         return f"{variant} has no L_Samples, whose VIB KL this key reduces"
+    if key == "compression" and not terms.samples:
+        return f"{variant} has no L_Samples, whose I(X; H) term this key reads"
     if key == "feature_mi_input" and not terms.balls:
         return f"{variant} has no L_Balls, whose feature-level MI this key feeds"
     return None

@@ -4,6 +4,8 @@ L_total = L_Balls + L_Samples + L_DDC (Eq. 2), with
 - L_Balls   = α Σ_{i<j} I(C^i; C^j) − β Σ_i I(C^i; C^s)                          (Eq. 5)
 - L_Samples = α [Σ_i I(X^i; H^i) + Σ_{i<j} I(Y^i; Y^j)] − β Σ_i I(Y^i; Y^s)          (Eq. 6)
 - L_DDC     = DDC1 + DDC2 + DDC3 on the fused assignment Y^s                        (Eq. 7)
+I(X^i; H^i) is the VIB KL, or with `compression: cluster_balance` (study only) the balance of
+the batch's mean Y^i against the uniform distribution (`compression_term`).
 Ablations (Table 2): DDC, DDC+Balls, DDC+Samples, GIB (all three).
 
 What the DDC module clusters is key `ddc_input` (spec, revised): `balls` (default, the paper's
@@ -23,7 +25,13 @@ from itertools import combinations
 
 import torch
 
-from benchmark.losses import ddc_terms, feature_distribution, gaussian_kl, mutual_information
+from benchmark.losses import (
+    cluster_balance,
+    ddc_terms,
+    feature_distribution,
+    gaussian_kl,
+    mutual_information,
+)
 from benchmark.methods.gib.config import GIBConfig, variant_terms
 from benchmark.models.granular import Balls, granular_balls, granular_balls_runs
 from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
@@ -171,6 +179,28 @@ class GIB(FusedEncoders):
         return probs, hs
 
 
+def compression_term(out: GIBOutput, cfg: GIBConfig, zero: torch.Tensor) -> torch.Tensor:
+    """Σ_i I(X^i; H^i) of L_Samples (history term `vib` under either reading), by `compression`:
+    `gaussian_kl` (default) the VIB KL of each variational view, reduced by `kl_reduction`;
+    `cluster_balance` the KL of the batch's mean Y^i (the DDC module's assignments of view i,
+    from this step's one draw of H^i) against the uniform distribution over k, for every view
+    (it needs no σ, so `variational: false` keeps it)."""
+    if cfg.compression == "gaussian_kl":
+        return sum(
+            (
+                gaussian_kl(m, lv, cfg.kl_reduction)
+                for m, lv in zip(out.mu, out.logvar, strict=True)
+                if lv is not None
+            ),
+            zero,
+        )
+    if cfg.compression == "cluster_balance":
+        return sum((cluster_balance(yi) for yi in out.y), zero)
+    raise ValueError(
+        f"compression must be 'gaussian_kl' or 'cluster_balance', got {cfg.compression!r}"
+    )
+
+
 @dataclass
 class StepResult:
     terms: dict[str, torch.Tensor]
@@ -198,14 +228,7 @@ def gib_loss(
     zero = out.ys.new_zeros(())
 
     if terms_on.samples:
-        terms["vib"] = sum(
-            (
-                gaussian_kl(m, lv, cfg.kl_reduction)
-                for m, lv in zip(out.mu, out.logvar, strict=True)
-                if lv is not None
-            ),
-            zero,
-        )
+        terms["vib"] = compression_term(out, cfg, zero)
         terms["mi_yy"] = sum((mi(out.y[i], out.y[j]) for i, j in pairs), zero)
         terms["mi_ys"] = sum((mi(yi, out.ys) for yi in out.y), zero)
         terms["L_Samples"] = alpha * (terms["vib"] + terms["mi_yy"]) - beta * terms["mi_ys"]
