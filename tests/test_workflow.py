@@ -496,7 +496,15 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert runs["overrides"].isna().all()  # the tables' runs: no study point among them
     summary = pd.read_csv(workdir / "results/summary.csv")
     acc = summary[summary["metric"] == "ACC"]
-    assert (acc["n"] == 2).all() and acc["mean"].between(0, 100).all()
+    final = acc[acc["protocol"] == "final"]
+    assert (final["n"] == 2).all() and final["mean"].between(0, 100).all()
+    # every deep cell also has its paper's protocol (one run) and the label-free one (each
+    # seed), read from the histories' eval-mode losses
+    deep = acc[acc["method"].isin(["GIB", "CLIB"])]
+    assert set(deep["protocol"]) == {"final", "paper", "label_free"}
+    assert (deep.loc[deep["protocol"] == "paper", "n"] == 1).all()
+    assert (deep.loc[deep["protocol"] == "label_free", "n"] == 2).all()
+    assert set(acc.loc[~acc["method"].isin(["GIB", "CLIB"]), "protocol"]) == {"final"}
     for record in (workdir / "results/runs").rglob("seed*.json"):
         records.read(record)
     md = (workdir / "results/tables/table1.md").read_text()
