@@ -106,9 +106,9 @@ def _metric_rows(
     n_runs: int,
 ) -> list[dict[str, Any]]:
     out = []
+    clusters = np.array(protocols.values_at(choice, histories, "clusters") if choice else [])
     for metric in records.METRICS:
         values = np.array(protocols.values_at(choice, histories, metric) if choice else [])
-        clusters = np.array(protocols.values_at(choice, histories, "clusters") if choice else [])
         known = values[~np.isnan(values)] if values.size else values
         out.append(
             {

@@ -75,12 +75,17 @@ def test_the_key_is_inert_where_l_samples_is_off():
 # ------------------------------------------------------------------ GIB
 
 
-def gib_pair(**changes) -> tuple[GIB, list[torch.Tensor]]:
+def tiny(model_class, config_class, **changes):
+    """A small model of `model_class` (two views, k = 3) and 40 samples of its views."""
     torch.manual_seed(0)
-    config = GIBConfig(encoder_hidden=(16, 16), latent_dim=8, head_hidden=8, **changes)
+    config = config_class(encoder_hidden=(16, 16), latent_dim=8, head_hidden=8, **changes)
     g = torch.Generator().manual_seed(0)
     views = [torch.rand(40, 5, generator=g), torch.rand(40, 3, generator=g)]
-    return GIB([5, 3], 3, config), views
+    return model_class([5, 3], 3, config), views
+
+
+def gib_pair(**changes) -> tuple[GIB, list[torch.Tensor]]:
+    return tiny(GIB, GIBConfig, **changes)
 
 
 @pytest.mark.parametrize("ddc_input", ["balls", "samples"])
@@ -121,11 +126,7 @@ def test_gib_cluster_balance_needs_no_sigma():
 
 
 def clib_pair(**changes) -> tuple[CLIB, list[torch.Tensor]]:
-    torch.manual_seed(0)
-    config = CLIBConfig(encoder_hidden=(16, 16), latent_dim=8, head_hidden=8, **changes)
-    g = torch.Generator().manual_seed(0)
-    views = [torch.rand(40, 5, generator=g), torch.rand(40, 3, generator=g)]
-    return CLIB([5, 3], 3, config), views
+    return tiny(CLIB, CLIBConfig, **changes)
 
 
 def test_clib_cluster_balance_in_warm_up_reaches_the_encoders_not_the_heads():
