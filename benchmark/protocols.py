@@ -42,6 +42,15 @@ LABEL_COLUMNS = ("ACC", "NMI", "ARI", "ECE", "screened_acc", "pseudo_acc")
 MVC_EVAL_INTERVAL = 4  # mvc evaluates (and may save best.pt) every 4 epochs
 RULES = ("final", "label_free", "best_acc", "mvc", "fixed_seed_last")
 PROTOCOLS = ("final", "paper", "label_free")  # rows of summary.csv per deep cell
+RULE_WORDS = {  # each rule in a table's legend
+    "final": "the last epoch, mean over seeds (its paper names no selection)",
+    "label_free": "per run the epoch of lowest evaluation loss, mean over seeds (no labels)",
+    "best_acc": "per run the epoch of highest ACC (ties: lowest loss), then the best run "
+    "(uses the labels)",
+    "mvc": "per run the lowest evaluation DDC loss among every 4th epoch, then the run of lowest "
+    "such loss (no labels)",
+    "fixed_seed_last": "the last epoch of one fixed seed per dataset (no labels)",
+}
 
 
 class ProtocolError(MmcbenchError):

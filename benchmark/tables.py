@@ -1,13 +1,15 @@
 """Paper-vs-reproduced tables (Markdown, LaTeX, CSV) rendered from summary.csv only.
 
-A cell shows the published value, the reproduced mean ± std (n) over seeds (honest: no label
-used to choose anything), the signed difference Δ = reproduced − published, and ✓ when
-|Δ| ≤ 2 points (protocol.md's verdict). Beside it: the label-selected best seed by final ACC
-(the papers' protocol, marked †) and the seed with the lowest final loss (label-free, ‡).
-A cell some of whose runs collapsed (at most k/2 of the k clusters used, or NMI < 5) says how
-many, so a collapse is never read as a low score. Only runs of the configured setting are shown
-(resolution-study points have a table of their own). Datasets the papers do not have get
-reproduced values only.
+A cell shows the published value; the honest reproduced mean ± std (n) over seeds at the last
+epoch (no label used to choose anything); the value under the method's own paper's selection
+protocol (`benchmark.protocols`: GIB's and CLIB's best-ACC epoch and run, SiMVC/CoMVC's lowest
+evaluation loss, MFLVC's fixed seed) with the selection gain (that − honest) in brackets; and
+Δ = paper's-protocol value − published with ✓ when |Δ| ≤ 2 points (protocol.md's verdict; the
+baselines, which select nothing, take Δ from the honest mean). ACC also shows the label-free
+protocol (‡: per run the epoch of lowest evaluation loss). A cell some of whose runs collapsed
+(at most k/2 of the k clusters used, or NMI < 5) says how many, so a collapse is never read as
+a low score. Only runs of the configured setting are shown (resolution-study points have a
+table of their own). Datasets the papers do not have get reproduced values only.
 """
 
 from __future__ import annotations
@@ -142,13 +144,36 @@ PUBLISHED_COLUMNS = ("paper", "table", "dataset", "method", "metric", "value")
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:
-    """summary.csv, with one clear error naming the file if it is missing or malformed."""
+    """summary.csv's honest rows, each with its paper's-protocol and label-free values beside
+    (`honest_rows`), with one clear error naming the file if it is missing or malformed."""
     from benchmark.csv_input import read_csv
 
     summary = read_csv(path, "run summary (summary.csv of mmcbench aggregate)", SUMMARY_COLUMNS)
-    if "protocol" in summary:  # the honest rows (benchmark.protocols: final)
-        summary = summary[summary["protocol"].fillna("final") == "final"].reset_index(drop=True)
-    return summary
+    return honest_rows(summary)
+
+
+# summary.csv's other protocols (benchmark.protocols) → the prefix of their columns in a table
+PROTOCOL_COLUMNS = {"paper": "paper_protocol_", "label_free": "label_free_"}
+PROTOCOL_VALUES = ("rule", "mean", "std", "n", "seeds", "epochs", "protocol_note")
+
+
+def honest_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The honest rows (protocol `final`) of a summary with one row per protocol; beside each,
+    its cell's `paper` row as `paper_protocol_<rule, mean, std, n, seeds, epochs, note>` and its
+    `label_free` row as `label_free_<…>` (blank where the cell has none: the baselines). A
+    summary without protocols (before issue 23, or `summarise` alone) is returned as it is."""
+    if "protocol" not in summary:
+        return summary
+    protocol = summary["protocol"].fillna("final")
+    honest = summary[protocol == "final"].drop(columns="protocol")
+    keys = [c for c in summary.columns if c in ("method", "variant", "dataset", "metric")]
+    keys += [c for c in summary.columns if c.startswith("p_") or c == "overrides"]
+    values = [c for c in PROTOCOL_VALUES if c in summary.columns]
+    for name, prefix in PROTOCOL_COLUMNS.items():
+        rows = summary.loc[protocol == name, keys + values].drop_duplicates(subset=keys)
+        names = {c: prefix + c.removeprefix("protocol_") for c in values}
+        honest = honest.merge(rows.rename(columns=names), on=keys, how="left")
+    return honest.reset_index(drop=True)
 
 
 def load_published(path: str | Path | None = None) -> pd.DataFrame:
@@ -338,7 +363,9 @@ def comparison(
     metrics: tuple[str, ...] = ("ACC", "NMI", "ARI", "ECE"),
     settings: Setting | None = None,
 ) -> pd.DataFrame:
-    """Long table: one row per (paper, dataset, row label, metric), published and reproduced."""
+    """Long table: one row per (paper, dataset, row label, metric), published and reproduced
+    (honest, and under the method's paper's protocol)."""
+    summary = honest_rows(summary)
     cells = table_cells(summary, spec, alpha, beta, settings)
     cells = cells[cells["metric"].isin(metrics)]
     rows = []
@@ -356,8 +383,10 @@ def comparison(
             hits.append((source, match["value"].iloc[0] if not match.empty else math.nan))
         if not hits:
             hits = [(None, math.nan)]
+        selected = _selected(cell)
         for source, value in hits:
-            delta = cell["mean"] - value if pd.notna(value) and pd.notna(cell["mean"]) else math.nan
+            delta = selected["verdict_value"] - value if pd.notna(value) else math.nan
+            honest_delta = cell["mean"] - value if pd.notna(value) else math.nan
             rows.append(
                 {
                     "paper": source.paper if source else "",
@@ -377,8 +406,13 @@ def comparison(
                     "n_stopped": cell.get("n_stopped", 0),
                     "n_collapsed": cell.get("n_collapsed", 0),
                     "clusters_used_mean": cell.get("clusters_used_mean", math.nan),
+                    **selected,
                     "delta": delta,
                     "reproduced": bool(abs(delta) <= VERDICT_POINTS) if pd.notna(delta) else None,
+                    "delta_honest": honest_delta,
+                    "reproduced_honest": bool(abs(honest_delta) <= VERDICT_POINTS)
+                    if pd.notna(honest_delta)
+                    else None,
                     "label_selected": cell["label_selected"],
                     "label_selected_seed": cell["label_selected_seed"],
                     "loss_selected": cell["loss_selected"],
@@ -386,6 +420,39 @@ def comparison(
                 }
             )
     return _with_ranks(pd.DataFrame(rows))
+
+
+def _selected(cell: pd.Series) -> dict:
+    """A cell's paper's-protocol value (its method's own paper's selection, benchmark.protocols),
+    the selection gain over the honest mean, the label-free value, and the value the verdict is
+    taken against: the paper's-protocol value where the cell has one, else the honest mean (the
+    baselines, which select nothing; a deep cell whose histories lack what its protocol reads)."""
+    value = cell.get("paper_protocol_mean", math.nan)
+    value = math.nan if value is None or pd.isna(value) else float(value)
+    honest = cell["mean"]
+    return {
+        "protocol_rule": _text(cell.get("paper_protocol_rule")),
+        "protocol_mean": value,
+        "protocol_std": cell.get("paper_protocol_std", math.nan),
+        "protocol_n": cell.get("paper_protocol_n", math.nan),
+        "protocol_seeds": _text(cell.get("paper_protocol_seeds")),
+        "protocol_epochs": _text(cell.get("paper_protocol_epochs")),
+        "protocol_note": _text(cell.get("paper_protocol_note")),
+        "selection_gain": value - honest if pd.notna(honest) else math.nan,
+        "label_free_mean": cell.get("label_free_mean", math.nan),
+        "label_free_std": cell.get("label_free_std", math.nan),
+        "verdict_on": "paper protocol" if pd.notna(value) else "honest",
+        "verdict_value": value if pd.notna(value) else honest,
+    }
+
+
+def _text(value: object) -> str:
+    """A summary.csv text cell: blank for a missing value, an int-valued float without `.0`."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _with_ranks(long: pd.DataFrame) -> pd.DataFrame:
@@ -429,7 +496,24 @@ def _mean_std(row: pd.Series) -> str:
 def _delta(row: pd.Series) -> str:
     if pd.isna(row["delta"]):
         return "–"
-    return _num(row["delta"], signed=True) + (" ✓" if row["reproduced"] else "")
+    text = _num(row["delta"], signed=True) + (" ✓" if row["reproduced"] else "")
+    if row.get("verdict_on") == "honest" and _has_protocol(row["method"]):
+        text += " (honest)"  # a deep cell whose histories lack what its protocol reads
+    return text
+
+
+def _has_protocol(method: str) -> bool:
+    return method in catalogue.deep_methods()
+
+
+def _selected_text(row: pd.Series) -> str:
+    """The paper's-protocol value with its selection gain in brackets: `77.1 [+31.0]`."""
+    value = row.get("protocol_mean", math.nan)
+    if value is None or pd.isna(value):
+        return "–"
+    std = row.get("protocol_std", math.nan)
+    spread = "" if std is None or pd.isna(std) else f" ± {std:.1f}"
+    return f"{value:.1f}{spread} [{_num(row.get('selection_gain'), signed=True)}]"
 
 
 def _row_label(row: pd.Series) -> str:
@@ -458,19 +542,16 @@ def _lines(part: pd.DataFrame, with_paper: bool, metrics: tuple[str, ...]) -> li
         for metric in metrics:
             r = by.get(metric)
             if r is None:
-                line += [Cell("–")] * (3 if with_paper else 1)
+                line += [Cell("–")] * ((4 if with_paper else 2) + (metric == "ACC"))
                 continue
-            reproduced = Cell(_mean_std(r), _rank(r, "rank"))
+            reproduced = [Cell(_mean_std(r), _rank(r, "rank")), Cell(_selected_text(r))]
             if with_paper:
-                line += [
-                    Cell(_num(r["published"]), _rank(r, "published_rank")),
-                    reproduced,
-                    Cell(_delta(r)),
-                ]
+                line += [Cell(_num(r["published"]), _rank(r, "published_rank")), *reproduced]
+                line.append(Cell(_delta(r)))
             else:
-                line.append(reproduced)
+                line += reproduced
             if metric == "ACC":
-                line += [Cell(_num(r["label_selected"])), Cell(_num(r["loss_selected"]))]
+                line.append(Cell(_num(r.get("label_free_mean"))))
         if not with_paper:
             line.append(
                 Cell(_mean_std(by["ARI"]), _rank(by["ARI"], "rank")) if "ARI" in by else Cell("–")
@@ -540,18 +621,19 @@ def latex_table(caption: str, header: list[str], rows: list[list[Cell]]) -> str:
 def paper_header(metrics: tuple[str, ...]) -> list[str]:
     header = ["Dataset", "Method"]
     for metric in metrics:
-        header += [f"{metric} paper", f"{metric} reproduced", f"Δ {metric}"]
+        header += [f"{metric} paper", f"{metric} honest", f"{metric} paper's protocol [gain]"]
+        header.append(f"Δ {metric}")
         if metric == "ACC":
-            header += ["ACC best seed†", "ACC lowest loss‡"]
+            header.append("ACC label-free‡")
     return header
 
 
 def extended_header(metrics: tuple[str, ...]) -> list[str]:
     header = ["Dataset", "Method"]
     for metric in metrics:
-        header.append(metric)
+        header += [f"{metric} honest", f"{metric} paper's protocol [gain]"]
         if metric == "ACC":
-            header += ["ACC best seed†", "ACC lowest loss‡"]
+            header.append("ACC label-free‡")
     return [*header, "ARI"]
 
 
@@ -562,25 +644,44 @@ CLAIMS_LEGEND = (
     + ") on mean over seeds, ± the spread √(std² + std²); positive favours the paper's method "
     "(for ECE, lower is better, the sign is turned). holds = positive beyond the spread, does "
     "not hold = negative beyond it, undecided = within it or fewer than 2 seeds. Every cell is "
-    "in results/claims.csv."
+    "in results/claims.csv. Each is computed twice: on the honest means, and on each method's "
+    "paper's-protocol value (one chosen run: its spread is taken from the honest seeds' std)."
 )
 
 
-def legend(settings: Setting) -> str:
+def protocol_legend(methods: Sequence[str]) -> str:
+    """Which selection each method's paper's-protocol column shows (benchmark.protocols)."""
+    from benchmark.protocols import RULE_WORDS
+
+    by_rule: dict[str, list[str]] = {}
+    for method in methods:
+        if method in catalogue.deep_methods():
+            by_rule.setdefault(catalogue.get(method).paper_protocol, []).append(method)
+    return " ".join(
+        f"{', '.join(names)}: {rule}, {RULE_WORDS[rule]}." for rule, names in by_rule.items()
+    )
+
+
+def legend(settings: Setting, methods: Sequence[str] = ()) -> str:
+    """The legend under a table's heading; `methods`: the table's rows' methods."""
     return (
-        "Reproduced = mean ± std over seeds (n done; honest, no label used to choose anything; "
-        "failed = diverged or error runs, not in the mean; collapsed = runs that used at most "
-        "k/2 of the k clusters or reached NMI < 5, in the mean but not a clustering score: such a "
-        "cell measures a collapse, not a method). Δ = reproduced mean − published "
-        "value; ✓ = within 2 points (protocol.md). † = the seed with the best final ACC: the "
-        "papers' protocol, which uses the labels. ‡ = the seed with the lowest final loss "
-        "(label-free; k-means inertia for KM/AmKM, total training loss for GIB and CLIB; – where a "
-        "method has none). KM and Ncuts use the best single view by mean ACC (named in "
-        "brackets); the CSV keeps every view. The compared methods see the views as their "
-        "authors' code does (their `preprocess` key: SiMVC and CoMVC as stored, MFLVC min-max "
-        "per feature); the others as preprocessing.scaling says. ECE (lower is better) is N/A "
-        "for hard assignments. Best value per dataset and column in bold, second underlined (the "
-        "reproduced column ranks the means, the paper column the published values)."
+        "Honest = mean ± std over seeds at the last epoch (n done; no label used to choose "
+        "anything; failed = diverged or error runs, not in the mean; collapsed = runs that used "
+        "at most k/2 of the k clusters or reached NMI < 5, in the mean but not a clustering "
+        "score: such a cell measures a collapse, not a method). Paper's protocol = the value "
+        "chosen as the method's own paper chose its number, from the runs' per-epoch histories; "
+        "[gain] = that value − the honest mean (the selection gain). "
+        + protocol_legend(methods)
+        + " CLIB's slides name no protocol: it gets GIB's. Δ = the paper's-protocol value − the "
+        "published value (the honest mean for the baselines, which select nothing, and where a "
+        "history lacks what the protocol reads: marked (honest)); ✓ = within 2 points "
+        "(protocol.md); the CSV has the honest Δ too (delta_honest). ‡ = label-free: per run the "
+        "epoch of lowest evaluation loss, mean over seeds. KM and Ncuts use the best single "
+        "view by mean ACC (named in brackets); the CSV keeps every view. The compared methods "
+        "see the views as their authors' code does (their `preprocess` key: SiMVC and CoMVC as "
+        "stored, MFLVC min-max per feature); the others as preprocessing.scaling says. ECE "
+        "(lower is better) is N/A for hard assignments. Best honest value per dataset and "
+        "column in bold, second underlined (the paper column ranks the published values)."
         + "".join(f" {m} runs at α = {a:g}, β = {b:g};" for m, (a, b) in settings.items())
     ).removesuffix(";") + ("." if settings else "")
 
@@ -601,8 +702,12 @@ def render(
     for method in table_methods(spec):
         check_setting(method, alpha, beta, "the default setting")
     settings = _settings(alpha, beta, settings)
+    summary = honest_rows(summary)
     long = comparison(summary, published, spec, alpha, beta, settings=settings)
-    text = legend({m: settings[m] for m in table_methods(spec)})
+    text = legend(
+        {m: settings[m] for m in table_methods(spec)},
+        list(dict.fromkeys(row.method for row in spec.rows)),
+    )
     md = [f"# {spec.heading}", "", text, ""]
     tex = [f"% {text}"]
     ran = set(_without_study_points(summary)["dataset"])

@@ -308,6 +308,18 @@ def test_paper_vs_reproduced_draws_every_cell(tmp_path):
     fig = paper_vs_reproduced_figure(collapsed)
     crosses = [c for c in fig.axes[0].collections if c.get_offsets().shape[0] == 1]
     assert any(tuple(c.get_offsets()[0]) == (68.0, 2.0) for c in crosses)  # GIB's row, crossed
+    # the paper's-protocol value is drawn, and the verdict count reads it (honest count beside)
+    title = fig.axes[0].get_title()
+    selected = {
+        k: v.assign(protocol_mean=v["mean"].where(v["label"] != "GIB", 90.0))
+        for k, v in comparisons.items()
+    }
+    fig = paper_vs_reproduced_figure(selected)
+    within = int(title.split("\n")[1].split("/")[0])
+    assert fig.axes[0].get_title().split("\n")[1].startswith(f"{within - 1}/")
+    assert f"({within} honest)" in fig.axes[0].get_title()
+    triangles = [c for c in fig.axes[0].collections if c.get_offsets().shape[0] == 3]
+    assert any((c.get_offsets()[:, 0] == 90.0).any() for c in triangles)
 
 
 def test_plot_commands_write_png_and_pdf_or_fail_clearly(tmp_path, grid_csv, capsys):

@@ -11,6 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -509,6 +510,15 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
         records.read(record)
     md = (workdir / "results/tables/table1.md").read_text()
     assert "| 3-sources | AmNcuts |" in md and "| NGs | KM (view" in md
+    # each deep cell of a table: the honest mean, its paper's-protocol value and the gain
+    table1 = pd.read_csv(workdir / "results/tables/table1.csv")
+    gib_cells = table1[table1["method"] == "GIB"]
+    assert (gib_cells["protocol_rule"] == "best_acc").all()
+    assert gib_cells["protocol_mean"].notna().all()
+    gain = gib_cells["protocol_mean"] - gib_cells["mean"]
+    assert np.allclose(gib_cells["selection_gain"], gain)
+    assert table1.loc[table1["method"] == "KM", "protocol_mean"].isna().all()
+    assert "ACC paper's protocol [gain]" in md
     assert "| NGs | GIB |" in md
     table2 = (workdir / "results/tables/table2.md").read_text()
     assert "| 3-sources | DDC+Balls |" in table2

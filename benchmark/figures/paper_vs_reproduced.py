@@ -2,9 +2,11 @@
 
 Reads the tables' CSVs only (`results/tables/<table>.csv`, the long comparison `render`
 writes). One row of panels per table, one panel per metric the table prints; a line per cell:
-the reproduced mean (filled circle, ± std bar) and the published value (open diamond), joined
-so that the gap is visible. Cells of datasets the papers do not have show the reproduced value
-alone.
+the honest reproduced mean (filled circle, ± std bar), the value under the method's own paper's
+selection protocol (triangle, joined to the honest mean by a dashed line: the selection gain),
+and the published value (open diamond), joined by a grey line to the value the verdict is taken
+against (the paper's-protocol value where the cell has one, else the honest mean). Cells of
+datasets the papers do not have show the reproduced values alone.
 """
 
 from __future__ import annotations
@@ -57,9 +59,13 @@ def _panel(ax: plt.Axes, frame: pd.DataFrame, rows: list[str], colours) -> str:
     mean = frame["mean"].to_numpy(dtype=float)
     std = frame["std"].to_numpy(dtype=float) if "std" in frame else np.full_like(mean, np.nan)
     published = frame["published"].to_numpy(dtype=float) if "published" in frame else mean * np.nan
-    for yi, m, p in zip(y, mean, published, strict=True):
-        if np.isfinite(m) and np.isfinite(p):
-            ax.plot([m, p], [yi, yi], color="0.6", linewidth=1, zorder=1)
+    selected = _column(frame, "protocol_mean")
+    against = np.where(np.isfinite(selected), selected, mean)  # what the verdict reads
+    for yi, m, s, a, p in zip(y, mean, selected, against, published, strict=True):
+        if np.isfinite(a) and np.isfinite(p):
+            ax.plot([a, p], [yi, yi], color="0.6", linewidth=1, zorder=1)
+        if np.isfinite(m) and np.isfinite(s):
+            ax.plot([m, s], [yi, yi], color=colours[1], linewidth=0.8, linestyle="--", zorder=1)
     ax.errorbar(
         mean,
         y,
@@ -71,6 +77,7 @@ def _panel(ax: plt.Axes, frame: pd.DataFrame, rows: list[str], colours) -> str:
         capsize=1.5,
         zorder=2,
     )
+    ax.scatter(selected, y, marker="^", color=colours[1], s=14, zorder=3)
     ax.scatter(published, y, marker="D", facecolors="none", edgecolors="black", s=14, zorder=3)
     if "n_collapsed" in frame:  # a collapse is not a low score: cross it out
         collapsed = frame["n_collapsed"].fillna(0).to_numpy(dtype=float) > 0
@@ -78,13 +85,21 @@ def _panel(ax: plt.Axes, frame: pd.DataFrame, rows: list[str], colours) -> str:
     ax.set_xlim(-2, 102)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.grid(axis="x", linewidth=0.3)
-    both = np.isfinite(mean) & np.isfinite(published)
-    within = int((np.abs(mean - published)[both] <= VERDICT_POINTS).sum())
+    both = np.isfinite(against) & np.isfinite(published)
+    within = int((np.abs(against - published)[both] <= VERDICT_POINTS).sum())
+    honest = int((np.abs(mean - published)[both] <= VERDICT_POINTS).sum())
     return (
-        f"{within}/{int(both.sum())} within {VERDICT_POINTS:g} pts"
+        f"{within}/{int(both.sum())} within {VERDICT_POINTS:g} pts ({honest} honest)"
         if both.any()
         else "no published value"
     )
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric column of a table CSV, NaN where the CSV lacks it (written before it was)."""
+    if name not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
 
 def paper_vs_reproduced_figure(comparisons: dict[str, pd.DataFrame]) -> plt.Figure:
@@ -107,7 +122,7 @@ def paper_vs_reproduced_figure(comparisons: dict[str, pd.DataFrame]) -> plt.Figu
         squeeze=False,
         sharex=True,
     )
-    colours = style.palette(1)
+    colours = style.palette(2)
     for r, (name, frame) in enumerate(tables.items()):
         metrics = TABLES[name].metrics
         for c in range(n_cols):
@@ -123,14 +138,20 @@ def paper_vs_reproduced_figure(comparisons: dict[str, pd.DataFrame]) -> plt.Figu
             ax.set_xlabel(f"{metric} (%)" if r == len(tables) - 1 else "")
     handles = [
         Line2D([], [], marker="o", linestyle="", color=colours[0], markersize=4),
+        Line2D([], [], marker="^", linestyle="--", color=colours[1], markersize=4),
         Line2D([], [], marker="D", linestyle="", markerfacecolor="none", color="black"),
         Line2D([], [], marker="x", linestyle="", color="red", markersize=4),
     ]
     fig.legend(
         handles,
-        ["reproduced mean ± std over seeds", "published", "some runs collapsed"],
+        [
+            "honest: mean ± std over seeds, last epoch",
+            "paper's selection protocol",
+            "published",
+            "some runs collapsed",
+        ],
         loc="upper center",
-        ncol=3,
+        ncol=4,
         frameon=False,
         bbox_to_anchor=(0.5, 1.0),
     )
