@@ -681,13 +681,17 @@ def cmd_claims(args: argparse.Namespace) -> int:
     published = load_published(args.published)
     table = claims(tables, published)
     write_claims(table, out)
-    counts = table["verdict"].value_counts().to_dict() if not table.empty else {}
-    log.info(
-        "wrote %s: %d cells (%s)",
-        out,
-        len(table),
-        ", ".join(f"{k} {v}" for k, v in counts.items()) or "none",
-    )
+    for protocol, cells in table.groupby("protocol", sort=False):
+        counts = cells["verdict"].value_counts().to_dict()
+        log.info(
+            "%s, %s protocol: %d cells (%s)",
+            out,
+            protocol,
+            len(cells),
+            ", ".join(f"{k} {v}" for k, v in counts.items()),
+        )
+    if table.empty:
+        log.info("wrote %s: no cells", out)
     return 0
 
 

@@ -672,9 +672,11 @@ def legend(settings: Setting, methods: Sequence[str] = ()) -> str:
         "chosen as the method's own paper chose its number, from the runs' per-epoch histories; "
         "[gain] = that value − the honest mean (the selection gain). "
         + protocol_legend(methods)
-        + " CLIB's slides name no protocol: it gets GIB's. Δ = the paper's-protocol value − the "
-        "published value (the honest mean for the baselines, which select nothing, and where a "
-        "history lacks what the protocol reads: marked (honest)); ✓ = within 2 points "
+        + (" CLIB's slides name no protocol: it gets GIB's." if "CLIB" in methods else "")
+        + " For ECE (lower is better) a negative gain is an improvement. Δ = the paper's-protocol "
+        "value − the published value (the honest mean for the baselines, which select nothing, "
+        "and where a cell has no protocol value, its histories lacking what the protocol reads "
+        "or the summary having no protocol rows: marked (honest)); ✓ = within 2 points "
         "(protocol.md); the CSV has the honest Δ too (delta_honest). ‡ = label-free: per run the "
         "epoch of lowest evaluation loss, mean over seeds. KM and Ncuts use the best single "
         "view by mean ACC (named in brackets); the CSV keeps every view. The compared methods "
