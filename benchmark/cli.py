@@ -736,13 +736,14 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     notes = [f"Snakefile: {snakefile} ({which})"]
     if device == "cpu" and not args.device:
         notes.append(
-            "No GPU timing stored (run benchmarks/train_speed.py --devices cuda --save on a GPU "
-            "node): the hours below are CPU hours."
+            "No GPU timing stored (run benchmarks/epoch_speed.py DATA.h5 --device cuda --save "
+            "on a GPU node): the hours below are CPU hours."
         )
     elif not any(row["device"] == device for row in timings):
         notes.append(
             f"No {device} timing stored in {args.timings}: the deep runs are counted but not "
-            f"costed (run benchmarks/train_speed.py --devices {device} --save on such a node)."
+            f"costed (run benchmarks/epoch_speed.py DATA.h5 --device {device} --save on such a "
+            "node)."
         )
     if status := print_lines(notes):
         return status
@@ -1078,7 +1079,7 @@ def build_parser() -> argparse.ArgumentParser:
         "runs per rule and device-hours of a config's DAG, before launch",
         "Checks the config as the Snakefile does, plans its DAG (runs already done in "
         "--directory are not counted) and prices each run from the stored timings "
-        "(benchmarks/train_speed.py --save).",
+        "(benchmarks/epoch_speed.py --save).",
     )
     p.add_argument("--configfile", nargs="+", required=True, help="the config file(s) to run")
     p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda if timed, else cpu")

@@ -182,8 +182,8 @@ def render(lines: list[Line], device: str) -> str:
     if unknown:  # said before the table, not after a total that leaves them out
         out.append(
             f"not costed: {unknown} of the {pending} deep runs to train have no {device} timing "
-            f"stored (shown as ?; benchmarks/train_speed.py --devices {device} --save stores "
-            "some)"
+            f"stored (shown as ?; benchmarks/epoch_speed.py DATA.h5 --device {device} --save "
+            "stores some)"
         )
     out.append(
         f"{'method':<6} {'dataset':<12} {'variant':<18} {'to run':>6} {'epochs':>6} "

@@ -45,6 +45,7 @@ class Fitted:
     assignments: np.ndarray  # soft assignments of the last evaluated epoch
     embeddings: dict[str, np.ndarray]  # the representation at the chosen epochs
     epoch_seconds: list[float]
+    eval_seconds: list[float]  # per epoch: the part of epoch_seconds spent evaluating
     timed_seconds: dict[str, list[float]]  # per epoch: the parts a trainer times on its own
     batches_per_epoch: int | None
     stop_reason: str | None = None
@@ -207,6 +208,7 @@ def fit(
     ended_at: list[int | None] = [None] * runs
     stop_reason: list[str | None] = [None] * runs
     epoch_times: list[float] = []
+    eval_times: list[float] = []  # per epoch: the evaluation pass of every live run
     timed: dict[str, list[float]] = {}
     batches: list[torch.Tensor] = []
 
@@ -288,6 +290,7 @@ def fit(
         sums_list = {k: v.tolist() for k, v in sums.items()}
         stats_list = {k: v.tolist() for k, v in stats.items()}
         rows = {}
+        t_eval = time.perf_counter()
         for r in [r for r in range(runs) if ended_at[r] is None]:
             stepper.load(r)
             epoch_stats = trainers[r].after_epoch()
@@ -302,6 +305,7 @@ def fit(
                 data,
                 epoch_stats,
             )
+        eval_times.append(time.perf_counter() - t_eval)
         epoch_times.append(time.perf_counter() - t_epoch)
         for r, row in rows.items():
             row["epoch_s"] = epoch_times[-1]
@@ -326,6 +330,7 @@ def fit(
                 assignments=assignments[r],
                 embeddings=embeddings[r],
                 epoch_seconds=epoch_times[:completed],
+                eval_seconds=eval_times[:completed],
                 timed_seconds={part: s[:completed] for part, s in timed.items()},
                 batches_per_epoch=len(batches) if completed else None,
                 stop_reason=stop_reason[r],

@@ -2,7 +2,7 @@
 runtime of each training job, common.smk) and `mmcbench estimate` prices a plan with.
 
 The cost of a run is epochs × seconds per epoch, from the measurements stored by
-`benchmarks/train_speed.py --save` (benchmark/estimates/seconds_per_epoch.csv). A dataset
+`benchmarks/epoch_speed.py --save` (benchmark/estimates/epoch_speed.csv). A dataset
 never measured is scaled from the measured ones by its samples × views (an epoch runs every
 sample through one encoder per view; measured on CPU, s/epoch per sample-view varies 0.14–0.18 ms
 over the datasets of more than 1,500 samples).
@@ -22,7 +22,7 @@ from benchmark.errors import MmcbenchError
 
 ESTIMATES_DIR = Path(__file__).resolve().parent / "estimates"
 PACKING_CSV = ESTIMATES_DIR / "packing.csv"
-TIMINGS_CSV = ESTIMATES_DIR / "seconds_per_epoch.csv"
+TIMINGS_CSV = ESTIMATES_DIR / "epoch_speed.csv"
 TIMING_FIELDS = ("method", "variant", "dataset", "n_samples", "device", "seconds_per_epoch")
 
 
@@ -93,14 +93,14 @@ def load_packing(path: Path = PACKING_CSV, required: bool = False) -> list[dict]
 
 
 def load_timings(path: Path = TIMINGS_CSV) -> list[dict]:
-    """Stored seconds per epoch (rows of benchmarks/train_speed.py --save)."""
+    """Stored seconds per epoch (rows of benchmarks/epoch_speed.py --save)."""
     if path.is_dir():
         raise MmcbenchError(f"estimate: {path}: is a folder, not a timings CSV (--timings)")
     if not path.is_file():
         raise MmcbenchError(
-            f"estimate: {path}: no stored timings; run benchmarks/train_speed.py --save first"
+            f"estimate: {path}: no stored timings; run benchmarks/epoch_speed.py --save first"
         )
-    what = "the seconds per epoch of benchmarks/train_speed.py --save"
+    what = "the seconds per epoch of benchmarks/epoch_speed.py --save"
     rows = read_table(path, TIMING_FIELDS, what)
     if not rows:
         raise MmcbenchError(

@@ -133,6 +133,18 @@ class BallSettings:
     min_ball_size: int = 2
     max_split_rounds: int = 10
     kmeans_iters: int = 20
+    # Not a reading of the paper but the code's: `batched` (default) gives each representation
+    # of a run its own generator, so that all of a step's balls are one call, and scores each
+    # row of a 2-means split against its own ball's two centres; `sequential` is the code before
+    # (the first reading's runs reproduce it): one generator for every representation in turn,
+    # one call each, each row scored by one product with every ball's centres.
+    implementation: Literal["batched", "sequential"] = "batched"
+
+    def __post_init__(self) -> None:
+        if self.implementation not in ("batched", "sequential"):
+            raise ValueError(
+                f"balls.implementation = {self.implementation!r}: expected batched or sequential"
+            )
 
 
 Terms = TypeVar("Terms")

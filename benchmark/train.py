@@ -166,7 +166,8 @@ def run_output(
     metrics = {m: float(last[m]) for m in records.METRICS} if scored else None
     epochs = fitted.epoch_seconds
     timing: dict[str, Any] = {"per_epoch_s": float(np.mean(epochs)) if epochs else None}
-    for part, seconds in fitted.timed_seconds.items():
+    parts = {**fitted.timed_seconds, "eval": fitted.eval_seconds}
+    for part, seconds in parts.items():
         timing[f"{part}_share"] = sum(seconds) / sum(epochs) if epochs else None
     if pack_size is not None:
         timing["pack_size"] = pack_size

@@ -17,7 +17,12 @@ from benchmark.data.load import MultiViewData
 from benchmark.methods.clib.config import CLIBConfig
 from benchmark.methods.gib.config import GIBConfig
 from benchmark.methods.gib.trainer import GIBTrainer
-from benchmark.models.granular import granular_balls, granular_balls_runs
+from benchmark.models.granular import (
+    ball_generators,
+    granular_balls,
+    granular_balls_representations,
+    granular_balls_runs,
+)
 from benchmark.pack import Member, train_pack
 from benchmark.settings import BallSettings
 from benchmark.train import train
@@ -145,6 +150,62 @@ def test_balls_of_k_runs_are_each_runs_balls_alone():
         per_run = together.per_run(3)
         assert float(per_run["balls"][r]) == single.n_balls
         assert float(per_run["purity"][r]) == pytest.approx(float(single.purity.double().mean()))
+
+
+def _clustered(runs: int, seed: int) -> torch.Tensor:
+    """runs × 96 × 8 rows around 4 centres: balls split over several rounds."""
+    g = torch.Generator().manual_seed(seed)
+    centres = 3 * torch.randn(4, 8, generator=g)
+    labels = torch.randint(4, (runs, 96), generator=g)
+    return centres[labels] + torch.randn(runs, 96, 8, generator=g)
+
+
+def _assert_same_balls(a, b):
+    assert a.n_balls == b.n_balls
+    for field in ("assignment", "sizes", "purity", "reason", "pseudo_labels", "run_of_ball"):
+        assert torch.equal(getattr(a, field), getattr(b, field)), field
+
+
+@pytest.mark.parametrize("runs", [1, 3])
+def test_balls_of_every_representation_in_one_call_equal_their_calls_alone(runs):
+    """`batched`: the R representations of K runs as one call give, per representation, the
+    partition of its own call (ball ids included), for a run alone and for a pack."""
+    names = ["v0", "v1", "v2", "fused"]
+    reps = {name: _clustered(runs, i) for i, name in enumerate(names)}
+    settings = BallSettings(min_ball_size=2, theta=0.95)
+    seeds = [11, 12, 13][:runs]
+    streams = [ball_generators(s, names, "batched") for s in seeds]
+    together = granular_balls_representations(reps, 4, settings, streams)
+    assert len({id(g) for g in streams[0].values()}) == len(names)  # own streams
+    most_balls = 0
+    for name in names:
+        alone = granular_balls_runs(
+            reps[name],
+            4,
+            settings,
+            [ball_generators(s, names, "batched")[name] for s in seeds],
+        )
+        _assert_same_balls(together[name], alone)
+        most_balls = max(most_balls, alone.n_balls)
+    assert most_balls > 2 * runs  # the partitions did split
+
+
+def test_the_sequential_implementation_partitions_each_representation_in_turn():
+    """`implementation: sequential` (the code before): the representations draw from one
+    generator one after another, one call each; `batched` gives other partitions."""
+    names = ["v0", "v1", "fused"]
+    reps = {name: _clustered(1, i) for i, name in enumerate(names)}
+    sequential = BallSettings(theta=0.95, implementation="sequential")
+    got = granular_balls_representations(
+        reps, 4, sequential, [ball_generators(3, names, "sequential")]
+    )
+    generator = torch.Generator().manual_seed(3)
+    for name in names:
+        _assert_same_balls(got[name], granular_balls_runs(reps[name], 4, sequential, [generator]))
+    batched = granular_balls_representations(
+        reps, 4, BallSettings(theta=0.95), [ball_generators(3, names, "batched")]
+    )
+    assert any(not torch.equal(batched[n].pseudo_labels, got[n].pseudo_labels) for n in names)
 
 
 @pytest.fixture(scope="module")

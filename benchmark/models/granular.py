@@ -18,12 +18,24 @@ partition, k-means runs batched over the runs, and every random number of run r 
 r's own generator, drawn exactly as a run alone draws it (`torch.multinomial` on CPU is an
 exponential race, reproduced here), so a run's balls do not depend on its pack. One run is the
 pack of K = 1. Drawing from K generators is the one loop over runs (a few calls per round).
+
+The representations of a step (GIB: each view's H^i and the fused H^s) are partitioned the same
+way. With `implementation: batched` (`BallSettings`, default) each representation of a run
+draws from its own generator (`ball_generators`), so the R representations of K runs are R·K
+root balls of one call (`granular_balls_representations`), each equal to its call alone, and a
+2-means split scores each row against its own ball's two centres only. `sequential` is the
+code before (the first reading's runs reproduce it bit for bit): one generator serves every
+representation in turn, which forces one call per representation (a representation's draws
+start where the previous one's ended), and each row is scored by one matrix product with every
+ball's centres, a cost that grows with the square of the number of balls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from benchmark.settings import BallSettings
@@ -81,6 +93,53 @@ class Balls:
             "purity": per(self.purity) / count,
         }
 
+    def split(self, parts: int) -> list[Balls]:
+        """The partitions of `parts` consecutive groups of its runs (a call over parts × K
+        runs: group p is runs p·K … p·K + K − 1), each as its group's call alone labels it:
+        ball ids in order of first appearance in the call, runs 0…K − 1."""
+        runs_in_call = int(self.run_of_ball.max()) + 1 if self.n_balls else parts
+        per = runs_in_call // parts
+        rows = self.assignment.numel() // parts
+        group_of_ball = torch.div(self.run_of_ball, per, rounding_mode="floor")
+        out = []
+        for p in range(parts):
+            mine = (group_of_ball == p).nonzero().squeeze(1)  # ascending: a call's own order
+            new_id = torch.full((self.n_balls,), -1, dtype=torch.long, device=mine.device)
+            new_id[mine] = torch.arange(mine.numel(), device=mine.device)
+            out.append(
+                Balls(
+                    assignment=new_id[self.assignment[p * rows : (p + 1) * rows]],
+                    n_balls=mine.numel(),
+                    sizes=self.sizes[mine],
+                    purity=self.purity[mine],
+                    reason=self.reason[mine],
+                    pseudo_labels=self.pseudo_labels[p * rows : (p + 1) * rows],
+                    run_of_ball=self.run_of_ball[mine] - p * per,
+                )
+            )
+        return out
+
+
+def ball_generators(
+    seed: int, names: Sequence[str], implementation: str
+) -> dict[str, torch.Generator]:
+    """A run's ball generators by representation name, on CPU (the numbers move to the
+    device, so a run draws the same balls on a GPU): `batched` one stream each, seeded from
+    (seed, position of the name); `sequential` one generator seeded with `seed`, serving every
+    name."""
+    if implementation == "sequential":
+        return dict.fromkeys(names, torch.Generator().manual_seed(seed))
+    if implementation != "batched":
+        raise ValueError(
+            f"implementation must be 'batched' or 'sequential', got {implementation!r}"
+        )
+    return {
+        name: torch.Generator().manual_seed(
+            int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0])
+        )
+        for i, name in enumerate(names)
+    }
+
 
 def _segment_first_argmax(
     values: torch.Tensor, segments: torch.Tensor, n_segments: int
@@ -113,11 +172,18 @@ def _exponential(dtype: torch.dtype):
     return lambda n, g: torch.empty(n, device=g.device, dtype=dtype).exponential_(1, generator=g)
 
 
-def _batched_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per run, squared distances of the rows of a (K × n × D) to the rows of b (K × m × D)."""
-    a2 = a.pow(2).sum(dim=-1, keepdim=True)
-    b2 = b.pow(2).sum(dim=-1).unsqueeze(-2)
-    return (a2 + b2 - 2 * a @ b.transpose(-1, -2)).clamp(min=0)
+class _DistancesFrom:
+    """Per run, squared distances of the fixed rows of a (K × n × D) to the rows of b
+    (K × m × D): ‖a‖² + ‖b‖² − (2a)·b, with ‖a‖² and 2a computed once for all calls (the same
+    numbers as computing them per call: doubling is exact)."""
+
+    def __init__(self, a: torch.Tensor) -> None:
+        self.a2 = a.pow(2).sum(dim=-1, keepdim=True)
+        self.two_a = 2 * a
+
+    def __call__(self, b: torch.Tensor) -> torch.Tensor:
+        b2 = b.pow(2).sum(dim=-1).unsqueeze(-2)
+        return (self.a2 + b2 - self.two_a @ b.transpose(-1, -2)).clamp(min=0)
 
 
 def kmeans_runs(
@@ -135,17 +201,18 @@ def kmeans_runs(
         lambda m, g: torch.randint(n, (m,), generator=g, device=g.device),
         x.device,
     )
+    distances = _DistancesFrom(x)
     centres = [x[rows, first]]
-    closest = _batched_distances(x, centres[0].unsqueeze(1)).squeeze(2)
+    closest = distances(centres[0].unsqueeze(1)).squeeze(2)
     for _ in range(1, k):
         total = closest.sum(dim=1, keepdim=True)
         weights = torch.where(total > 0, closest / total, torch.full_like(closest, 1.0 / n))
         race = _per_run(generators, every, _exponential(x.dtype), x.device).view(runs, n)
         pick = (weights / race).argmax(dim=1)
         centres.append(x[rows, pick])
-        closest = torch.minimum(closest, _batched_distances(x, centres[-1].unsqueeze(1)).squeeze(2))
+        closest = torch.minimum(closest, distances(centres[-1].unsqueeze(1)).squeeze(2))
     centre = torch.stack(centres, dim=1)
-    labels = _batched_distances(x, centre).argmin(dim=2)
+    labels = distances(centre).argmin(dim=2)
     offsets = (rows * k).unsqueeze(1)
     flat_x = x.reshape(runs * n, dim)
     for _ in range(iters):
@@ -156,7 +223,7 @@ def kmeans_runs(
         sums = torch.zeros(runs * k, dim, device=x.device, dtype=x.dtype)
         sums = sums.index_add(0, slots, flat_x).view(runs, k, dim)
         centre = torch.where(counts[..., None] > 0, sums / counts.clamp(min=1)[..., None], centre)
-        new_labels = _batched_distances(x, centre).argmin(dim=2)
+        new_labels = distances(centre).argmin(dim=2)
         if torch.equal(new_labels, labels):
             break
         labels = new_labels
@@ -175,12 +242,16 @@ def _two_means(
     iters: int,
     generators: list[torch.Generator],
     rows_per_run: list[int],
+    own_centres: bool,
 ) -> torch.Tensor:
     """2-means inside every ball at once; returns each row's side (0 or 1).
 
     Seeding as k-means++ per ball: a uniformly random member, then a member drawn with
     probability ∝ squared distance to it (exponential-race sampling, vectorised). The rows are
-    the runs' rows in run order (`rows_per_run`), each run drawing from its generator.
+    the runs' rows in run order (`rows_per_run`), each run drawing from its generator. A row
+    takes the nearer of its ball's two centres: `own_centres` compares it with those two only
+    (`_sides_by_own_centres`; the work grows with the rows), else with every ball's centres by
+    one matrix product (the code before; the work grows with rows × balls).
     """
     u = _per_run(generators, rows_per_run, _uniform(x.dtype), x.device)
     first = _segment_first_argmax(u, ball, n_balls)
@@ -192,6 +263,8 @@ def _two_means(
     seeded = torch.unique(ball)
     centres[2 * seeded] = x[first[seeded]]
     centres[2 * seeded + 1] = x[second[seeded]]
+    if own_centres:
+        return _sides_by_own_centres(x, ball, n_balls, centres, iters)
     side = None
     rows = torch.arange(x.shape[0], device=x.device)
     for _ in range(max(iters, 1)):
@@ -202,10 +275,44 @@ def _two_means(
         if side is not None and torch.equal(new_side, side):
             break
         side = new_side
-        child = 2 * ball + side
-        counts = torch.bincount(child, minlength=2 * n_balls)
-        sums = torch.zeros_like(centres).index_add(0, child, x)
-        centres = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], centres)
+        centres = _side_means(x, 2 * ball + side, centres)
+    return side
+
+
+def _side_means(x: torch.Tensor, child: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Each side's mean of its rows (`child`: 2·ball + side); a side without rows keeps its
+    centre."""
+    counts = torch.bincount(child, minlength=centres.shape[0])
+    sums = torch.zeros_like(centres).index_add(0, child, x)
+    return torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], centres)
+
+
+def _sides_by_own_centres(
+    x: torch.Tensor, ball: torch.Tensor, n_balls: int, centres: torch.Tensor, iters: int
+) -> torch.Tensor:
+    """Lloyd iterations of 2-means in every ball, each row scored against its own ball's two
+    centres: side 1 when 2 x·(c₁ − c₀) > ‖c₁‖² − ‖c₀‖². A ball whose sides did not change is at
+    a fixed point (its centres stay), so it leaves the iterations: only the rows of balls that
+    changed are scored and averaged again (a ball's sums run over its rows in the same order
+    either way). The result is that of iterating every ball until none changes (≤ `iters`)."""
+    side = torch.zeros_like(ball)
+    active = torch.arange(x.shape[0], device=x.device)
+    rows, balls = x, ball
+    for iteration in range(max(iters, 1)):
+        pair = centres.view(n_balls, 2, -1)
+        gap = (pair[:, 1] * pair[:, 1]).sum(dim=1) - (pair[:, 0] * pair[:, 0]).sum(dim=1)
+        direction = pair[:, 1] - pair[:, 0]
+        new_side = (2 * (rows * direction[balls]).sum(dim=1) > gap[balls]).long()
+        if iteration > 0:
+            moved = new_side != side[active]
+            if not bool(moved.any()):
+                break
+            changed = torch.zeros(n_balls, dtype=torch.bool, device=x.device)
+            changed[balls[moved]] = True
+            keep = changed[balls]
+            active, rows, balls, new_side = active[keep], rows[keep], balls[keep], new_side[keep]
+        side[active] = new_side
+        centres = _side_means(rows, 2 * balls + new_side, centres)
     return side
 
 
@@ -239,7 +346,13 @@ def granular_balls_runs(
         members = split[ball].nonzero().squeeze(1)
         member_runs = torch.bincount(run_of_ball[ball[members]], minlength=runs).tolist()
         side = _two_means(
-            x[members], ball[members], n_balls, settings.kmeans_iters, generators, member_runs
+            x[members],
+            ball[members],
+            n_balls,
+            settings.kmeans_iters,
+            generators,
+            member_runs,
+            own_centres=settings.implementation == "batched",
         )
         child_counts = torch.bincount(2 * ball[members] + side, minlength=2 * n_balls)
         smaller = torch.minimum(child_counts[0::2], child_counts[1::2])
@@ -275,3 +388,31 @@ def granular_balls(
 ) -> Balls:
     """Partition the rows of `h` (a batch's representation) into granular balls."""
     return granular_balls_runs(h.unsqueeze(0), n_clusters, settings, [generator])
+
+
+def granular_balls_representations(
+    reps: Mapping[str, torch.Tensor],
+    n_clusters: int,
+    settings: BallSettings,
+    generators: Sequence[Mapping[str, torch.Generator]],
+) -> dict[str, Balls]:
+    """Granular balls of each representation (`reps`: name → K × B × D, all of one shape) of K
+    runs, run r's representation `name` drawing from `generators[r][name]`.
+
+    Distinct generators (`ball_generators` of `batched`): one call over R·K root balls, split
+    back per name. A generator serving several representations of a run (`sequential`, or one
+    generator given for all): one call per representation in order, as each continues the
+    stream where the previous one left it."""
+    names = list(reps)
+    shared = any(len({id(g[n]) for n in names}) < len(names) for g in generators)
+    if shared or len(names) == 1:
+        return {
+            name: granular_balls_runs(
+                reps[name], n_clusters, settings, [g[name] for g in generators]
+            )
+            for name in names
+        }
+    stacked = torch.cat([reps[name] for name in names])  # name-major: (R·K) × B × D
+    streams = [g[name] for name in names for g in generators]
+    together = granular_balls_runs(stacked, n_clusters, settings, streams)
+    return dict(zip(names, together.split(len(names)), strict=True))

@@ -20,6 +20,7 @@ weighted by its size (DDC on the bare list of centres would see as few as one ro
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -33,7 +34,7 @@ from benchmark.losses import (
     mutual_information,
 )
 from benchmark.methods.gib.config import GIBConfig, variant_terms
-from benchmark.models.granular import Balls, granular_balls, granular_balls_runs
+from benchmark.models.granular import Balls, granular_balls, granular_balls_representations
 from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
 
 TERMS = (
@@ -85,11 +86,15 @@ class GIB(FusedEncoders):
         self,
         views: list[torch.Tensor],
         variant: str = "GIB",
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Mapping[str, torch.Generator] | None = None,
     ) -> GIBOutput:
-        """One training pass of `variant`: encoders, the balls it needs, the DDC module."""
+        """One training pass of `variant`: encoders, the balls it needs, the DDC module.
+        `generator`: the balls' generators by representation name (`ball_generators`), or one
+        generator for all (a shared stream)."""
         h, mu, logvar, hs = self.encode(views)
         wanted = self.ball_inputs(h, hs, variant)
+        if isinstance(generator, torch.Generator):
+            generator = dict.fromkeys(wanted, generator)
         balls, seconds = self.make_balls(wanted, [generator] if wanted else [])
         centres = {name: balls[name].sample_centres(rep) for name, rep in wanted.items()}
         ys, zs, y = self.cluster(h, hs, centres, variant)
@@ -128,26 +133,23 @@ class GIB(FusedEncoders):
         return ys, zs, y
 
     def make_balls(
-        self, reps: dict[str, torch.Tensor], generators: list[torch.Generator | None]
+        self,
+        reps: dict[str, torch.Tensor],
+        generators: Sequence[Mapping[str, torch.Generator] | None],
     ) -> tuple[dict[str, Balls], float]:
-        """Granular balls of each representation (in order; B × D for one run, K × B × D for
-        K runs, run r drawing from `generators[r]`), and their time."""
+        """Granular balls of each representation (B × D for one run, K × B × D for K runs;
+        run r's representation `name` drawing from `generators[r][name]`), and their time:
+        one batched call when each representation has its own stream
+        (`granular_balls_representations`)."""
         if not reps:
             return {}, 0.0
-        if not generators or any(g is None for g in generators):
-            raise ValueError("generating granular balls needs a torch.Generator")
+        if not generators or any(g is None or not set(reps) <= set(g) for g in generators):
+            raise ValueError("generating granular balls needs a torch.Generator per representation")
         device = next(iter(reps.values())).device
         _synchronise(device)
         t0 = time.perf_counter()
-        balls = {
-            name: granular_balls_runs(
-                rep if rep.dim() == 3 else rep.unsqueeze(0),
-                self.n_clusters,
-                self.config.balls,
-                generators,
-            )
-            for name, rep in reps.items()
-        }
+        runs = {name: rep if rep.dim() == 3 else rep.unsqueeze(0) for name, rep in reps.items()}
+        balls = granular_balls_representations(runs, self.n_clusters, self.config.balls, generators)
         _synchronise(device)
         return balls, time.perf_counter() - t0
 

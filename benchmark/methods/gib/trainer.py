@@ -12,7 +12,7 @@ import torch
 from benchmark.batches import FlooredBatches
 from benchmark.data.load import MultiViewData
 from benchmark.methods.gib.model import FUSED, GIB, GIBConfig, GIBOutput, gib_loss
-from benchmark.models.granular import Balls
+from benchmark.models.granular import Balls, ball_generators
 from benchmark.trainers import (
     EVAL_CHUNK,
     PackStep,
@@ -71,19 +71,19 @@ class GIBTrainer(FlooredBatches):
     ) -> None:
         self.config, self.variant, self.views, self.seed = config, variant, views, seed
         self.model = GIB([v.shape[1] for v in views], data.n_clusters, config).to(device)
-        # A CPU generator on every device: granular balls draw on it and move the numbers to
-        # the device, so a run draws the same random numbers on a GPU as on a CPU.
-        self.ball_rng = torch.Generator().manual_seed(seed)
+        # CPU generators on every device (`ball_generators`): a run draws the same balls on
+        # a GPU as on a CPU. One per representation, or one shared (`balls.implementation`).
+        self.names = [f"v{i}" for i in range(len(views))] + [FUSED]
+        self.ball_rngs = ball_generators(seed, self.names, config.balls.implementation)
         # ε of this run when it trains in a pack (alone, ε comes from torch's global generator)
         self.noise_rng = noise_generator(seed, device)
-        self.names = [f"v{i}" for i in range(len(views))] + [FUSED]
         self.n_samples, self.n_clusters = data.n_samples, data.n_clusters
 
     def before_epoch(self, epoch: int) -> None:
         pass
 
     def step(self, idx: torch.Tensor) -> StepOutcome:
-        out = self.model([v[idx] for v in self.views], self.variant, self.ball_rng)
+        out = self.model([v[idx] for v in self.views], self.variant, self.ball_rngs)
         step = gib_loss(self.model, out, self.variant)
         stats = {**ball_statistics(out.balls), **encoder_statistics(out.mu, out.logvar)}
         return StepOutcome(step.terms, stats, {"ball": out.ball_seconds})
@@ -92,10 +92,10 @@ class GIBTrainer(FlooredBatches):
         return {}
 
     def eval_step(self, idx: torch.Tensor) -> StepOutcome:
-        """The step's loss terms in eval mode (H = μ; the balls from a generator seeded with the
-        run's seed, never the training one) and per view the mean σ and |μ|."""
-        generator = torch.Generator().manual_seed(self.seed)
-        out = self.model([v[idx] for v in self.views], self.variant, generator)
+        """The step's loss terms in eval mode (H = μ; the balls from generators seeded with the
+        run's seed afresh, never the training ones) and per view the mean σ and |μ|."""
+        generators = ball_generators(self.seed, self.names, self.config.balls.implementation)
+        out = self.model([v[idx] for v in self.views], self.variant, generators)
         terms = gib_loss(self.model, out, self.variant).terms
         return StepOutcome(terms, view_statistic_tensors(out.mu, out.logvar))
 
@@ -110,7 +110,7 @@ class GIBTrainer(FlooredBatches):
         """One step of the pack this trainer leads (`benchmark.loop.Stacked`): `idx` holds
         each run's batch (K × B)."""
         views, noise = packed_inputs(self.views, idx, pack, self.config)
-        generators = [t.ball_rng for t in pack]
+        generators = [t.ball_rngs for t in pack]
         return pack_step(self.model, state, views, noise, generators, alpha, beta, self.variant)
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,7 +137,7 @@ def pack_step(
     state: dict[str, torch.Tensor],
     views: list[torch.Tensor],
     noise: list[torch.Tensor],
-    generators: list[torch.Generator],
+    generators: list[dict[str, torch.Generator]],
     alpha: torch.Tensor,
     beta: torch.Tensor,
     variant: str,
