@@ -22,15 +22,17 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from benchmark.data.load import MultiViewData
 from benchmark.health import clusters_used
 from benchmark.trainers import RunStopped, Trainer, evaluation_losses
+
+if TYPE_CHECKING:  # imported where the histories become tables, after the training
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +315,8 @@ def fit(
                 row[f"{part}_s"] = seconds[-1]
             histories[r].append(row)
         _log_epoch(name, epoch, epochs, list(rows.values()), epoch_times[-1])
+
+    import pandas as pd
 
     fitted = []
     for r in range(runs):

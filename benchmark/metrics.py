@@ -6,19 +6,40 @@
 - ARI: sklearn's adjusted_rand_score.
 - ECE: probability columns permuted by the ACC map; confidence = top-1 probability,
   prediction = its class; 15 equal-width bins on [0, 1]; Σ_b |b|/n · |acc(b) − conf(b)|.
+
+NMI and ARI are sklearn's formulas written out in NumPy, operation for operation, so that they
+return the very same floats (tests/test_metrics.py compares them with sklearn's) without
+importing scikit-learn (~1 s) before a run's first epoch; SciPy's Hungarian algorithm is
+imported when ACC is first computed, so that the tables, which only need LOWER_IS_BETTER, import
+neither.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-from sklearn.metrics.cluster import contingency_matrix
 
 ECE_BINS = 15
 LOWER_IS_BETTER = frozenset({"ECE"})  # every other metric: higher is better
+
+
+def contingency_matrix(labels: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Counts (int64) of classes × clusters, both in sorted id order: sklearn's
+    `contingency_matrix` (ValueError unless both are 1-D and of one length)."""
+    labels = np.asarray(labels)
+    clusters = np.asarray(clusters)
+    if labels.ndim != 1 or clusters.ndim != 1 or labels.shape != clusters.shape:
+        raise ValueError(
+            f"labels and clusters must be 1-D and of one length: {labels.shape}, {clusters.shape}"
+        )
+    classes, class_idx = np.unique(labels, return_inverse=True)
+    cluster_ids, cluster_idx = np.unique(clusters, return_inverse=True)
+    cells = np.bincount(
+        class_idx * cluster_ids.size + cluster_idx, minlength=classes.size * cluster_ids.size
+    )
+    return cells.astype(np.int64, copy=False).reshape(classes.size, cluster_ids.size)
 
 
 def cluster_to_class_map(labels: np.ndarray, clusters: np.ndarray) -> dict[int, int]:
@@ -26,11 +47,13 @@ def cluster_to_class_map(labels: np.ndarray, clusters: np.ndarray) -> dict[int, 
 
     Clusters left unmatched (more clusters than classes) are absent from the map.
     """
+    from scipy.optimize import linear_sum_assignment
+
     labels = np.asarray(labels)
     clusters = np.asarray(clusters)
-    classes, label_idx = np.unique(labels, return_inverse=True)
-    cluster_ids, cluster_idx = np.unique(clusters, return_inverse=True)
-    table = contingency_matrix(label_idx, cluster_idx)  # classes × clusters
+    classes = np.unique(labels)
+    cluster_ids = np.unique(clusters)
+    table = contingency_matrix(labels, clusters)  # classes × clusters
     rows, cols = linear_sum_assignment(table, maximize=True)
     return {int(cluster_ids[c]): int(classes[r]) for r, c in zip(rows, cols, strict=True)}
 
@@ -45,16 +68,76 @@ def accuracy(labels: np.ndarray, clusters: np.ndarray) -> float:
     return 100.0 * float(matched) / labels.size
 
 
+def _entropy(counts: np.ndarray) -> float:
+    """Entropy (nats) of a labelling from its class counts: sklearn's `_entropy`."""
+    pi = counts.astype(np.float64)
+    if pi.size == 1:  # single cluster => zero entropy
+        return 0.0
+    pi_sum = np.sum(pi)
+    return float(-np.sum((pi / pi_sum) * (np.log(pi) - math.log(pi_sum))))
+
+
+def _mutual_information(table: np.ndarray) -> float:
+    """Mutual information (nats) of a contingency table: sklearn's `mutual_info_score`, its
+    non-zero cells in the same (row-major) order, so that the sum is the same float."""
+    nzx, nzy = np.nonzero(table)
+    nz_val = table[nzx, nzy]
+    contingency_sum = table.sum()
+    pi = table.sum(axis=1)
+    pj = table.sum(axis=0)
+    if pi.size == 1 or pj.size == 1:  # a labelling with one cluster: MI = 0
+        return 0.0
+    log_contingency_nm = np.log(nz_val)
+    contingency_nm = nz_val / contingency_sum
+    outer = pi.take(nzx).astype(np.int64, copy=False) * pj.take(nzy).astype(np.int64, copy=False)
+    log_outer = -np.log(outer) + math.log(pi.sum()) + math.log(pj.sum())
+    mi = (
+        contingency_nm * (log_contingency_nm - math.log(contingency_sum))
+        + contingency_nm * log_outer
+    )
+    mi = np.where(np.abs(mi) < np.finfo(mi.dtype).eps, 0.0, mi)
+    return float(np.clip(mi.sum(), 0.0, None))
+
+
+def normalized_mutual_info(labels: np.ndarray, clusters: np.ndarray) -> float:
+    """sklearn's `normalized_mutual_info_score(labels, clusters, average_method="arithmetic")`,
+    the same float."""
+    table = contingency_matrix(labels, clusters)
+    n_classes, n_clusters = table.shape
+    if n_classes == n_clusters == 1 or n_classes == n_clusters == 0:
+        return 1.0  # neither labelling splits the data: a perfect match
+    mi = _mutual_information(table)
+    if mi == 0:
+        return 0.0
+    normalizer = np.mean([_entropy(table.sum(axis=1)), _entropy(table.sum(axis=0))])
+    return float(mi / normalizer)
+
+
+def adjusted_rand(labels: np.ndarray, clusters: np.ndarray) -> float:
+    """sklearn's `adjusted_rand_score(labels, clusters)`, the same float: the pair confusion
+    matrix in exact integers, then sklearn's formula."""
+    table = contingency_matrix(labels, clusters)
+    n_samples = np.int64(table.sum())
+    n_c = table.sum(axis=1)
+    n_k = table.sum(axis=0)
+    sum_squares = (table**2).sum()
+    tp = int(sum_squares - n_samples)
+    fp = int((table @ n_k).sum() - sum_squares)
+    fn = int((table.T @ n_c).sum() - sum_squares)
+    tn = int(n_samples**2 - fp - fn - sum_squares)
+    if fn == 0 and fp == 0:  # empty data or full agreement
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
+
+
 def nmi(labels: np.ndarray, clusters: np.ndarray) -> float:
     """NMI in percent (arithmetic normalisation)."""
-    return 100.0 * float(
-        normalized_mutual_info_score(labels, clusters, average_method="arithmetic")
-    )
+    return 100.0 * float(normalized_mutual_info(labels, clusters))
 
 
 def ari(labels: np.ndarray, clusters: np.ndarray) -> float:
     """ARI in percent."""
-    return 100.0 * float(adjusted_rand_score(labels, clusters))
+    return 100.0 * float(adjusted_rand(labels, clusters))
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from benchmark import catalogue, records
 from benchmark.data.load import MultiViewData, load_hdf5, scale_view
 from benchmark.loop import Fitted, fit, fusion_weights
 from benchmark.trainers import Trainer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,13 @@ trainers of several methods share. Each method's trainer lives in its folder,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pandas as pd
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EVAL_CHUNK = 4096  # samples per forward pass of an evaluation
 

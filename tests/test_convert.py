@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from benchmark import atomic
 from benchmark.data.convert import build, convert_from_manifest, write_hdf5
 from benchmark.data.fetch import sha256sum
-from benchmark.data.load import load_hdf5, scale_view
+from benchmark.data.load import load_hdf5, minmax_columns, scale_view
 from benchmark.data.readers import read_file, read_mat
 from benchmark.data.registry import Dataset, Location, SourceFile, View, get_dataset
 from benchmark.errors import DataError
@@ -107,6 +107,27 @@ def test_hdf5_round_trip_and_schema(tmp_path):
     assert loaded.view_names == ["v0", "v1"] and loaded.source_sha256 == {"toy.mat": "abc"}
     scaled = scale_view(loaded.views[0], "minmax")
     assert scaled.min() == 0.0 and scaled.max() == 1.0
+
+
+def test_minmax_scaling_is_sklearns_very_floats():
+    """The per-feature min-max is sklearn's minmax_scale written out in NumPy (no sklearn
+    import before a run's first epoch): the same floats, constant and tiny-range features
+    included, in float64 and after the cast to float32."""
+    from sklearn.preprocessing import minmax_scale
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        n, d = int(rng.integers(1, 300)), int(rng.integers(1, 40))
+        view = (rng.normal(size=(n, d)) * 10.0 ** rng.integers(-6, 6, size=d)).astype(np.float32)
+        view[:, rng.random(d) < 0.2] = 3.5  # constant features
+        tiny = rng.random(d) < 0.1  # a range below 10 ε: sklearn counts it as 1
+        view[:, tiny] = rng.normal(size=(n, int(tiny.sum()))) * 1e-20
+        x = view.astype(np.float64)
+        expected = minmax_scale(x, feature_range=(0.0, 1.0), axis=0)
+        np.testing.assert_array_equal(minmax_columns(x), expected, strict=True)
+        np.testing.assert_array_equal(
+            scale_view(view, "minmax"), expected.astype(np.float32), strict=True
+        )
 
 
 def _assert_no_output(folder: Path):

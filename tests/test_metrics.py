@@ -58,6 +58,54 @@ def test_accuracy_with_more_clusters_than_classes():
     assert cluster_to_class_map(labels, clusters) in ({0: 0, 1: 1}, {0: 0, 1: 1, 2: 0})
 
 
+def sklearn_cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Labelings to compare with sklearn: random ones of many sizes and numbers of clusters
+    (ids not 0…k−1, more or fewer clusters than classes), and the edge cases."""
+    rng = np.random.default_rng(20261205)
+    cases = []
+    for _ in range(300):
+        n = int(rng.integers(1, 3000))
+        k, c = int(rng.integers(1, 40)), int(rng.integers(1, 60))
+        labels = rng.integers(0, k, size=n)
+        clusters = rng.integers(0, c, size=n) * 7 - 3
+        if rng.random() < 0.3:  # a clustering close to the classes: NMI and ARI far from 0
+            clusters = np.where(rng.random(n) < 0.8, labels, clusters)
+        cases.append((labels, clusters))
+    cases += [
+        (np.zeros(5, int), np.zeros(5, int)),  # one class, one cluster
+        (np.zeros(5, int), np.arange(5)),  # one class
+        (np.arange(5), np.zeros(5, int)),  # one cluster
+        (np.arange(6), np.arange(6)[::-1]),  # every sample its own class and cluster
+        (np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0])),
+        (np.array([], int), np.array([], int)),
+    ]
+    return cases
+
+
+def test_nmi_and_ari_are_sklearns_very_floats():
+    """NMI and ARI are written out in NumPy (no sklearn import before a run's first epoch): on
+    random labelings they return exactly sklearn's floats, and the ACC map is unchanged."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    from sklearn.metrics.cluster import contingency_matrix as sklearn_contingency
+
+    from benchmark.metrics import adjusted_rand, contingency_matrix, normalized_mutual_info
+
+    for labels, clusters in sklearn_cases():
+        expected_nmi = normalized_mutual_info_score(labels, clusters, average_method="arithmetic")
+        assert normalized_mutual_info(labels, clusters) == expected_nmi
+        assert adjusted_rand(labels, clusters) == adjusted_rand_score(labels, clusters)
+        assert nmi(labels, clusters) == 100.0 * float(expected_nmi)
+        if labels.size:
+            table = contingency_matrix(labels, clusters)
+            assert table.dtype == np.int64
+            np.testing.assert_array_equal(table, sklearn_contingency(labels, clusters))
+
+
+def test_metrics_refuse_labelings_of_different_lengths():
+    with pytest.raises(ValueError, match="one length"):
+        nmi(np.array([0, 1, 1]), np.array([0, 1]))
+
+
 def calibrated(k: int, per_class: int, level: int, perm_seed: int):
     """Soft assignments whose confidence p equals their accuracy exactly (p = level/10 > 1/2)."""
     p = level / 10

@@ -178,8 +178,18 @@ def scale_view(view: np.ndarray, scaling: Scaling) -> np.ndarray:
         return scaled.astype(np.float32)
     if scaling != "minmax":
         raise ValueError(f"unknown scaling {scaling!r}")
-    from sklearn.preprocessing import minmax_scale
-
     # In float64: float32 arithmetic can overshoot to 1.0000001.
-    scaled = minmax_scale(view.astype(np.float64), feature_range=(0.0, 1.0), axis=0)
-    return scaled.astype(np.float32)
+    return minmax_columns(view.astype(np.float64)).astype(np.float32)
+
+
+def minmax_columns(x: np.ndarray) -> np.ndarray:
+    """sklearn's `minmax_scale(x, feature_range=(0, 1), axis=0)` of a float64 matrix, operation
+    for operation (the same floats, tests/test_convert.py; no sklearn import before a run's first
+    epoch): a range below 10 ε counts as 1, so a constant feature becomes 0."""
+    low = np.nanmin(x, axis=0)
+    span = np.nanmax(x, axis=0) - low
+    span[span < 10 * np.finfo(span.dtype).eps] = 1.0
+    scale = 1.0 / span
+    scaled = x * scale
+    scaled += 0.0 - low * scale
+    return scaled

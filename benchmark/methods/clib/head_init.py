@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import cdist
-from sklearn.cluster import KMeans
 from torch import nn
 
 
@@ -25,12 +22,17 @@ class KMeansFit:
 
 
 def kmeans_fit(features: np.ndarray, k: int, n_init: int, seed: int) -> KMeansFit:
+    from sklearn.cluster import KMeans  # imported when the heads are initialised, not before
+
     km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(features)
     return KMeansFit(km.labels_.astype(np.int64), km.cluster_centers_)
 
 
 def align(reference: KMeansFit, other: KMeansFit) -> KMeansFit:
     """`other` with its cluster ids renamed to the reference cluster whose centroid it matches."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
     rows, cols = linear_sum_assignment(cdist(other.centroids, reference.centroids, "sqeuclidean"))
     rename = np.empty(len(rows), dtype=np.int64)
     rename[rows] = cols

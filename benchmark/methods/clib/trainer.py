@@ -4,9 +4,8 @@ diagnostics."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 
 from benchmark.batches import FlooredBatches
@@ -33,6 +32,9 @@ from benchmark.trainers import (
     stacked_call,
     view_statistic_tensors,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class CLIBTrainer(FlooredBatches):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 
 from benchmark.batches import FlooredBatches
@@ -24,6 +23,9 @@ from benchmark.trainers import (
     stacked_call,
     view_statistic_tensors,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def ball_statistic_tensors(balls: Mapping[str, Balls], runs: int) -> dict[str, torch.Tensor]:

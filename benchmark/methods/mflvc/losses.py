@@ -7,7 +7,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 
 COSINE_EPS = 1e-8  # nn.CosineSimilarity's default, as the code's label contrast uses it
 
@@ -108,6 +107,8 @@ def match_pseudo_labels(pseudo: torch.Tensor, predicted: torch.Tensor, k: int) -
     """P̂: the pseudo-labels `pseudo` relabelled into the cluster indices of `predicted`
     (argmax q), by the Hungarian algorithm on the contingency matrix w[ŷ, p], minimising
     max(w) − w as the code's `match` does. Returns a tensor on `pseudo`'s device."""
+    from scipy.optimize import linear_sum_assignment
+
     p = pseudo.detach().cpu().numpy().astype(np.int64)
     y = predicted.detach().cpu().numpy().astype(np.int64)
     w = np.zeros((k, k), dtype=np.int64)

@@ -4,13 +4,10 @@ pseudo-labels of the fine-tuning stage, and the fused prediction."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
-from sklearn.cluster import KMeans
-from sklearn.preprocessing import MinMaxScaler
 
 from benchmark.data.load import MultiViewData
 from benchmark.methods.mflvc.config import MFLVCConfig
@@ -23,6 +20,9 @@ from benchmark.methods.mflvc.losses import (
 from benchmark.methods.mflvc.model import MFLVC
 from benchmark.metrics import accuracy
 from benchmark.trainers import EVAL_CHUNK, StepOutcome
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCORE_COLUMNS = ("ACC", "NMI", "ARI", "ECE", "clusters")
 
@@ -92,6 +92,9 @@ class MFLVCTrainer:
         all N samples, min-max scaled per feature under `pseudo_label_scaling: minmax`. One
         NumPy RandomState seeded from the run's seed serves the views in turn (the code draws
         them unseeded from one global generator)."""
+        from sklearn.cluster import KMeans
+        from sklearn.preprocessing import MinMaxScaler
+
         h = self._all_features()
         rng = np.random.RandomState(self.seed % 2**32)
         labels = []

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 
 from benchmark.data.load import MultiViewData
@@ -15,6 +14,9 @@ from benchmark.methods.simvc.config import VARIANTS, MVCTerms, SiMVCConfig, vari
 from benchmark.methods.simvc.losses import simvc_terms
 from benchmark.methods.simvc.model import SiMVC, SiMVCOutput
 from benchmark.trainers import EVAL_CHUNK, StepOutcome
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
