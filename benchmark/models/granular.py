@@ -97,8 +97,7 @@ class Balls:
         """The partitions of `parts` consecutive groups of its runs (a call over parts × K
         runs: group p is runs p·K … p·K + K − 1), each as its group's call alone labels it:
         ball ids in order of first appearance in the call, runs 0…K − 1."""
-        runs_in_call = int(self.run_of_ball.max()) + 1 if self.n_balls else parts
-        per = runs_in_call // parts
+        per = (int(self.run_of_ball.max()) + 1) // parts  # every run keeps its root ball
         rows = self.assignment.numel() // parts
         group_of_ball = torch.div(self.run_of_ball, per, rounding_mode="floor")
         out = []
