@@ -13,6 +13,8 @@ from torch import nn
 if TYPE_CHECKING:
     import pandas as pd
 
+    from benchmark.models.layers import Encoding
+
 EVAL_CHUNK = 4096  # samples per forward pass of an evaluation
 
 
@@ -79,8 +81,38 @@ def evaluation_losses(trainer: Any, epoch: int, seed: int) -> dict[str, float]:
                 sums[name] = sums.get(name, 0.0) + float(value)
     finally:
         trainer.model.train()
+        end = getattr(trainer, "end_evaluation", None)  # drops what the evaluation kept
+        if end is not None:
+            end()
     n = max(len(batches), 1)
     return {f"{EVAL_PREFIX}{name}": total / n for name, total in sums.items()}
+
+
+class ReusesEvalEncoding:
+    """For a trainer whose model has `encode_all` (GIB, CLIB): its `predict` keeps the
+    encoders' output on every sample (`keep_eval_encoding`), and the eval steps of the same
+    evaluation take their batch's rows of it (`eval_encoding_rows`) instead of a forward pass
+    of their own: the same numbers, up to the rounding of a larger matrix product.
+    `evaluation_losses` drops it at the end (`end_evaluation`), as does a training step."""
+
+    eval_encoding: Encoding | None = None
+
+    def keep_eval_encoding(self, views: list[torch.Tensor], encoded: Encoding) -> None:
+        """Keep `encoded` when it is of the run's own views (the eval steps' inputs)."""
+        own = self.views  # type: ignore[attr-defined]
+        same = len(views) == len(own) and all(v is w for v, w in zip(views, own, strict=True))
+        self.eval_encoding = encoded if same else None
+
+    def eval_encoding_rows(self, idx: torch.Tensor) -> Encoding | None:
+        """The kept encoding's rows `idx` (None when nothing is kept)."""
+        if self.eval_encoding is None:
+            return None
+        h, mu, logvar, fused = self.eval_encoding
+        rows = lambda ts: [None if t is None else t.index_select(0, idx) for t in ts]  # noqa: E731
+        return rows(h), rows(mu), rows(logvar), fused.index_select(0, idx)
+
+    def end_evaluation(self) -> None:
+        self.eval_encoding = None
 
 
 class RunStopped(Exception):

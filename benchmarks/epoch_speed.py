@@ -2,8 +2,10 @@
 its start-up time, measured on whole `mmcbench train` processes in one sitting.
 
     python benchmarks/epoch_speed.py resources/hdf5/mfeat.h5 --threads 1 \
-        [--methods SiMVC GIB DDC CLIB] [--epochs 4] [--rounds 3] [--save]
+        [--methods SiMVC GIB DDC CLIB] [--epochs 4] [--rounds 3] [--batch-size 256] [--save]
 
+Each method trains at its own default batch size (SiMVC's is the authors' 100, GIB's and CLIB's
+256) unless `--batch-size` sets one for all: issue 24's targets compare at 256.
 A method is a variant name of the catalogue (`GIB`, its ablation `DDC`, `CLIB`, `SiMVC`, …).
 Each round runs every method once, in turn (alternating, so that a slow spell of the machine
 falls on all of them), as its own process: `python -m benchmark train` with seed = round.
@@ -111,6 +113,8 @@ def one_run(
     command += ["--variant", variant, "--data", str(data), "--seed", str(seed)]
     command += ["--device", args.device, "--embeddings-at", "--out", str(out)]
     command += schedule_args(method, args.epochs)
+    if args.batch_size:
+        command += ["--set", f"batch_size={args.batch_size}"]
     if args.threads:
         command += ["--threads", str(args.threads)]
     # The package of `tree` (default: this checkout) first on the path; run outside any
@@ -226,11 +230,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs per method (seeds 0…)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="every method at this batch size (default: each method's own; SiMVC's is 100)",
+    )
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=DIR")
     parser.add_argument("--save", action="store_true", help=f"store the rows in {TIMINGS_CSV}")
     args = parser.parse_args()
     if args.epochs < 2 or args.rounds < 1 or (args.threads is not None and args.threads < 1):
         raise SystemExit("epoch_speed: --epochs ≥ 2, --rounds ≥ 1 and --threads ≥ 1")
+    if args.batch_size is not None and (args.batch_size < 2 or args.save):
+        raise SystemExit(
+            "epoch_speed: --batch-size needs ≥ 2, and no --save (the stored timings are of "
+            "each method's own batch size, the one its runs train with)"
+        )
     args.data = [path.resolve() for path in args.data]
     for path in args.data:
         if not path.is_file():
@@ -239,6 +254,7 @@ def main() -> None:
     for variant in args.methods:
         method_of(variant)
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}")
+    print(f"batch size: {args.batch_size or 'each method its own'}")
 
     from benchmark.data.load import load_hdf5
 

@@ -130,3 +130,14 @@ def fake_data(name: str = "toy", n_clusters: int = 2, view_names=("a",)):
         source_sha256={},
         path="x.h5",
     )
+
+
+@pytest.fixture
+def float64():
+    """torch's default floating-point type float64 for the test, then back."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,7 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.losses import ddc_loss, feature_distribution, gaussian_kl, mutual_information
+from benchmark.losses import (
+    ddc_loss,
+    feature_distribution,
+    gaussian_kl,
+    grouped_mutual_information,
+    mutual_information,
+)
 from benchmark.methods.gib.config import VARIANTS
 from benchmark.methods.gib.model import FUSED, GIB, GIBConfig, gib_loss
 from benchmark.models.granular import (
@@ -47,6 +54,33 @@ def test_mi_is_symmetric_and_non_negative(seed, d, b):
         mutual_information(q, p).item(), abs=1e-12
     )
     assert mutual_information(p, q).item() >= -1e-6
+
+
+@given(seed=st.integers(0, 10**6), groups=st.integers(1, 9), b=st.integers(2, 40))
+@settings(max_examples=40, deadline=None)
+def test_grouped_mi_equals_mi_of_the_rows_it_stands_for(seed, groups, b):
+    """I(P; Q) from group rows and each row's group (a ball's centre and its members) is the
+    MI of the B rows, in value and gradient (float64)."""
+    g = torch.Generator().manual_seed(seed)
+    p_groups = torch.rand(groups, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    q_groups = torch.rand(groups + 2, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    p_of_row = torch.randint(groups, (b,), generator=g)
+    q_of_row = torch.randint(groups + 2, (b,), generator=g)
+    grouped = grouped_mutual_information(p_groups, p_of_row, q_groups, q_of_row)
+    plain = mutual_information(p_groups[p_of_row], q_groups[q_of_row])
+    assert grouped.item() == pytest.approx(plain.item(), rel=1e-10, abs=1e-12)
+    grouped_grads = torch.autograd.grad(grouped, (p_groups, q_groups))
+    plain_grads = torch.autograd.grad(plain, (p_groups, q_groups))
+    for a, c in zip(grouped_grads, plain_grads, strict=True):
+        torch.testing.assert_close(a, c, rtol=1e-9, atol=1e-12)
+
+
+def test_grouped_mi_refuses_rows_of_different_lengths():
+    groups = torch.rand(3, 4)
+    with pytest.raises(ValueError, match="same rows"):
+        grouped_mutual_information(
+            groups, torch.zeros(5, dtype=torch.long), groups, torch.zeros(6, dtype=torch.long)
+        )
 
 
 def sparse_features(seed: int, b: int = 8192, d: int = 32, active: int = 2) -> torch.Tensor:
@@ -325,6 +359,18 @@ def test_every_loss_component_reaches_every_encoder(tiny):
     for term in ("vib", "mi_yy", "mi_ys", "mi_cc", "mi_cs", "ddc1", "ddc2", "ddc3"):
         grads = encoder_gradients(model, step.terms[term])
         assert all(g > 0 for g in grads), f"{term} misses an encoder: {grads}"
+
+
+def test_ball_mi_from_ball_centres_equals_the_samples_rows(float64):
+    """`balls.implementation: batched` takes L_Balls's MI per pair of balls; without the balls
+    (a pack's step) it takes the samples' rows of C: the same terms, in float64."""
+    model, views = tiny_model(), [v.double() for v in tiny_views()]
+    out, step = forward_and_loss(model, views, "GIB")
+    assert out.ball_centres, "a run alone keeps each ball's centre"
+    rows_only = dataclasses.replace(out, balls={}, ball_centres={})
+    again = gib_loss(model, rows_only, "GIB")
+    for term in ("mi_cc", "mi_cs", "L_Balls", "total"):
+        assert again.terms[term].item() == pytest.approx(step.terms[term].item(), rel=1e-10)
 
 
 @pytest.mark.parametrize("variant", ["DDC", "DDC+Samples", "GIB"])

@@ -15,6 +15,7 @@ from benchmark import records
 from benchmark.cli import main
 from benchmark.data.load import MultiViewData
 from benchmark.methods.clib.config import CLIBConfig
+from benchmark.methods.clib.trainer import CLIBTrainer
 from benchmark.methods.gib.config import GIBConfig
 from benchmark.methods.gib.trainer import GIBTrainer
 from benchmark.models.granular import (
@@ -33,14 +34,6 @@ SMALL = dict(encoder_hidden=(16, 16), latent_dim=8, head_hidden=8, batch_size=50
 MEMBERS = [Member(0, 0.5, 0.5), Member(1, 0.5, 0.5), Member(2, 0.2, 0.8), Member(0, 0.9, 0.1)]
 TIMING = ["epoch_s", "ball_s"]
 CPU = torch.device("cpu")
-
-
-@pytest.fixture
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +268,37 @@ def test_train_pack_refuses_bad_options_in_one_paragraph(
     assert main([*args, "--hparams", HPARAMS, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("trainer_class", "variant", "config"),
+    [
+        (GIBTrainer, "GIB", GIBConfig(batch_size=32)),
+        (CLIBTrainer, "CLIB", CLIBConfig(batch_size=32, warmup_epochs=0)),
+    ],
+)
+def test_an_evaluation_reuses_its_encodings_and_then_drops_them(
+    float64, blobs, trainer_class, variant, config
+):
+    """GIB's and CLIB's eval steps take the encoders' rows from the evaluation's `predict`
+    (one pass over all samples): the same eval losses as encoding each batch again;
+    afterwards (and after a training step) nothing is kept."""
+    from benchmark.loop import evaluate
+    from benchmark.trainers import evaluation_losses
+
+    views = [torch.as_tensor(v, dtype=torch.float64) for v in blobs.views]
+    trainer = trainer_class(blobs, views, variant, 0, config, CPU)
+    trainer.before_epoch(1)  # CLIB: the heads from k-means, as after its warm-up
+    fresh = evaluation_losses(trainer, 1, 0)  # no predict before: each batch encoded
+    evaluate(trainer, views, blobs.labels)
+    assert trainer.eval_encoding is not None
+    reused = evaluation_losses(trainer, 1, 0)
+    assert trainer.eval_encoding is None
+    assert fresh.keys() == reused.keys() and "eval_total" in fresh
+    for name, value in fresh.items():
+        assert reused[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    evaluate(trainer, views, blobs.labels)
+    trainer.step(torch.arange(32))
+    assert trainer.eval_encoding is None
+    evaluate(trainer, [v.clone() for v in views], blobs.labels)  # not the run's own views
+    assert trainer.eval_encoding is None

@@ -3,7 +3,11 @@ reading, DDC."""
 
 from benchmark.losses.balance import cluster_balance
 from benchmark.losses.ddc import ddc_loss, ddc_terms, gaussian_kernel
-from benchmark.losses.mi import feature_distribution, mutual_information
+from benchmark.losses.mi import (
+    feature_distribution,
+    grouped_mutual_information,
+    mutual_information,
+)
 from benchmark.losses.vib import gaussian_kl
 
 __all__ = [
@@ -13,5 +17,6 @@ __all__ = [
     "feature_distribution",
     "gaussian_kernel",
     "gaussian_kl",
+    "grouped_mutual_information",
     "mutual_information",
 ]

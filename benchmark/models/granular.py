@@ -69,7 +69,7 @@ class Balls:
     def sample_centres(self, h: torch.Tensor) -> torch.Tensor:
         """C: each sample's ball centre (same shape as `h`: B × D, or K × B × D for a pack)."""
         flat = h.reshape(-1, h.shape[-1])
-        return self.centres(flat)[self.assignment].reshape(h.shape)
+        return self.centres(flat).index_select(0, self.assignment).reshape(h.shape)
 
     def radii(self, h: torch.Tensor) -> torch.Tensor:
         """Mean Euclidean distance of the members to their centre (Eq. 3), per ball."""
@@ -177,11 +177,11 @@ class _DistancesFrom:
     numbers as computing them per call: doubling is exact)."""
 
     def __init__(self, a: torch.Tensor) -> None:
-        self.a2 = a.pow(2).sum(dim=-1, keepdim=True)
+        self.a2 = (a * a).sum(dim=-1, keepdim=True)  # as pow(2), and faster
         self.two_a = 2 * a
 
     def __call__(self, b: torch.Tensor) -> torch.Tensor:
-        b2 = b.pow(2).sum(dim=-1).unsqueeze(-2)
+        b2 = (b * b).sum(dim=-1).unsqueeze(-2)
         return (self.a2 + b2 - self.two_a @ b.transpose(-1, -2)).clamp(min=0)
 
 
@@ -252,9 +252,13 @@ def _two_means(
     (`_sides_by_own_centres`; the work grows with the rows), else with every ball's centres by
     one matrix product (the code before; the work grows with rows × balls).
     """
+    if own_centres:  # only the balls being split, relabelled 0…n − 1 (the same segments)
+        _, ball = torch.unique(ball, return_inverse=True)
+        n_balls = int(ball.max()) + 1
     u = _per_run(generators, rows_per_run, _uniform(x.dtype), x.device)
     first = _segment_first_argmax(u, ball, n_balls)
-    d2 = ((x - x[first[ball]]) ** 2).sum(dim=1)
+    offset = x - x.index_select(0, first.index_select(0, ball))
+    d2 = (offset * offset).sum(dim=1)
     u2 = _per_run(generators, rows_per_run, _uniform(x.dtype), x.device).clamp(min=1e-12)
     race = torch.where(d2 > 0, torch.log(u2) / d2, torch.full_like(d2, -torch.inf))
     second = _segment_first_argmax(race, ball, n_balls)
@@ -301,15 +305,18 @@ def _sides_by_own_centres(
         pair = centres.view(n_balls, 2, -1)
         gap = (pair[:, 1] * pair[:, 1]).sum(dim=1) - (pair[:, 0] * pair[:, 0]).sum(dim=1)
         direction = pair[:, 1] - pair[:, 0]
-        new_side = (2 * (rows * direction[balls]).sum(dim=1) > gap[balls]).long()
+        own = direction.index_select(0, balls)
+        new_side = (2 * (rows * own).sum(dim=1) > gap.index_select(0, balls)).long()
         if iteration > 0:
             moved = new_side != side[active]
             if not bool(moved.any()):
                 break
             changed = torch.zeros(n_balls, dtype=torch.bool, device=x.device)
             changed[balls[moved]] = True
-            keep = changed[balls]
-            active, rows, balls, new_side = active[keep], rows[keep], balls[keep], new_side[keep]
+            keep = changed.index_select(0, balls).nonzero().squeeze(1)
+            active, rows, balls, new_side = (
+                t.index_select(0, keep) for t in (active, rows, balls, new_side)
+            )
         side[active] = new_side
         centres = _side_means(rows, 2 * balls + new_side, centres)
     return side
@@ -345,7 +352,7 @@ def granular_balls_runs(
         members = split[ball].nonzero().squeeze(1)
         member_runs = torch.bincount(run_of_ball[ball[members]], minlength=runs).tolist()
         side = _two_means(
-            x[members],
+            x.index_select(0, members),
             ball[members],
             n_balls,
             settings.kmeans_iters,

@@ -15,6 +15,10 @@ SIGMA_PARAMS = ("softplus_offset", "exp_logvar")
 SIGMA_FLOOR = 1e-7  # σ = softplus(s − offset) + SIGMA_FLOOR (deep VIB's code)
 INITS = ("torch_default", "he")
 
+# `FusedEncoders.encode`'s output: per modality H, μ and log σ² (None without variational
+# encoders), and the fused H
+Encoding = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None], torch.Tensor]
+
 
 @contextlib.contextmanager
 def running_stats_frozen(module: nn.Module) -> Iterator[None]:
@@ -157,7 +161,7 @@ class FusedEncoders(nn.Module):
 
     def encode(
         self, views: list[torch.Tensor], noise: list[torch.Tensor] | None = None
-    ) -> tuple[list, list, list, torch.Tensor]:
+    ) -> Encoding:
         """(H^m, μ^m, log σ²^m per modality, the fused H); `noise`: ε per modality (training)."""
         noise = noise if noise is not None else [None] * len(views)
         encoded = [
@@ -165,3 +169,20 @@ class FusedEncoders(nn.Module):
         ]
         h = [e[0] for e in encoded]
         return h, [e[1] for e in encoded], [e[2] for e in encoded], self.fusion(h)
+
+    @torch.no_grad()
+    def encode_all(self, views: list[torch.Tensor], chunk: int = 4096) -> Encoding:
+        """`encode` of every sample, in chunks of `chunk` samples (in eval mode H = μ, one
+        tensor for both)."""
+        n = views[0].shape[0]
+        parts = [self.encode([v[i : i + chunk] for v in views]) for i in range(0, n, chunk)]
+
+        def joined(part: int) -> list:
+            return [
+                None if parts[0][part][m] is None else torch.cat([p[part][m] for p in parts])
+                for m in range(len(views))
+            ]
+
+        mu = joined(1)
+        same = all(p[0][m] is p[1][m] for p in parts for m in range(len(views)))
+        return mu if same else joined(0), mu, joined(2), torch.cat([p[3] for p in parts])

@@ -25,7 +25,12 @@ from benchmark.losses import (
     mutual_information,
 )
 from benchmark.methods.clib.config import CLIBConfig, CLIBTerms, variant_terms
-from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
+from benchmark.models.layers import (
+    ClusteringHead,
+    Encoding,
+    FusedEncoders,
+    running_stats_frozen,
+)
 
 Terms = CLIBTerms
 CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
@@ -57,8 +62,11 @@ class CLIB(FusedEncoders):
         views: list[torch.Tensor],
         heads: bool = True,
         noise: list[torch.Tensor] | None = None,
+        encoded: Encoding | None = None,
     ) -> CLIBOutput:
-        h, mu, logvar, hf = self.encode(views, noise)
+        """Encoders (or `encoded`, their output for `views` when already known: an evaluation
+        reuses `encode_all`'s rows), then the heads when `heads`."""
+        h, mu, logvar, hf = self.encode(views, noise) if encoded is None else encoded
         if heads:
             p_cal, p_clu = self.head_outputs(h, hf)
         else:

@@ -24,6 +24,7 @@ from benchmark.metrics import accuracy
 from benchmark.trainers import (
     EVAL_CHUNK,
     PackStep,
+    ReusesEvalEncoding,
     StepOutcome,
     encoder_statistic_tensors,
     encoder_statistics,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-class CLIBTrainer(FlooredBatches):
+class CLIBTrainer(ReusesEvalEncoding, FlooredBatches):
     """CLIB or one of its ablations (spec/CLIB.md, ablation table)."""
 
     def __init__(
@@ -69,6 +70,7 @@ class CLIBTrainer(FlooredBatches):
             self.warming_up = False
 
     def step(self, idx: torch.Tensor) -> StepOutcome:
+        self.end_evaluation()
         out = self.model([v[idx] for v in self.views], heads=not self.warming_up)
         step = clib_loss(self.model, out, self.variant, self.warming_up)
         stats = encoder_statistics(out.mu, out.logvar)
@@ -83,8 +85,10 @@ class CLIBTrainer(FlooredBatches):
 
     def eval_step(self, idx: torch.Tensor) -> StepOutcome:
         """The step's loss terms in eval mode (H = μ), keeping no screened pairs, and per view
-        the mean σ and |μ|."""
-        out = self.model([v[idx] for v in self.views], heads=not self.warming_up)
+        the mean σ and |μ|. The encoders' rows come from the evaluation's `predict` when it ran
+        on this model (`ReusesEvalEncoding`), else from a pass."""
+        views = [v[idx] for v in self.views]
+        out = self.model(views, heads=not self.warming_up, encoded=self.eval_encoding_rows(idx))
         terms = clib_loss(self.model, out, self.variant, self.warming_up).terms
         return StepOutcome(terms, view_statistic_tensors(out.mu, out.logvar))
 
@@ -124,9 +128,13 @@ class CLIBTrainer(FlooredBatches):
         return {"screened_acc": accuracy(self.labels[samples], clusters)}
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        n = views[0].shape[0]
-        outs = [self.model([v[i : i + EVAL_CHUNK] for v in views]) for i in range(0, n, EVAL_CHUNK)]
-        return torch.cat([o.p_clu for o in outs]), torch.cat([o.hf for o in outs])
+        """The cluster head's P^clu and H^f of every sample (in chunks of EVAL_CHUNK); on the
+        run's own views, it keeps the encoders' output for this evaluation's eval steps."""
+        encoded = self.model.encode_all(views, EVAL_CHUNK)
+        self.keep_eval_encoding(views, encoded)
+        hf = encoded[3]
+        spans = [slice(i, i + EVAL_CHUNK) for i in range(0, hf.shape[0], EVAL_CHUNK)]
+        return torch.cat([self.model.cluster_head(hf[s])[0] for s in spans]), hf
 
     @staticmethod
     def config_params(config: CLIBConfig) -> dict[str, Any]:

@@ -31,11 +31,17 @@ from benchmark.losses import (
     ddc_terms,
     feature_distribution,
     gaussian_kl,
+    grouped_mutual_information,
     mutual_information,
 )
 from benchmark.methods.gib.config import GIBConfig, variant_terms
 from benchmark.models.granular import Balls, granular_balls, granular_balls_representations
-from benchmark.models.layers import ClusteringHead, FusedEncoders, running_stats_frozen
+from benchmark.models.layers import (
+    ClusteringHead,
+    Encoding,
+    FusedEncoders,
+    running_stats_frozen,
+)
 
 TERMS = (
     "ddc1",
@@ -66,6 +72,7 @@ class GIBOutput:
     balls: dict[str, Balls] = field(default_factory=dict)  # v0, v1, …, fused: those generated
     centres: dict[str, torch.Tensor] = field(default_factory=dict)  # C: each sample's centre
     ball_seconds: float = 0.0  # time spent generating granular balls
+    ball_centres: dict[str, torch.Tensor] = field(default_factory=dict)  # each ball's centre
 
 
 def _synchronise(device: torch.device) -> None:
@@ -87,18 +94,23 @@ class GIB(FusedEncoders):
         views: list[torch.Tensor],
         variant: str = "GIB",
         generator: torch.Generator | Mapping[str, torch.Generator] | None = None,
+        encoded: Encoding | None = None,
     ) -> GIBOutput:
         """One training pass of `variant`: encoders, the balls it needs, the DDC module.
         `generator`: the balls' generators by representation name (`ball_generators`), or one
-        generator for all (a shared stream)."""
-        h, mu, logvar, hs = self.encode(views)
+        generator for all (a shared stream). `encoded`: the encoders' output for `views`
+        when it is already known (an evaluation reuses `encode_all`'s rows)."""
+        h, mu, logvar, hs = self.encode(views) if encoded is None else encoded
         wanted = self.ball_inputs(h, hs, variant)
         if isinstance(generator, torch.Generator):
             generator = dict.fromkeys(wanted, generator)
         balls, seconds = self.make_balls(wanted, [generator] if wanted else [])
-        centres = {name: balls[name].sample_centres(rep) for name, rep in wanted.items()}
+        ball_centres = {name: balls[name].centres(rep) for name, rep in wanted.items()}
+        centres = {
+            name: c.index_select(0, balls[name].assignment) for name, c in ball_centres.items()
+        }
         ys, zs, y = self.cluster(h, hs, centres, variant)
-        return GIBOutput(h, mu, logvar, hs, y, ys, zs, balls, centres, seconds)
+        return GIBOutput(h, mu, logvar, hs, y, ys, zs, balls, centres, seconds, ball_centres)
 
     def ball_inputs(
         self, h: list[torch.Tensor], hs: torch.Tensor, variant: str
@@ -155,18 +167,23 @@ class GIB(FusedEncoders):
 
     @torch.no_grad()
     def predict(
-        self, views: list[torch.Tensor], seed: int, chunk: int = 4096
+        self,
+        views: list[torch.Tensor],
+        seed: int,
+        chunk: int = 4096,
+        encoded: Encoding | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused assignments and fused H (= μ) of every sample, in eval mode (`eval_input`).
 
         `samples`: argmax DDC(H^s). `balls` (spec: "generates the balls of H^s over the whole
         evaluated set"): one partition of all samples' H^s into granular balls (generator
         seeded with `seed`, the same at every evaluation), every sample taking the DDC
-        assignment of its ball's centre. Forward passes run in chunks of `chunk` samples.
+        assignment of its ball's centre. Forward passes run in chunks of `chunk` samples;
+        `encoded`: `encode_all(views)` when the caller has it already.
         """
         n = views[0].shape[0]
         spans = [slice(i, i + chunk) for i in range(0, n, chunk)]
-        hs = torch.cat([self.encode([v[span] for v in views])[3] for span in spans])
+        hs = (self.encode_all(views, chunk) if encoded is None else encoded)[3]
         if self.config.eval_input == "samples":
             inputs = hs
         elif self.config.eval_input == "balls":
@@ -201,6 +218,23 @@ def compression_term(out: GIBOutput, cfg: GIBConfig, zero: torch.Tensor) -> torc
     raise ValueError(
         f"compression must be 'gaussian_kl' or 'cluster_balance', got {cfg.compression!r}"
     )
+
+
+def _centre_information(out: GIBOutput, names: Sequence[str], cfg: GIBConfig):
+    """I(C^a; C^b) by representation names. With `balls.implementation: batched` and the
+    balls at hand (a run alone), from each ball's centre and the number of samples each pair
+    of balls shares (`grouped_mutual_information`: the same sum over the samples, taken per
+    pair of balls); else from the samples' rows of C (the code before; a pack's vmapped step
+    has no balls)."""
+    mode, eps = cfg.feature_mi_input, cfg.mi_eps
+    if cfg.balls.implementation == "batched" and all(n in out.ball_centres for n in names):
+        groups = {
+            n: (feature_distribution(out.ball_centres[n], mode), out.balls[n].assignment)
+            for n in names
+        }
+        return lambda a, b: grouped_mutual_information(*groups[a], *groups[b], eps)
+    rows = {n: feature_distribution(out.centres[n], mode) for n in names}
+    return lambda a, b: mutual_information(rows[a], rows[b], eps)
 
 
 @dataclass
@@ -239,13 +273,10 @@ def gib_loss(
     if terms_on.balls:
         # C^i as the MI estimator takes them (`feature_mi_input`): Proposition 1 needs
         # non-negative rows; C rows are feature vectors.
-        c = [
-            feature_distribution(out.centres[f"v{i}"], cfg.feature_mi_input)
-            for i in range(len(out.h))
-        ]
-        cs = feature_distribution(out.centres[FUSED], cfg.feature_mi_input)
-        terms["mi_cc"] = sum((mi(c[i], c[j]) for i, j in pairs), zero)
-        terms["mi_cs"] = sum((mi(ci, cs) for ci in c), zero)
+        names = [f"v{i}" for i in range(len(out.h))] + [FUSED]
+        mi_c = _centre_information(out, names, cfg)
+        terms["mi_cc"] = sum((mi_c(names[i], names[j]) for i, j in pairs), zero)
+        terms["mi_cs"] = sum((mi_c(name, FUSED) for name in names[:-1]), zero)
         terms["L_Balls"] = alpha * terms["mi_cc"] - beta * terms["mi_cs"]
         total = total + terms["L_Balls"]
 

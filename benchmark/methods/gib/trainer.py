@@ -15,6 +15,7 @@ from benchmark.models.granular import Balls, ball_generators
 from benchmark.trainers import (
     EVAL_CHUNK,
     PackStep,
+    ReusesEvalEncoding,
     StepOutcome,
     encoder_statistic_tensors,
     encoder_statistics,
@@ -59,7 +60,7 @@ def ball_summary(table: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[st
     return summary
 
 
-class GIBTrainer(FlooredBatches):
+class GIBTrainer(ReusesEvalEncoding, FlooredBatches):
     """GIB or one of its ablations (DDC, DDC+Balls, DDC+Samples)."""
 
     def __init__(
@@ -85,6 +86,7 @@ class GIBTrainer(FlooredBatches):
         pass
 
     def step(self, idx: torch.Tensor) -> StepOutcome:
+        self.end_evaluation()
         out = self.model([v[idx] for v in self.views], self.variant, self.ball_rngs)
         step = gib_loss(self.model, out, self.variant)
         stats = {**ball_statistics(out.balls), **encoder_statistics(out.mu, out.logvar)}
@@ -95,9 +97,12 @@ class GIBTrainer(FlooredBatches):
 
     def eval_step(self, idx: torch.Tensor) -> StepOutcome:
         """The step's loss terms in eval mode (H = μ; the balls from generators seeded with the
-        run's seed afresh, never the training ones) and per view the mean σ and |μ|."""
+        run's seed afresh, never the training ones) and per view the mean σ and |μ|. The
+        encoders' rows come from the evaluation's `predict` when it ran on this model (the
+        same numbers up to the rounding of a larger matrix product), else from a pass."""
         generators = ball_generators(self.seed, self.names, self.config.balls.implementation)
-        out = self.model([v[idx] for v in self.views], self.variant, generators)
+        encoded = self.eval_encoding_rows(idx)
+        out = self.model([v[idx] for v in self.views], self.variant, generators, encoded)
         terms = gib_loss(self.model, out, self.variant).terms
         return StepOutcome(terms, view_statistic_tensors(out.mu, out.logvar))
 
@@ -116,7 +121,11 @@ class GIBTrainer(FlooredBatches):
         return pack_step(self.model, state, views, noise, generators, alpha, beta, self.variant)
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.predict(views, self.seed, EVAL_CHUNK)
+        """Assignments and H^s of every sample; on the run's own views, it keeps the encoders'
+        output for the eval steps of this evaluation (`end_evaluation` drops it)."""
+        encoded = self.model.encode_all(views, EVAL_CHUNK)
+        self.keep_eval_encoding(views, encoded)
+        return self.model.predict(views, self.seed, EVAL_CHUNK, encoded)
 
     @staticmethod
     def config_params(config: GIBConfig) -> dict[str, Any]:
