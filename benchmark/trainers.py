@@ -13,8 +13,6 @@ from torch import nn
 if TYPE_CHECKING:
     import pandas as pd
 
-    from benchmark.models.layers import Encoding
-
 EVAL_CHUNK = 4096  # samples per forward pass of an evaluation
 
 
@@ -89,30 +87,39 @@ def evaluation_losses(trainer: Any, epoch: int, seed: int) -> dict[str, float]:
 
 
 class ReusesEvalEncoding:
-    """For a trainer whose model has `encode_all` (GIB, CLIB): its `predict` keeps the
-    encoders' output on every sample (`keep_eval_encoding`), and the eval steps of the same
-    evaluation take their batch's rows of it (`eval_encoding_rows`) instead of a forward pass
-    of their own: the same numbers, up to the rounding of a larger matrix product.
+    """For a trainer whose `predict` can hand on what its eval steps compute again (GIB, CLIB
+    and MFLVC: the encoders' output; SiMVC and CoMVC: the fused DDC output): `predict` keeps
+    it for every sample (`keep_eval_encoding`), and the eval steps of the same evaluation take
+    their batch's rows of it (`eval_encoding_rows`) instead of a forward pass of their own: the
+    same numbers in eval mode, up to the rounding of a larger matrix product.
     `evaluation_losses` drops it at the end (`end_evaluation`), as does a training step."""
 
-    eval_encoding: Encoding | None = None
+    eval_encoding: Any = None  # tensors (or None) of every sample, nested in tuples and lists
 
-    def keep_eval_encoding(self, views: list[torch.Tensor], encoded: Encoding) -> None:
+    def keep_eval_encoding(self, views: list[torch.Tensor], encoded: Any) -> None:
         """Keep `encoded` when it is of the run's own views (the eval steps' inputs)."""
         own = self.views  # type: ignore[attr-defined]
         same = len(views) == len(own) and all(v is w for v, w in zip(views, own, strict=True))
         self.eval_encoding = encoded if same else None
 
-    def eval_encoding_rows(self, idx: torch.Tensor) -> Encoding | None:
-        """The kept encoding's rows `idx` (None when nothing is kept)."""
-        if self.eval_encoding is None:
-            return None
-        h, mu, logvar, fused = self.eval_encoding
-        rows = lambda ts: [None if t is None else t.index_select(0, idx) for t in ts]  # noqa: E731
-        return rows(h), rows(mu), rows(logvar), fused.index_select(0, idx)
+    def eval_encoding_rows(self, idx: torch.Tensor) -> Any:
+        """The kept encoding's rows `idx`, in its structure (None when nothing is kept)."""
+        return None if self.eval_encoding is None else _rows(self.eval_encoding, idx)
 
     def end_evaluation(self) -> None:
         self.eval_encoding = None
+
+
+def _rows(kept: Any, idx: torch.Tensor) -> Any:
+    """Rows `idx` of every tensor in `kept` (tuples and lists of tensors or None). The loop's
+    eval batches are CPU indices; the kept tensors are on the training device."""
+    if isinstance(kept, torch.Tensor):
+        return kept.index_select(0, idx.to(kept.device))
+    if isinstance(kept, (list, tuple)):
+        return type(kept)(_rows(k, idx) for k in kept)
+    if kept is None:
+        return None
+    raise TypeError(f"cannot take rows of {type(kept).__name__}")
 
 
 class RunStopped(Exception):

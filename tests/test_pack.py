@@ -16,8 +16,14 @@ from benchmark.cli import main
 from benchmark.data.load import MultiViewData
 from benchmark.methods.clib.config import CLIBConfig
 from benchmark.methods.clib.trainer import CLIBTrainer
+from benchmark.methods.comvc.config import CoMVCConfig
+from benchmark.methods.comvc.trainer import CoMVCTrainer
 from benchmark.methods.gib.config import GIBConfig
 from benchmark.methods.gib.trainer import GIBTrainer
+from benchmark.methods.mflvc.config import MFLVCConfig
+from benchmark.methods.mflvc.trainer import MFLVCTrainer
+from benchmark.methods.simvc.config import SiMVCConfig
+from benchmark.methods.simvc.trainer import SiMVCTrainer
 from benchmark.models.granular import (
     ball_generators,
     granular_balls,
@@ -270,29 +276,41 @@ def test_train_pack_refuses_bad_options_in_one_paragraph(
     assert message in err and "Traceback" not in err
 
 
+MFLVC_STAGES = MFLVCConfig(mse_epochs=1, con_epochs=1, tune_epochs=1, batch_size=32)
+
+
 @pytest.mark.parametrize(
-    ("trainer_class", "variant", "config"),
+    ("trainer_class", "variant", "config", "epoch"),
     [
-        (GIBTrainer, "GIB", GIBConfig(batch_size=32)),
-        (CLIBTrainer, "CLIB", CLIBConfig(batch_size=32, warmup_epochs=0)),
+        (GIBTrainer, "GIB", GIBConfig(batch_size=32), 1),
+        (CLIBTrainer, "CLIB", CLIBConfig(batch_size=32, warmup_epochs=0), 1),
+        (SiMVCTrainer, "SiMVC", SiMVCConfig(batch_size=32), 1),
+        (SiMVCTrainer, "SiMVC", SiMVCConfig(batch_size=32, encoder="deepmvc_dense5"), 1),
+        (CoMVCTrainer, "CoMVC", CoMVCConfig(batch_size=32), 1),
+        (MFLVCTrainer, "MFLVC", MFLVC_STAGES, 1),
+        (MFLVCTrainer, "MFLVC", MFLVC_STAGES, 2),
+        (MFLVCTrainer, "MFLVC", MFLVC_STAGES, 3),
     ],
 )
 def test_an_evaluation_reuses_its_encodings_and_then_drops_them(
-    float64, blobs, trainer_class, variant, config
+    float64, blobs, trainer_class, variant, config, epoch
 ):
-    """GIB's and CLIB's eval steps take the encoders' rows from the evaluation's `predict`
-    (one pass over all samples): the same eval losses as encoding each batch again;
-    afterwards (and after a training step) nothing is kept."""
+    """The eval steps take the rows they need from the evaluation's `predict` (one pass over
+    all samples: GIB's, CLIB's and MFLVC's encoders' output, SiMVC's and CoMVC's fused DDC
+    output, BatchNorm at its running statistics): the same eval losses as a pass over each
+    batch; afterwards (and after a training step) nothing is kept."""
     from benchmark.loop import evaluate
     from benchmark.trainers import evaluation_losses
 
     views = [torch.as_tensor(v, dtype=torch.float64) for v in blobs.views]
     trainer = trainer_class(blobs, views, variant, 0, config, CPU)
-    trainer.before_epoch(1)  # CLIB: the heads from k-means, as after its warm-up
-    fresh = evaluation_losses(trainer, 1, 0)  # no predict before: each batch encoded
+    for e in range(1, epoch + 1):
+        trainer.before_epoch(e)  # CLIB: the heads from k-means; MFLVC: its stage
+    trainer.step(torch.arange(32))  # BatchNorm's running statistics move off their start
+    fresh = evaluation_losses(trainer, epoch, 0)  # no predict before: each batch encoded
     evaluate(trainer, views, blobs.labels)
     assert trainer.eval_encoding is not None
-    reused = evaluation_losses(trainer, 1, 0)
+    reused = evaluation_losses(trainer, epoch, 0)
     assert trainer.eval_encoding is None
     assert fresh.keys() == reused.keys() and "eval_total" in fresh
     for name, value in fresh.items():

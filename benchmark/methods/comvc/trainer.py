@@ -100,6 +100,7 @@ class CoMVCTrainer(SiMVCTrainer):
         return cfg.delta * loss, stats
 
     def step(self, idx: torch.Tensor) -> StepOutcome:
+        self.end_evaluation()
         out = self.forward(idx)
         terms = self.ddc(out)
         stats: dict[str, float] = {}

@@ -84,10 +84,12 @@ class MFLVC(nn.Module):
         features: bool = True,
         labels: bool = True,
         decode: bool = True,
+        encoded: list[torch.Tensor] | None = None,
     ) -> MFLVCOutput:
         """z^v of every view, and the parts asked for: h^v (`features`), logits and q^v
-        (`labels`), x̂^v (`decode`)."""
-        z = self.encode(views)
+        (`labels`), x̂^v (`decode`). `encoded`: z^v of `views` when it is already known (an
+        evaluation reuses its `predict`'s rows)."""
+        z = self.encode(views) if encoded is None else encoded
         out = MFLVCOutput(z=z)
         if features:
             out.h = [self.features(zv) for zv in z]

@@ -19,7 +19,7 @@ from benchmark.methods.mflvc.losses import (
 )
 from benchmark.methods.mflvc.model import MFLVC
 from benchmark.metrics import accuracy
-from benchmark.trainers import EVAL_CHUNK, StepOutcome
+from benchmark.trainers import EVAL_CHUNK, ReusesEvalEncoding, StepOutcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 SCORE_COLUMNS = ("ACC", "NMI", "ARI", "ECE", "clusters")
 
 
-class MFLVCTrainer:
+class MFLVCTrainer(ReusesEvalEncoding):
     """MFLVC (or its variant without fine-tuning) in three stages by epoch (`stage`):
     1 pre-training on L_Z, 2 contrastive learning (objective 4), 3 fine-tuning on L_P with
     pseudo-labels computed once at the first stage-3 epoch."""
@@ -123,34 +123,44 @@ class MFLVCTrainer:
 
     # ------------------------------------------------------------------ steps
     def step(self, idx: torch.Tensor) -> StepOutcome:
+        self.end_evaluation()
+        return self._stage_step(idx)
+
+    def eval_step(self, idx: torch.Tensor) -> StepOutcome:
+        """The current stage's loss terms in eval mode (its step draws nothing and keeps no
+        state; the model has no batch norm or dropout). z^v comes from the evaluation's
+        `predict` when it ran on this model (`ReusesEvalEncoding`), else from a pass."""
+        return StepOutcome(self._stage_step(idx, self.eval_encoding_rows(idx)).terms)
+
+    def _stage_step(
+        self, idx: torch.Tensor, encoded: list[torch.Tensor] | None = None
+    ) -> StepOutcome:
+        """The loss of the epoch's stage on batch `idx` (`encoded`: its z^v, when known)."""
         if self.epoch is None:
             raise RuntimeError("before_epoch() must be called before step()")
         xs = [v[idx] for v in self.views]
         stage = self.stage(self.epoch)
         cfg = self.config
         if stage == 1:
-            out = self.model(xs, features=False, labels=False, decode=True)
+            out = self.model(xs, features=False, labels=False, decode=True, encoded=encoded)
             recon = reconstruction(xs, out.xr, cfg.recon_reduction)
             return StepOutcome({"total": recon, "recon": recon})
         if stage == 2:
-            out = self.model(xs)
+            out = self.model(xs, encoded=encoded)
             recon = reconstruction(xs, out.xr, cfg.recon_reduction)
             terms = contrastive_terms(
                 out.h, out.q, cfg.temperature_f, cfg.temperature_l, cfg.entropy_per_pair
             )
             total = terms["feature"] + terms["label"] + terms["entropy"] + recon
             return StepOutcome({"total": total, **terms, "recon": recon})
-        return self._finetune_step(xs, idx)
+        return self._finetune_step(xs, idx, encoded)
 
-    def eval_step(self, idx: torch.Tensor) -> StepOutcome:
-        """The current stage's loss terms in eval mode (its step draws nothing and keeps no
-        state; the model has no batch norm or dropout)."""
-        return StepOutcome(self.step(idx).terms)
-
-    def _finetune_step(self, xs: list[torch.Tensor], idx: torch.Tensor) -> StepOutcome:
+    def _finetune_step(
+        self, xs: list[torch.Tensor], idx: torch.Tensor, encoded: list[torch.Tensor] | None
+    ) -> StepOutcome:
         """L_P = Σ_v CE(Q^v, P̂^v), P̂^v matched to argmax q^v of this batch under no grad."""
         assert self.pseudo_labels is not None
-        out = self.model(xs, features=False, labels=True, decode=False)
+        out = self.model(xs, features=False, labels=True, decode=False, encoded=encoded)
         pseudo = out.logits[0].new_zeros(())
         agreement = 0.0
         for v, logits in enumerate(out.logits):
@@ -175,13 +185,15 @@ class MFLVCTrainer:
         """(p, r): p = (1/V) Σ_v q^v, whose rows sum to 1 and whose argmax is the prediction
         (`eval_labels: mean_q`, the paper's rule); r = the concatenation of the views' h^v
         (N × V·high_feature_dim), the representation for t-SNE. In chunks of EVAL_CHUNK, in
-        fixed order."""
+        fixed order. On the run's own views it keeps z^v for this evaluation's eval steps."""
         n = views[0].shape[0]
-        probs, reps = [], []
+        probs, reps, z = [], [], []
         for i in range(0, n, EVAL_CHUNK):
             out = self.model([v[i : i + EVAL_CHUNK] for v in views], decode=False)
             probs.append(torch.stack(out.q).mean(dim=0))
             reps.append(torch.cat(out.h, dim=1))
+            z.append(out.z)
+        self.keep_eval_encoding(views, [torch.cat(parts) for parts in zip(*z, strict=True)])
         return torch.cat(probs), torch.cat(reps)
 
     @staticmethod

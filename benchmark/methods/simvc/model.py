@@ -120,15 +120,26 @@ class SiMVC(nn.Module):
         return SiMVCOutput(z, fused, assignments, hidden)
 
     @torch.no_grad()
+    def fused_outputs(
+        self, views: Sequence[torch.Tensor], chunk: int = 4096
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(A, hidden, z) of every sample in order, in chunks of `chunk` samples: the fused DDC
+        output, the DDC head's hidden layer and the fused representation (eval mode is the
+        caller's: BN uses running stats, so each row is that sample's alone)."""
+        n = views[0].shape[0]
+        probs, hidden, reps = [], [], []
+        for i in range(0, n, chunk):
+            _, fused = self.encode([v[i : i + chunk] for v in views])
+            a, z = self.ddc(fused)
+            probs.append(a)
+            hidden.append(z)
+            reps.append(fused)
+        return torch.cat(probs), torch.cat(hidden), torch.cat(reps)
+
     def predict(
         self, views: Sequence[torch.Tensor], chunk: int = 4096
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(A, z) of every sample in order, in chunks of `chunk` samples: the fused DDC output
-        and the fused representation (eval mode is the caller's: BN uses running stats)."""
-        n = views[0].shape[0]
-        probs, reps = [], []
-        for i in range(0, n, chunk):
-            _, fused = self.encode([v[i : i + chunk] for v in views])
-            probs.append(self.ddc(fused)[0])
-            reps.append(fused)
-        return torch.cat(probs), torch.cat(reps)
+        """(A, z) of every sample (`fused_outputs`): the fused DDC output and the fused
+        representation."""
+        probs, _, reps = self.fused_outputs(views, chunk)
+        return probs, reps

@@ -13,7 +13,7 @@ from benchmark.data.load import MultiViewData
 from benchmark.methods.simvc.config import VARIANTS, MVCTerms, SiMVCConfig, variant_terms
 from benchmark.methods.simvc.losses import simvc_terms
 from benchmark.methods.simvc.model import SiMVC, SiMVCOutput
-from benchmark.trainers import EVAL_CHUNK, StepOutcome
+from benchmark.trainers import EVAL_CHUNK, ReusesEvalEncoding, StepOutcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +31,7 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[t
     return list(perm[: n_full * batch_size].split(batch_size))
 
 
-class SiMVCTrainer:
+class SiMVCTrainer(ReusesEvalEncoding):
     """SiMVC: L = DDC1 + DDC2 + DDC3 on the fused DDC output, one Adam (the loop's)."""
 
     variants: dict[str, MVCTerms] = VARIANTS
@@ -85,19 +85,31 @@ class SiMVCTrainer:
         return simvc_terms(out.assignments, out.hidden, self.config.rel_sigma, self.config.ddc2)
 
     def step(self, idx: torch.Tensor) -> StepOutcome:
+        self.end_evaluation()
         return StepOutcome(self.ddc(self.forward(idx)))
 
     def eval_step(self, idx: torch.Tensor) -> StepOutcome:
         """The DDC terms in eval mode, what mvc's checkpoint selection reads (`ddc1`). CoMVC
         inherits it: mvc's evaluation total leaves the contrastive term out
-        (`IGNORE_IN_TOTAL`), so its negatives are not drawn here."""
-        return StepOutcome(self.ddc(self.forward(idx)))
+        (`IGNORE_IN_TOTAL`), so its negatives are not drawn here. The fused DDC output's rows
+        come from the evaluation's `predict` when it ran on this model (`ReusesEvalEncoding`:
+        in eval mode BatchNorm uses its running statistics, so a row does not depend on its
+        batch), else from a pass."""
+        kept = self.eval_encoding_rows(idx)
+        if kept is None:
+            return StepOutcome(self.ddc(self.forward(idx)))
+        assignments, hidden, fused = kept
+        return StepOutcome(self.ddc(SiMVCOutput([], fused, assignments, hidden)))
 
     # ------------------------------------------------------------------ evaluation
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(A, z): the fused DDC output (soft assignments, argmax = prediction) and the fused
-        representation of every sample, in chunks of EVAL_CHUNK (eval mode: the loop's)."""
-        return self.model.predict(views, EVAL_CHUNK)
+        representation of every sample, in chunks of EVAL_CHUNK (eval mode: the loop's). On
+        the run's own views it keeps them, with the DDC head's hidden layer, for this
+        evaluation's eval steps."""
+        assignments, hidden, fused = self.model.fused_outputs(views, EVAL_CHUNK)
+        self.keep_eval_encoding(views, (assignments, hidden, fused))
+        return assignments, fused
 
     @staticmethod
     def config_params(config: SiMVCConfig) -> dict[str, Any]:
