@@ -232,10 +232,15 @@ class Speedup:
 
 def batched_speedups(rows: list[dict], device: str) -> dict[str, Speedup]:
     """Per method, the best stored speed-up of a batched pack on `device` (its runs per hour
-    over one process per run in the same measurement)."""
+    over one process per run in the same measurement), among the method's newest measurement
+    (latest `date`): an older one timed older code."""
+    batched = [r for r in rows if r["device"] == device and r["way"].startswith(BATCHED)]
+    newest: dict[str, str] = {}
+    for row in batched:
+        newest[row["method"]] = max(newest.get(row["method"], ""), row["date"])
     best: dict[str, Speedup] = {}
-    for row in rows:
-        if row["device"] != device or not row["way"].startswith(BATCHED):
+    for row in batched:
+        if row["date"] != newest[row["method"]]:
             continue
         ratio = float(row["ratio"])
         if row["method"] not in best or ratio > best[row["method"]].ratio:

@@ -357,3 +357,34 @@ def test_batched_packs_of_runs_not_costed_are_not_priced_at_zero():
     known = Line("train", "GIB", "BDGP", "GIB", 2, 2, 100, Timing(36.0, "measured"))
     text = render_packs([*unknown, known], {"GIB": gain}, "cuda")
     assert "batched packs: GIB: 1.0 GPU-hours" in text and "plus 3 runs not costed" in text
+
+
+def test_batched_pack_gains_come_from_each_methods_newest_measurement():
+    """An older pack measurement timed older code: a method's gain is the best K of its newest
+    date, even when an older date stored a higher one."""
+    from benchmark.estimate import batched_speedups
+
+    def row(method, k, ratio, when, device="cpu"):
+        return {
+            "way": f"batched pack K={k}",
+            "method": method,
+            "dataset": "mfeat",
+            "epochs": "20",
+            "slots": "2",
+            "device": device,
+            "ratio": str(ratio),
+            "date": when,
+        }
+
+    rows = [
+        row("GIB", 4, 1.31, "2026-11-26"),
+        row("GIB", 4, 1.10, "2026-12-05"),
+        row("GIB", 16, 1.20, "2026-12-05"),
+        row("CLIB", 16, 1.45, "2026-11-26"),
+        row("GIB", 4, 3.0, "2026-12-06", device="cuda"),
+    ]
+    gains = batched_speedups(rows, "cpu")
+    assert (gains["GIB"].pack_size, gains["GIB"].ratio) == (16, 1.20)
+    assert "2026-12-05" in gains["GIB"].basis
+    assert gains["CLIB"].ratio == 1.45
+    assert batched_speedups(rows, "cuda")["GIB"].ratio == 3.0
