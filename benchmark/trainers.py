@@ -103,23 +103,27 @@ class ReusesEvalEncoding:
         self.eval_encoding = encoded if same else None
 
     def eval_encoding_rows(self, idx: torch.Tensor) -> Any:
-        """The kept encoding's rows `idx`, in its structure (None when nothing is kept)."""
-        return None if self.eval_encoding is None else _rows(self.eval_encoding, idx)
+        """The kept encoding's rows `idx`, in its structure (None when nothing is kept). The
+        loop's eval batches are CPU indices; `idx` moves once to the kept tensors' device."""
+        if self.eval_encoding is None:
+            return None
+        moved: dict[torch.device, torch.Tensor] = {}
+
+        def rows(kept: Any) -> Any:
+            if isinstance(kept, torch.Tensor):
+                if kept.device not in moved:
+                    moved[kept.device] = idx.to(kept.device)
+                return kept.index_select(0, moved[kept.device])
+            if isinstance(kept, (list, tuple)):
+                return type(kept)(rows(k) for k in kept)
+            if kept is None:
+                return None
+            raise TypeError(f"cannot take rows of {type(kept).__name__}")
+
+        return rows(self.eval_encoding)
 
     def end_evaluation(self) -> None:
         self.eval_encoding = None
-
-
-def _rows(kept: Any, idx: torch.Tensor) -> Any:
-    """Rows `idx` of every tensor in `kept` (tuples and lists of tensors or None). The loop's
-    eval batches are CPU indices; the kept tensors are on the training device."""
-    if isinstance(kept, torch.Tensor):
-        return kept.index_select(0, idx.to(kept.device))
-    if isinstance(kept, (list, tuple)):
-        return type(kept)(_rows(k, idx) for k in kept)
-    if kept is None:
-        return None
-    raise TypeError(f"cannot take rows of {type(kept).__name__}")
 
 
 class RunStopped(Exception):

@@ -135,11 +135,3 @@ class SiMVC(nn.Module):
             hidden.append(z)
             reps.append(fused)
         return torch.cat(probs), torch.cat(hidden), torch.cat(reps)
-
-    def predict(
-        self, views: Sequence[torch.Tensor], chunk: int = 4096
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(A, z) of every sample (`fused_outputs`): the fused DDC output and the fused
-        representation."""
-        probs, _, reps = self.fused_outputs(views, chunk)
-        return probs, reps
