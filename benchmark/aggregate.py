@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import atomic, records, run_paths
-from benchmark.errors import RecordError
+from benchmark.errors import RecordError, first_few
 from benchmark.health import record_health
 from benchmark.protocol_rows import protocol_rows, spelled
 from benchmark.protocols import PROTOCOLS
@@ -141,11 +141,9 @@ def runs_table(
         runs[identity] = path
         rows.extend(record_rows(record, path, bench))
     if problems:
-        shown = "; ".join(problems[:5]) + (
-            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
-        )
         raise RecordError(
-            f"{len(problems)} run record(s) cannot be aggregated: {shown}. Fix or remove them "
+            f"{len(problems)} run record(s) cannot be aggregated: {first_few(problems)}. Fix or "
+            "remove them "
             "(Snakemake retrains a deleted record); nothing was written."
         )
     table = pd.DataFrame(rows)

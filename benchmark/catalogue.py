@@ -14,7 +14,9 @@ The baselines are listed here; the deep methods are found in their folders
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,6 +48,7 @@ class Method:
     package: str | None = None  # deep: its folder's package
     paper_protocol: str = "final"  # deep: the selection rule of its paper (benchmark.protocols)
     paper_seeds: tuple[tuple[str, int], ...] = ()  # deep: that rule's fixed seed per dataset
+    min_views: int = 1  # deep: the fewest views its objective works with
 
     @property
     def deep(self) -> bool:
@@ -75,6 +78,18 @@ def _deep_method(package: str, entry: methods.DeepMethod) -> Method:
         package=package,
         paper_protocol=entry.paper_protocol,
         paper_seeds=entry.paper_seeds,
+        min_views=entry.min_views,
+    )
+
+
+def views_problem(method: str, n_views: int, dataset: str) -> str | None:
+    """Why `method` cannot train on a dataset of `n_views` views (None when it can)."""
+    need = get(method).min_views
+    if n_views >= need:
+        return None
+    return (
+        f"{method} needs at least {need} views (its contrastive loss pairs views) and "
+        f"{dataset} has {n_views}"
     )
 
 
@@ -84,16 +99,34 @@ def paper_seed(method: str, dataset: str) -> int | None:
     return seeds.get(dataset, seeds.get("*"))
 
 
+_DISCOVERED = methods.discover(reserved=tuple(CATALOGUE))
 CATALOGUE.update(
-    {name: _deep_method(package, entry) for name, (package, entry) in methods.discover().items()}
+    {name: _deep_method(package, entry) for name, (package, entry) in _DISCOVERED.methods.items()}
 )
+# Method folders left out (benchmark.methods.BrokenFolder): each is said once, here, and again
+# by every command that uses it (`get`, `broken_problem`); the others work.
+BROKEN: list[methods.BrokenFolder] = _DISCOVERED.broken
+for _folder in BROKEN:
+    print(f"mmcbench: warning: a method folder is not loaded: {_folder.problem}", file=sys.stderr)
+
+
+def broken_problem(name: str) -> str | None:
+    """The paragraph of the broken method folder that `name` (a method, folder or config
+    section name; the folder's name in any case, as `Toy` for `toy/`) refers to, or None."""
+    for folder in BROKEN:
+        if name in folder.names or name.lower() == folder.folder.name.lower():
+            return f"method folder {folder.folder} is not loaded: {folder.problem}"
+    return None
 
 
 def get(name: str) -> Method:
-    """The entry of method `name`; MmcbenchError listing the known ones otherwise."""
+    """The entry of method `name`; MmcbenchError listing the known ones otherwise (or saying
+    what is wrong with the method folder that would have declared it)."""
     try:
         return CATALOGUE[name]
     except KeyError:
+        if problem := broken_problem(name):
+            raise MmcbenchError(problem) from None
         raise MmcbenchError(
             f"unknown method {name!r}; known methods: {', '.join(CATALOGUE)}"
         ) from None
@@ -169,7 +202,15 @@ def _load(path: str | None, what: str, method: str) -> Any:
     if path is None:
         raise MmcbenchError(f"{method} has no {what} (it is not a deep method)")
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except Exception as exc:  # the method folder's own code (its trainer.py imports torch)
+        spec = importlib.util.find_spec(module)
+        file = spec.origin if spec is not None else module
+        raise MmcbenchError(
+            f"{method}'s {what} {name} ({file} of its method folder) cannot be loaded: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def config_class(method: str) -> type:

@@ -21,7 +21,11 @@ takes the spread of the honest seeds (the run-to-run noise any one chosen run ca
 side with fewer than 2 honest seeds leaves it undecided.
 
 Differences are signed so that positive favours the paper's method: for ECE (lower is better)
-d = best compared ECE − ours. A collapsed run counts as it scored; the row says how many.
+d = best compared ECE − ours. A collapsed run (at most k/2 clusters used, or NMI < 5) counts as
+it scored and the row says how many on each side (`ours_collapsed`, `best_collapsed`); but a
+side all of whose runs collapsed is never read as a score: such a compared method cannot be the
+best compared (uniform assignments score an ECE near 0), and a claim whose own method collapsed
+in every run is `undecided`.
 """
 
 from __future__ import annotations
@@ -46,10 +50,12 @@ COLUMNS = (
     "ours_mean",
     "ours_std",
     "ours_n",
+    "ours_collapsed",
     "best_compared",
     "best_mean",
     "best_std",
     "best_n",
+    "best_collapsed",
     "difference",
     "spread",
     "verdict",
@@ -79,8 +85,17 @@ def verdict(difference: float, spread: float) -> str:
     return "undecided"
 
 
+def all_collapsed(row: pd.Series) -> bool:
+    """Every run of a table row's cell collapsed (its scores are those of a degenerate
+    clustering)."""
+    n, collapsed = row.get("n"), row.get("n_collapsed")
+    return bool(pd.notna(n) and pd.notna(collapsed) and n > 0 and collapsed >= n)
+
+
 def _best(rows: pd.DataFrame, metric: str, column: str) -> pd.Series | None:
     rows = rows.dropna(subset=[column])
+    if "n_collapsed" in rows:
+        rows = rows[~rows.apply(all_collapsed, axis=1)]
     if rows.empty:
         return None
     ordered = rows.sort_values(column, ascending=metric in LOWER_IS_BETTER, kind="stable")
@@ -140,13 +155,15 @@ def _claim(
         "ours_mean": mine[value],
         "ours_std": mine["std"],
         "ours_n": mine[n],
+        "ours_collapsed": mine.get("n_collapsed", math.nan),
         "best_compared": None if best is None else best["method"],
         "best_mean": math.nan if best is None else best[value],
         "best_std": math.nan if best is None else best["std"],
         "best_n": math.nan if best is None else best[n],
+        "best_collapsed": math.nan if best is None else best.get("n_collapsed", math.nan),
         "difference": diff,
         "spread": spread,
-        "verdict": verdict(diff, spread),
+        "verdict": "undecided" if all_collapsed(mine) else verdict(diff, spread),
         "published_best": published[0] if published else None,
         "published_difference": published_diff,
         "honest_stand_ins": " ".join(
@@ -236,10 +253,60 @@ def claims(tables: list[pd.DataFrame], published: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_claims(table: pd.DataFrame, out: Path) -> None:
-    """results/claims.csv, atomically."""
+    """results/claims.csv, and beside it claims.html (the same cells as a page the Snakemake
+    report shows inline), both atomically."""
+    from benchmark.html_page import write_markdown_page
+
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
+    write_markdown_page(out.with_suffix(".html"), claims_markdown(table), "Ours vs Best Compared")
+
+
+def claims_markdown(table: pd.DataFrame) -> str:
+    """Every claims cell as one Markdown table: the two sides' values with n and collapsed
+    runs, the difference ± spread and its verdict, and the published difference."""
+    lines = [
+        "# Ours vs Best Compared",
+        "",
+        "| Paper | Table | Dataset | Metric | Protocol | Ours | Best compared | Difference "
+        "| Verdict | Published |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, row in table.iterrows():
+        ours = _side(
+            row["ours"], row["ours_mean"], row["ours_std"], row["ours_n"], row["ours_collapsed"]
+        )
+        best = (
+            _side(
+                row["best_compared"],
+                row["best_mean"],
+                row["best_std"],
+                row["best_n"],
+                row["best_collapsed"],
+            )
+            if isinstance(row["best_compared"], str)
+            else "–"
+        )
+        difference = _fmt(row["difference"], True) + (
+            "" if pd.isna(row["spread"]) else f" ± {row['spread']:.1f}"
+        )
+        published = _published_cell(row)
+        cells = [row["paper"], row["paper_table"] or "–", row["dataset"], row["metric"]]
+        cells += [PROTOCOL_WORDS.get(row["protocol"], row["protocol"]), ours, best, difference]
+        cells += [row["verdict"], published]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if table.empty:
+        lines.append("| – | – | – | – | – | – | – | – | no cells | – |")
+    return "\n".join(lines) + "\n"
+
+
+def _side(method: str, mean: float, std: float, n: float, collapsed: float) -> str:
+    """`GIB 91.2 ± 1.3 (n 5, 1 collapsed)`."""
+    spread = "" if pd.isna(std) else f" ± {std:.1f}"
+    count = "?" if pd.isna(n) else f"{int(n)}"
+    fallen = f", {int(collapsed)} collapsed" if pd.notna(collapsed) and collapsed else ""
+    return f"{method} {_fmt(mean)}{spread} (n {count}{fallen})"
 
 
 def _fmt(value: float, signed: bool = False) -> str:

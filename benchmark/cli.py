@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import atomic
-from benchmark.errors import ConfigError, MmcbenchError
+from benchmark.errors import ConfigError, MmcbenchError, user_error
 
 log = logging.getLogger("mmcbench")
 SEED_MAX = 2**32 - 1  # NumPy's and torch's generators take seeds 0…2³²−1
@@ -160,29 +160,24 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MmcbenchError(f"baseline {args.method}/{args.variant}: {exc}") from exc
     records.write_run(args.out, record)
-    m = record["metrics"]
-    if record["status"] == "done":
-        log.info(
-            "%s %s %s seed %d: ACC %.1f NMI %.1f ARI %.1f (%.1f s)",
-            args.method,
-            record["dataset"],
-            args.variant,
-            args.seed,
-            m["ACC"],
-            m["NMI"],
-            m["ARI"],
-            record["time"]["wall_s"],
-        )
-    else:
-        log.error(
-            "%s %s %s seed %d: %s",
-            args.method,
-            record["dataset"],
-            args.variant,
-            args.seed,
-            record["error"].splitlines()[0],
-        )
+    _log_outcome(record, f"{args.method} {record['dataset']} {args.variant} seed {args.seed}")
     return 0
+
+
+def _log_outcome(record: dict[str, Any], run: str) -> None:
+    """The one log line of a finished run: `<status>: <run>: <scores or why not> (<s>)`, at
+    level ERROR for a run that did not finish."""
+    from benchmark import records
+
+    level = logging.INFO if record["status"] in ("done", "stopped") else logging.ERROR
+    log.log(
+        level,
+        "%s: %s: %s (%.1f s)",
+        record["status"],
+        run,
+        records.outcome_text(record),
+        record["time"]["wall_s"],
+    )
 
 
 def _overrides(assignments: Sequence[str], config_class: type) -> dict:
@@ -299,6 +294,33 @@ def _deep_run_settings(args: argparse.Namespace, command: str):
     return config, settings, overrides
 
 
+def _scaling(args: argparse.Namespace) -> bool:
+    """Set --scaling to its default (minmax) when not given; whether it was given."""
+    given = args.scaling is not None
+    args.scaling = args.scaling or "minmax"
+    return given
+
+
+def _say_own_scaling(args: argparse.Namespace, config: Any, command: str) -> None:
+    """A method with its own `preprocess` key (SiMVC, CoMVC, MFLVC: their authors' code's
+    scaling, spec "Resolved") scales its views by it, not by a --scaling given: said, never
+    silent."""
+    from benchmark.train import run_scaling
+
+    own = getattr(config, "preprocess", None)
+    if own is not None and run_scaling(config, args.scaling) != args.scaling:
+        log.warning(
+            "%s: --scaling %s does not apply to %s: its views are scaled by its own key "
+            "preprocess = %s (its authors' code; the record says scaling %s); set "
+            "--set preprocess=… to change it",
+            command,
+            args.scaling,
+            args.method,
+            own,
+            run_scaling(config, args.scaling),
+        )
+
+
 def check_run_outputs(command: str, data: str, outs: Sequence[str]) -> list[Path]:
     """Before any compute: every --out is a `.json` record, none of a run's files (record,
     history, embeddings) is the input dataset or another run's file (paths compared resolved,
@@ -367,14 +389,11 @@ def finished_runs(
 ) -> list[bool]:
     """With --keep-finished: which runs already have a finished record of exactly this run at
     their --out (records.unfinished_reason), to be kept rather than retrained."""
-    from benchmark import catalogue, records
+    from benchmark import records
     from benchmark.data.load import load_hdf5
-    from benchmark.train import run_scaling
+    from benchmark.train import recorded_params, run_scaling
 
-    if not args.keep_finished:
-        return [False] * len(outs)
-    config_params = getattr(catalogue.trainer_class(args.method), "config_params", None)
-    if config_params is None or not any(out.is_file() for out in outs):
+    if not args.keep_finished or not any(out.is_file() for out in outs):
         return [False] * len(outs)
     data = load_hdf5(args.data)
     kept = []
@@ -385,8 +404,7 @@ def finished_runs(
             "dataset": data.name,
             "seed": seed,
             "params": {
-                # what the trainer records: the variant's settings (e.g. no-finetune)
-                **config_params(catalogue.for_variant(config, args.variant)),
+                **recorded_params(args.method, args.variant, data, seed, config),
                 "scaling": run_scaling(config, args.scaling),
                 "embeddings_at": list(embeddings_at),
                 "precision": args.precision,
@@ -425,7 +443,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     [out] = check_run_outputs("train", args.data, [args.out])
     check_not_another_run("train", [out], args.method, args.variant, [args.seed])
+    given_scaling = _scaling(args)
     config, settings, overrides = _deep_run_settings(args, "train")
+    if given_scaling:
+        _say_own_scaling(args, config, "train")
     epochs = catalogue.for_variant(config, args.variant).total_epochs
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(epochs))
     if finished_runs(args, [out], [args.seed], [config], overrides, embeddings_at) == [True]:
@@ -443,33 +464,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides=overrides,
     )
     records.write_run(out, result.record, result.history, result.embeddings)
-    m, status = result.record["metrics"], result.record["status"]
-    if m is not None:
-        log.info(
-            "%s: %s %s on %s, %s, seed %d: ACC %.1f NMI %.1f ARI %.1f ECE %.1f (%.1f s)",
-            status,
-            args.method,
-            args.variant,
-            result.record["dataset"],
-            setting_text(args.method, config),
-            args.seed,
-            m["ACC"],
-            m["NMI"],
-            m["ARI"],
-            m["ECE"],
-            result.record["time"]["wall_s"],
-        )
-    else:
-        log.error(
-            "%s: %s %s on %s, %s, seed %d: %s",
-            status,
-            args.method,
-            args.variant,
-            result.record["dataset"],
-            setting_text(args.method, config),
-            args.seed,
-            result.record["error"],
-        )
+    _log_outcome(
+        result.record,
+        f"{args.method} {args.variant} on {result.record['dataset']}, "
+        f"{setting_text(args.method, config)}, seed {args.seed}",
+    )
     return 0
 
 
@@ -509,6 +508,7 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
         )
     outs = check_run_outputs("train-pack", args.data, args.out)
     check_not_another_run("train-pack", outs, args.method, args.variant, args.seeds)
+    given_scaling = _scaling(args)
     members, configs = [], []
     for seed, alpha, beta in zip(
         args.seeds,
@@ -527,6 +527,8 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MmcbenchError(f"train-pack: {exc}") from exc
     config = configs[0]
+    if given_scaling:
+        _say_own_scaling(args, config, "train-pack")
     epochs = catalogue.for_variant(config, args.variant).total_epochs
     embeddings_at = settings.get("embeddings_at", default_embeddings_at(epochs))
     kept = finished_runs(args, outs, args.seeds, configs, overrides, embeddings_at)
@@ -548,20 +550,13 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
         scaling=args.scaling,
         overrides=overrides,
     )
-    for out, member, result in zip(outs, members, results, strict=True):
+    for out, result in zip(outs, results, strict=True):  # every record first, then the log
         records.write_run(out, result.record, result.history, result.embeddings)
-        m, status = result.record["metrics"], result.record["status"]
-        log.info(
-            "%s: %s %s on %s, %s, seed %d: %s",
-            status,
-            args.method,
-            args.variant,
-            result.record["dataset"],
-            setting_text(args.method, member),
-            member.seed,
-            f"ACC {m['ACC']:.1f} NMI {m['NMI']:.1f} ARI {m['ARI']:.1f} ECE {m['ECE']:.1f}"
-            if m is not None
-            else result.record["error"],
+    for member, result in zip(members, results, strict=True):
+        _log_outcome(
+            result.record,
+            f"{args.method} {args.variant} on {result.record['dataset']}, "
+            f"{setting_text(args.method, member)}, seed {member.seed}",
         )
     wall = results[0].record["time"]["wall_s"]
     log.info("pack of %d runs done in %.1f s (%.1f s per run)", runs, wall, wall / runs)
@@ -661,22 +656,17 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_claims(args: argparse.Namespace) -> int:
     from benchmark.claims import claims, write_claims
-    from benchmark.csv_input import read_csv
+    from benchmark.csv_input import TABLE, distinct_paths, read_csv
     from benchmark.tables import load_published
 
     out = Path(args.out)
     if out.suffix != ".csv":
         raise MmcbenchError(f"claims: --out {out} must be a .csv file")
     needed = ("paper", "paper_table", "dataset", "label", "method", "metric", "published")
-    text = ("paper", "paper_table", "label", "method", "variant", "view_name")
+    what = "rendered table CSV (mmcbench render)"
     tables = [
-        read_csv(
-            path,
-            "rendered table CSV (mmcbench render)",
-            (*needed, "mean", "std", "n"),
-            text_columns=text,
-        )
-        for path in args.tables
+        read_csv(path, what, (*needed, "mean", "std", "n"), columns=TABLE)
+        for path in distinct_paths(args.tables, "claims", "--tables")
     ]
     published = load_published(args.published)
     table = claims(tables, published)
@@ -791,13 +781,28 @@ def cmd_sys_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def deep_method_name(text: str) -> str:
+    """A deep method of the catalogue (argparse type): else what is wrong with the method
+    folder that would declare it, or the known deep methods."""
+    from benchmark import catalogue
+
+    if text in catalogue.deep_methods():
+        return text
+    problem = catalogue.broken_problem(text)
+    raise argparse.ArgumentTypeError(
+        problem or f"unknown deep method {text!r} (known: {', '.join(catalogue.deep_methods())})"
+    )
+
+
 def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
     """Options of `train` (one run) and `train-pack` (`pack`: lists of seeds, α, β, out)."""
     from benchmark import catalogue
     from benchmark.settings import IBSettings
 
     deep = catalogue.deep_methods()
-    p.add_argument("--method", required=True, choices=deep)
+    p.add_argument(
+        "--method", required=True, type=deep_method_name, help=f"one of {', '.join(deep)}"
+    )
     p.add_argument(
         "--variant",
         required=True,
@@ -839,7 +844,12 @@ def deep_run_options(p: argparse.ArgumentParser, pack: bool) -> None:
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto = cuda if present"
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (≥ 1)")
-    p.add_argument("--scaling", default="minmax", choices=["minmax", "none"], help="per feature")
+    p.add_argument(
+        "--scaling",
+        default=None,
+        choices=["minmax", "none"],
+        help="per feature (default: minmax; a method with its own `preprocess` key uses that)",
+    )
     p.add_argument(
         "--precision",
         default="float32",
@@ -1127,16 +1137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     try:
         return args.func(args)
-    except MmcbenchError as exc:
-        print(f"mmcbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a file the user named cannot be read or written (disk full, …)
-        where = " → ".join(str(f) for f in (exc.filename, exc.filename2) if f) or "a file"
-        print(
-            f"mmcbench {args.command}: error: {where}: {exc.strerror or exc} "
-            f"(errno {exc.errno}); outputs are written atomically, so none is half written.",
-            file=sys.stderr,
-        )
+    except (MmcbenchError, OSError) as exc:  # OSError: a file the user named (disk full, …)
+        print(f"mmcbench {args.command}: error: {user_error(exc)}", file=sys.stderr)
         return 2
 
 

@@ -40,8 +40,17 @@ def load_schema(path: str | Path) -> dict[str, Any]:
             "checkout (pip install -e .), where workflow/schemas/ holds it"
         ) from exc
     if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
-        for method, section in method_sections().items():
-            schema["properties"].setdefault(method, section)
+        from benchmark import catalogue
+
+        for name, section in method_sections().items():
+            if name in schema["properties"]:
+                owner = next(m for m, s in catalogue.sections().items() if s == name)
+                raise ConfigError(
+                    f"method {owner}'s config section {name!r} (METHOD.section in its folder, "
+                    f"{importlib.import_module(catalogue.get(owner).package).__file__}) is a "
+                    "key of the workflow config: rename the section"
+                )
+            schema["properties"][name] = section
         variants = _subschema(schema, ["resolution", "variants"])
         if isinstance(variants.get("properties"), dict):
             variants["properties"].update(study_variants_schema())
@@ -84,8 +93,14 @@ def method_sections() -> dict[str, dict[str, Any]]:
                 f"{path}: cannot read {name}'s config section ({exc.strerror}); a method folder "
                 'holds its schema.yaml (README "Add a method")'
             ) from exc
-        if isinstance(section, dict) and isinstance(section.get("properties"), dict):
-            section["properties"].setdefault("seeds", method_seeds_schema(name))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: {name}'s config section is not valid YAML ({exc})") from exc
+        if not isinstance(section, dict) or not isinstance(section.get("properties"), dict):
+            raise ConfigError(
+                f"{path}: {name}'s config section must be a mapping with `properties` (one per "
+                'key of its section; README "Add a method")'
+            )
+        section["properties"].setdefault("seeds", method_seeds_schema(name))
         sections[entry.section] = section
     return sections
 
@@ -278,6 +293,12 @@ def check_config(
     def source(top_key: object) -> str:
         return _source({top_key}, files, overrides)
 
+    for key in config:  # a section of a method folder that is not loaded: say why
+        if key not in schema.get("properties", {}) and (
+            problem := catalogue.broken_problem(str(key))
+        ):
+            raise ConfigError(f"Invalid configuration ({source(key)}): key '{key}': {problem}")
+
     validator_cls = jsonschema.validators.validator_for(schema)
     errors = list(validator_cls(schema).iter_errors(dict(config)))
     if errors:
@@ -455,12 +476,25 @@ def check_consistency(
         if grid_seeds(section) and method not in variants:
             variants.append(method)  # the grid trains the full model
         problems += deep_problems(method, section, variants)
+        if variants:
+            problems += _views_problems(method, name, config["datasets"])
     problems += _study_problems(config)
     problems += _path_problems(config)
     if problems:
         raise ConfigError(
             f"Invalid configuration ({where}): " + "; ".join(dict.fromkeys(problems)) + "."
         )
+
+
+def _views_problems(method: str, section: str, datasets: Iterable[str]) -> list[str]:
+    """A method planned on a dataset with fewer views than it needs (registry's views)."""
+    from benchmark.data.registry import get_dataset
+
+    problems = []
+    for name in datasets:
+        if problem := catalogue.views_problem(method, len(get_dataset(name).views), name):
+            problems.append(f"{section}.variants: {problem}; run it on datasets with more views")
+    return problems
 
 
 def _study_problems(config: Mapping[str, Any]) -> list[str]:

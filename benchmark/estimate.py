@@ -262,17 +262,25 @@ def render_packs(lines: list[Line], speedups: dict[str, Speedup], device: str) -
             f"--device {device} --save), so their {unit} are not estimated"
         )
     out = []
-    total, priced, uncosted = 0.0, 0, 0
+    total, priced, uncosted, unmeasured = 0.0, 0, 0, []
     for method in sorted({x.method for x in lines if x.rule in DEEP_RULES}):
         mine = [x for x in lines if x.rule in DEEP_RULES and x.method == method]
         hours = sum(x.hours for x in mine if x.hours is not None)
         unknown = sum(x.pending for x in mine if x.hours is None)
-        if method not in speedups:
-            out.append(f"batched packs: {method}: no {device} measurement stored")
-            continue
         uncosted += unknown
         if unknown and unknown == sum(x.pending for x in mine):
             out.append(f"batched packs: {method}: not costed (no {device} timing of its runs)")
+            continue
+        more = f"; plus {unknown} runs not costed" if unknown else ""
+        if method not in speedups:
+            # no gain measured: counted at one process per run, never left out of the total
+            total += hours
+            priced += 1
+            unmeasured.append(method)
+            out.append(
+                f"batched packs: {method}: no {device} measurement of a batched pack stored; "
+                f"counted at its {hours:.1f} {unit} of one process per run{more}"
+            )
             continue
         gain = speedups[method]
         total += hours / gain.ratio
@@ -280,11 +288,14 @@ def render_packs(lines: list[Line], speedups: dict[str, Speedup], device: str) -
         out.append(
             f"batched packs: {method}: {hours / gain.ratio:.1f} {unit} at the best measured gain, "
             f"×{gain.ratio:.2f} with K = {gain.pack_size} ({gain.basis}; one dataset's gain "
-            "applied to all)" + (f"; plus {unknown} runs not costed" if unknown else "")
+            f"applied to all){more}"
         )
-    if priced:
-        out.append(
-            f"batched packs: estimated {total:.1f} {unit} in all"
-            + (f", plus {uncosted} runs not costed" if uncosted else "")
-        )
+    if not priced:
+        out.append(f"batched packs: no deep run is costed on {device}, so no total")
+        return "\n".join(out)
+    out.append(
+        f"batched packs: estimated {total:.1f} {unit} in all, every deep method counted"
+        + (f" ({', '.join(unmeasured)} at one process per run)" if unmeasured else "")
+        + (f", plus {uncosted} runs not costed" if uncosted else "")
+    )
     return "\n".join(out)

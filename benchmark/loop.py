@@ -8,7 +8,10 @@ and stays frozen), evaluates every live run on all samples (its scores, and its 
 mode as `eval_<term>` columns, `benchmark.trainers.evaluation_losses`) and writes one history
 row per run with what the trainer returned: the mean of every loss term and step statistic over the
 epoch's batches, the timed parts (`<part>_s`), the evaluation's scores and the trainer's
-end-of-epoch columns. A trainer that raises `RunStopped` ends its run as `stopped`.
+end-of-epoch columns. A run whose soft assignments turn non-finite diverges too (at the epoch
+of that evaluation, which writes no row). A trainer that raises `RunStopped` ends its run as
+`stopped`; any other exception of the method's code ends every live run of the call as `error`
+with the exception and its traceback as the reason, keeping the epochs evaluated before it.
 
 Two steppers: `Alone` (K = 1: the trainer's own `step` on its model, so a run alone computes
 exactly what it computed before packs existed; the first-reading test holds it to 1e-6) and
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 
 from benchmark.data.load import MultiViewData
+from benchmark.errors import MmcbenchError
 from benchmark.health import clusters_used
 from benchmark.trainers import RunStopped, Trainer, evaluation_losses
 
@@ -42,33 +46,38 @@ class Fitted:
     """What the training loop returns for one run: the history, how it ended, the final state."""
 
     history: pd.DataFrame
-    status: str  # done | diverged | stopped
-    diverged_at: int | None  # the epoch a non-finite loss or a stop happened in
-    assignments: np.ndarray  # soft assignments of the last evaluated epoch
+    status: str  # done | diverged | stopped | error
+    diverged_at: int | None  # the epoch the run ended in, when it did not finish
+    assignments: np.ndarray | None  # soft assignments of the last evaluated epoch (finite)
     embeddings: dict[str, np.ndarray]  # the representation at the chosen epochs
     epoch_seconds: list[float]
     eval_seconds: list[float]  # per epoch: the part of epoch_seconds spent evaluating
     timed_seconds: dict[str, list[float]]  # per epoch: the parts a trainer times on its own
     batches_per_epoch: int | None
-    stop_reason: str | None = None
+    reason: str | None = None  # why it did not finish (None when done)
 
 
 @torch.no_grad()
 def evaluate(
     trainer: Trainer, views: list[torch.Tensor], labels: np.ndarray
-) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+) -> tuple[dict[str, float] | None, np.ndarray, np.ndarray]:
     """Metrics of the trainer's soft assignments over all samples (and the number of clusters
-    they use), the assignments and the representation."""
-    from benchmark.metrics import clustering_scores, ece
+    they use, and NMI with the geometric normalisation, `NMI_geometric`, which mvc's
+    evaluation reports), the assignments and the representation; no metrics (None) when the
+    assignments are not finite."""
+    from benchmark.metrics import clustering_scores, ece, nmi
 
     trainer.model.eval()
     probs, representation = trainer.predict(views)
+    trainer.model.train()
     p = probs.double().cpu().numpy()
+    if not np.isfinite(p).all():
+        return None, p, representation.float().cpu().numpy()
     predicted = p.argmax(axis=1)
     scores = clustering_scores(labels, predicted)
     scores["ECE"] = ece(labels, p)
     scores["clusters"] = clusters_used(predicted)
-    trainer.model.train()
+    scores["NMI_geometric"] = nmi(labels, predicted, "geometric")
     return scores, p, representation.float().cpu().numpy()
 
 
@@ -208,128 +217,159 @@ def fit(
     embeddings: list[dict[str, np.ndarray]] = [{} for _ in range(runs)]
     assignments: list[np.ndarray | None] = [None] * runs
     ended_at: list[int | None] = [None] * runs
-    stop_reason: list[str | None] = [None] * runs
+    outcome: list[str] = ["done"] * runs  # how a run ended: done | diverged | stopped | error
+    reasons: list[str | None] = [None] * runs
     epoch_times: list[float] = []
     eval_times: list[float] = []  # per epoch: the evaluation pass of every live run
     timed: dict[str, list[float]] = {}
     batches: list[torch.Tensor] = []
 
-    def evaluate_run(r: int, epoch: int) -> dict[str, float]:
+    def end(r: int, epoch: int, status: str, why: str) -> None:
+        """Run r ends in `epoch` without finishing: `status` for the reason `why`."""
+        if ended_at[r] is None:
+            ended_at[r], outcome[r], reasons[r] = epoch, status, why
+
+    def evaluate_run(r: int, epoch: int) -> dict[str, float] | None:
+        """Run r's scores at `epoch`; None when its soft assignments are not finite (the run
+        then diverges: scores of NaN rows would mean nothing)."""
         stepper.load(r)
-        scores, assignments[r], representation = evaluate(trainers[r], views, data.labels)
+        scores, probs, representation = evaluate(trainers[r], views, data.labels)
+        if scores is None:
+            end(r, epoch, "diverged", f"the soft assignments became NaN/inf in epoch {epoch}")
+            log.error(
+                "%s (seed %d), epoch %d: soft assignments are not finite; the run stops as "
+                "diverged",
+                name,
+                seeds[r],
+                epoch,
+            )
+            return None
+        assignments[r] = probs
         if epoch in embeddings_at:
             embeddings[r][f"epoch_{epoch}"] = representation
         if epoch > 0:  # the untrained model has no epoch (and no stage) to evaluate a loss of
             scores.update(evaluation_losses(trainers[r], epoch, seeds[r]))
         return scores
 
-    for r in range(runs):
-        scores = evaluate_run(r, 0)
-        histories[r].append(
-            {"epoch": 0, **scores, **fusion_weights(trainers[r].model, data.view_names)}
-        )
-    _log_epoch(name, 0, epochs, [h[-1] for h in histories], None)
+    epoch = 0
+    try:
+        for r in range(runs):
+            if (scores := evaluate_run(r, 0)) is not None:
+                histories[r].append(
+                    {"epoch": 0, **scores, **fusion_weights(trainers[r].model, data.view_names)}
+                )
+        _log_epoch(name, 0, epochs, [h[-1] for h in histories if h], None)
 
-    for epoch in range(1, epochs + 1):
-        if all(e is not None for e in ended_at):
-            break
-        t_epoch = time.perf_counter()
-        factor = getattr(lead, "lr_factor", None)
-        if factor is not None:
-            for group in optimiser.param_groups:
-                group["lr"] = config.lr * factor(epoch)
-        for r, trainer in enumerate(trainers):
-            stepper.load(r)
-            trainer.before_epoch(epoch)
-            stepper.store(r)
-        plans = [t.batches(epoch, rng) for t, rng in zip(trainers, batch_rngs, strict=True)]
-        batches = plans[0]
-        sums: dict[str, torch.Tensor] = {}
-        stats: dict[str, torch.Tensor] = {}
-        for part in timed.values():
-            part.append(0.0)
-        for j in range(len(batches)):
-            try:
-                step = stepper.step([plan[j] for plan in plans], device)
-            except RunStopped as stop:  # a run alone: its trainer cannot go on
-                if runs > 1:  # a stacked step cannot say which run stopped
-                    raise
-                ended_at[0], stop_reason[0] = epoch, str(stop)
-                log.error("%s epoch %d: the run stops: %s", name, epoch, stop)
+        for epoch in range(1, epochs + 1):
+            if all(e is not None for e in ended_at):
                 break
-            total = step.terms["total"]
-            for r, finite in enumerate(torch.isfinite(total).tolist()):
-                if not finite and ended_at[r] is None:
-                    ended_at[r] = epoch
-                    log.error(
-                        "%s (seed %d), epoch %d: loss is not finite; the run stops as diverged",
-                        name,
-                        seeds[r],
-                        epoch,
-                    )
+            t_epoch = time.perf_counter()
+            factor = getattr(lead, "lr_factor", None)
+            if factor is not None:
+                for group in optimiser.param_groups:
+                    group["lr"] = config.lr * factor(epoch)
             for r, trainer in enumerate(trainers):
-                trainer.ended = ended_at[r] is not None  # a stacked step may skip its work
-            stopped = torch.tensor([e is not None for e in ended_at], device=total.device)
-            if bool(stopped.all()):
-                break
-            optimiser.zero_grad(set_to_none=True)
-            torch.where(stopped, torch.zeros_like(total), total).sum().backward()
-            if bool(stopped.any()):
-                stepper.freeze(stopped)
-            if config.grad_clip is not None:
-                stepper.clip(config.grad_clip)
-            optimiser.step()
-            if bool(stopped.any()):
-                stepper.freeze(stopped)
-            # summed in float64, as Python floats were before packs existed
-            for term, value in step.terms.items():
-                sums[term] = sums.get(term, 0) + value.detach().double()
-            for stat, value in step.stats.items():
-                stats[stat] = stats.get(stat, 0) + value.detach().double()
-            for part, seconds in step.timed.items():
-                timed.setdefault(part, [0.0] * len(epoch_times) + [0.0])[-1] += seconds
+                stepper.load(r)
+                trainer.before_epoch(epoch)
+                stepper.store(r)
+            plans = [t.batches(epoch, rng) for t, rng in zip(trainers, batch_rngs, strict=True)]
+            batches = plans[0]
+            sums: dict[str, torch.Tensor] = {}
+            stats: dict[str, torch.Tensor] = {}
+            for part in timed.values():
+                part.append(0.0)
+            for j in range(len(batches)):
+                try:
+                    step = stepper.step([plan[j] for plan in plans], device)
+                except RunStopped as stop:  # a run alone: its trainer cannot go on
+                    if runs > 1:  # a stacked step cannot say which run stopped
+                        raise
+                    end(0, epoch, "stopped", f"stopped in epoch {epoch}: {stop}")
+                    log.error("%s epoch %d: the run stops: %s", name, epoch, stop)
+                    break
+                total = step.terms["total"]
+                for r, finite in enumerate(torch.isfinite(total).tolist()):
+                    if not finite and ended_at[r] is None:
+                        end(r, epoch, "diverged", f"loss became NaN/inf in epoch {epoch}")
+                        log.error(
+                            "%s (seed %d), epoch %d: loss is not finite; the run stops as diverged",
+                            name,
+                            seeds[r],
+                            epoch,
+                        )
+                for r, trainer in enumerate(trainers):
+                    trainer.ended = ended_at[r] is not None  # a stacked step may skip its work
+                stopped = torch.tensor([e is not None for e in ended_at], device=total.device)
+                if bool(stopped.all()):
+                    break
+                optimiser.zero_grad(set_to_none=True)
+                torch.where(stopped, torch.zeros_like(total), total).sum().backward()
+                if bool(stopped.any()):
+                    stepper.freeze(stopped)
+                if config.grad_clip is not None:
+                    stepper.clip(config.grad_clip)
+                optimiser.step()
+                if bool(stopped.any()):
+                    stepper.freeze(stopped)
+                # summed in float64, as Python floats were before packs existed
+                for term, value in step.terms.items():
+                    sums[term] = sums.get(term, 0) + value.detach().double()
+                for stat, value in step.stats.items():
+                    stats[stat] = stats.get(stat, 0) + value.detach().double()
+                for part, seconds in step.timed.items():
+                    timed.setdefault(part, [0.0] * len(epoch_times) + [0.0])[-1] += seconds
 
-        sums_list = {k: v.tolist() for k, v in sums.items()}
-        stats_list = {k: v.tolist() for k, v in stats.items()}
-        rows = {}
-        t_eval = time.perf_counter()
-        for r in [r for r in range(runs) if ended_at[r] is None]:
-            stepper.load(r)
-            epoch_stats = trainers[r].after_epoch()
-            scores = evaluate_run(r, epoch)
-            rows[r] = history_row(
-                epoch,
-                {k: v[r] for k, v in sums_list.items()},
-                {k: v[r] for k, v in stats_list.items()},
-                len(batches),
-                scores,
-                trainers[r],
-                data,
-                epoch_stats,
-            )
-        eval_times.append(time.perf_counter() - t_eval)
-        epoch_times.append(time.perf_counter() - t_epoch)
-        for r, row in rows.items():
-            row["epoch_s"] = epoch_times[-1]
-            for part, seconds in timed.items():
-                row[f"{part}_s"] = seconds[-1]
-            histories[r].append(row)
-        _log_epoch(name, epoch, epochs, list(rows.values()), epoch_times[-1])
+            sums_list = {k: v.tolist() for k, v in sums.items()}
+            stats_list = {k: v.tolist() for k, v in stats.items()}
+            rows = {}
+            t_eval = time.perf_counter()
+            for r in [r for r in range(runs) if ended_at[r] is None]:
+                stepper.load(r)
+                epoch_stats = trainers[r].after_epoch()
+                if (scores := evaluate_run(r, epoch)) is None:
+                    continue
+                rows[r] = history_row(
+                    epoch,
+                    {k: v[r] for k, v in sums_list.items()},
+                    {k: v[r] for k, v in stats_list.items()},
+                    len(batches),
+                    scores,
+                    trainers[r],
+                    data,
+                    epoch_stats,
+                )
+            eval_times.append(time.perf_counter() - t_eval)
+            epoch_times.append(time.perf_counter() - t_epoch)
+            for r, row in rows.items():
+                row["epoch_s"] = epoch_times[-1]
+                for part, seconds in timed.items():
+                    row[f"{part}_s"] = seconds[-1]
+                histories[r].append(row)
+            _log_epoch(name, epoch, epochs, list(rows.values()), epoch_times[-1])
+    except MmcbenchError:
+        raise
+    except Exception as exc:  # the method's own code failed: its live runs end as `error`
+        why = failure_text(exc)
+        failed = [r for r in range(runs) if ended_at[r] is None]
+        for r in failed:
+            end(r, epoch, "error", f"epoch {epoch}: {why}")
+        log.error(
+            "%s, epoch %d: %s; %s with status error (its record keeps the traceback)",
+            name,
+            epoch,
+            why.splitlines()[0],
+            "the run ends" if runs == 1 else f"{len(failed)} run(s) of the pack end",
+        )
 
     import pandas as pd
 
     fitted = []
     for r in range(runs):
-        completed = len(histories[r]) - 1
-        status = "done"
-        if stop_reason[r] is not None:
-            status = "stopped"
-        elif ended_at[r] is not None:
-            status = "diverged"
+        completed = max(len(histories[r]) - 1, 0)
         fitted.append(
             Fitted(
                 history=pd.DataFrame(histories[r]),
-                status=status,
+                status=outcome[r],
                 diverged_at=ended_at[r],
                 assignments=assignments[r],
                 embeddings=embeddings[r],
@@ -337,10 +377,19 @@ def fit(
                 eval_seconds=eval_times[:completed],
                 timed_seconds={part: s[:completed] for part, s in timed.items()},
                 batches_per_epoch=len(batches) if completed else None,
-                stop_reason=stop_reason[r],
+                reason=reasons[r],
             )
         )
     return fitted
+
+
+def failure_text(exc: BaseException) -> str:
+    """An exception of a method's code as a record's `error`: its type and message, then the
+    last frames of its traceback (where in the method it was raised)."""
+    import traceback
+
+    frames = "".join(traceback.format_exception(exc, limit=-6)).rstrip()
+    return f"{type(exc).__name__}: {exc}\n{frames}"
 
 
 def history_row(

@@ -99,9 +99,11 @@ def _mutual_information(table: np.ndarray) -> float:
     return float(np.clip(mi.sum(), 0.0, None))
 
 
-def normalized_mutual_info(labels: np.ndarray, clusters: np.ndarray) -> float:
-    """sklearn's `normalized_mutual_info_score(labels, clusters, average_method="arithmetic")`,
-    the same float."""
+def normalized_mutual_info(
+    labels: np.ndarray, clusters: np.ndarray, average: str = "arithmetic"
+) -> float:
+    """sklearn's `normalized_mutual_info_score(labels, clusters, average_method=average)`
+    (`arithmetic` or `geometric`), the same float."""
     table = contingency_matrix(labels, clusters)
     n_classes, n_clusters = table.shape
     if n_classes == n_clusters == 1 or n_classes == n_clusters == 0:
@@ -109,8 +111,14 @@ def normalized_mutual_info(labels: np.ndarray, clusters: np.ndarray) -> float:
     mi = _mutual_information(table)
     if mi == 0:
         return 0.0
-    normalizer = np.mean([_entropy(table.sum(axis=1)), _entropy(table.sum(axis=0))])
-    return float(mi / normalizer)
+    entropies = [_entropy(table.sum(axis=1)), _entropy(table.sum(axis=0))]
+    if average == "arithmetic":
+        normalizer = np.mean(entropies)
+    elif average == "geometric":
+        normalizer = np.sqrt(entropies[0] * entropies[1])
+    else:
+        raise ValueError(f"unknown NMI average {average!r} (arithmetic or geometric)")
+    return float(mi / max(normalizer, np.finfo(np.float64).eps))
 
 
 def adjusted_rand(labels: np.ndarray, clusters: np.ndarray) -> float:
@@ -130,9 +138,9 @@ def adjusted_rand(labels: np.ndarray, clusters: np.ndarray) -> float:
     return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
-def nmi(labels: np.ndarray, clusters: np.ndarray) -> float:
-    """NMI in percent (arithmetic normalisation)."""
-    return 100.0 * float(normalized_mutual_info(labels, clusters))
+def nmi(labels: np.ndarray, clusters: np.ndarray, average: str = "arithmetic") -> float:
+    """NMI in percent (arithmetic normalisation, the protocol's; or `geometric`, mvc's)."""
+    return 100.0 * float(normalized_mutual_info(labels, clusters, average))
 
 
 def ari(labels: np.ndarray, clusters: np.ndarray) -> float:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark import catalogue, protocols, records
+from benchmark.csv_input import CsvProblem
+from benchmark.errors import RecordError, first_few
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,17 @@ def spelled(values: tuple[int, ...]) -> str:
 
 
 def read_history(record: str | Path) -> pd.DataFrame:
-    """The history beside a run record (`<stem>.history.csv`)."""
+    """The history beside a run record (`<stem>.history.csv`), checked against the record
+    (`benchmark.histories`): ProtocolError when it is missing (the cell's protocol rows then
+    say so), CsvProblem when it is not the record's."""
+    import json
+
+    from benchmark.histories import read_history_of
+
     path = records.side_files(record)[0]
     if not path.is_file():
         raise protocols.ProtocolError(f"{record}: its history {path} is missing")
-    return pd.read_csv(path)
+    return read_history_of(record, json.loads(Path(record).read_text()))
 
 
 def _params(row: pd.Series) -> dict[str, Any]:
@@ -57,6 +65,7 @@ def protocol_rows(
     per_run = deep.drop_duplicates("record")
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
+    refused: list[str] = []  # histories that are not their records'
     for key, group in per_run.groupby(CELL_RUN + setting, sort=True, dropna=False):
         cell = dict(zip(CELL_RUN + setting, key, strict=True))
         method = cell["method"]
@@ -67,6 +76,9 @@ def protocol_rows(
             ]
         except protocols.ProtocolError as exc:
             histories, note = [], str(exc)
+        except CsvProblem as exc:
+            refused.append(str(exc))
+            continue
         else:
             note = None
         rules = {
@@ -86,6 +98,11 @@ def protocol_rows(
             if why is not None:
                 notes.append(f"{method} {cell['variant']} on {cell['dataset']}, {name}: {why}")
             rows += _metric_rows(cell, name, rule, choice, histories, why, len(group))
+    if refused:
+        raise RecordError(
+            f"{len(refused)} run history file(s) cannot be aggregated: {first_few(refused)}. "
+            "Nothing was written."
+        )
     if notes:
         log.warning(
             "%d protocol row(s) of summary.csv have no value (their reason is in column "
@@ -108,7 +125,8 @@ def _metric_rows(
     out = []
     clusters = np.array(protocols.values_at(choice, histories, "clusters") if choice else [])
     for metric in records.METRICS:
-        values = np.array(protocols.values_at(choice, histories, metric) if choice else [])
+        values = np.array(protocols.values_at(choice, histories, metric, rule) if choice else [])
+        why = note or (protocols.missing_score(rule, histories, metric) if choice else None)
         known = values[~np.isnan(values)] if values.size else values
         out.append(
             {
@@ -129,7 +147,7 @@ def _metric_rows(
                 "seeds": spelled(choice.seeds) if choice else "",
                 "epochs": spelled(choice.epochs) if choice else "",
                 "uses_labels": protocols.uses_labels(rule),
-                "protocol_note": note or "",
+                "protocol_note": why or "",
             }
         )
     return out

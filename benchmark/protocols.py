@@ -7,7 +7,10 @@ run's history has one row per epoch (scores, training loss terms, eval-mode loss
 - `final` (the honest number, the default everywhere): each run's last epoch; mean ± std over
   the seeds. Reads no column to choose.
 - `label_free`: per run the trained epoch with the lowest evaluation total loss (`eval_total`;
-  ties → the earliest); mean ± std over the seeds. Chosen without any label-derived column.
+  ties → the earliest) among the epochs of the run's last stage (a history's `stage` column:
+  MFLVC's reconstruction, contrastive and fine-tuning stages, CLIB's warm-up and calibration;
+  losses of different objectives are not compared); mean ± std over the seeds. Chosen without
+  any label-derived column.
 - `paper`: the method's own paper's protocol (`DeepMethod.paper_protocol`), one of
   - `best_acc` (GIB's paper, "the model with the highest accuracy and lowest loss"; CLIB's too,
     since its slides say nothing): per run the trained epoch of highest ACC, ties → the lowest
@@ -37,10 +40,11 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import MmcbenchError
+from benchmark.methods import PAPER_RULES
 
-LABEL_COLUMNS = ("ACC", "NMI", "ARI", "ECE", "screened_acc", "pseudo_acc")
+LABEL_COLUMNS = ("ACC", "NMI", "ARI", "ECE", "NMI_geometric", "screened_acc", "pseudo_acc")
 MVC_EVAL_INTERVAL = 4  # mvc evaluates (and may save best.pt) every 4 epochs
-RULES = ("final", "label_free", "best_acc", "mvc", "fixed_seed_last")
+RULES = ("label_free", *PAPER_RULES)
 PROTOCOLS = ("final", "paper", "label_free")  # rows of summary.csv per deep cell
 RULE_WORDS = {  # each rule in a table's legend
     "final": "the last epoch, mean over seeds (its paper names no selection)",
@@ -96,6 +100,18 @@ def _trained(history: pd.DataFrame) -> pd.DataFrame:
     return rows if len(rows) else history
 
 
+def _last_stage(rows: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of the last stage the run reached: by the history's `stage` column; in a
+    history written before CLIB recorded it, the epochs after its warm-up (`warmup_epochs` of
+    a run with warm-up, as the convergence figure marks it); else every row."""
+    if "stage" in rows and rows["stage"].notna().any():
+        return rows[rows["stage"] == rows["stage"].dropna().iloc[-1]]
+    warmup = params.get("warmup_epochs")
+    if warmup and params.get("warmup", True) and (rows["epoch"] > warmup).any():
+        return rows[rows["epoch"] > warmup]
+    return rows
+
+
 def _lowest(rows: pd.DataFrame, column: str, run: RunHistory, rule: str) -> pd.Series:
     candidates = rows.dropna(subset=[column])
     if candidates.empty:
@@ -117,7 +133,8 @@ def chosen_row(rule: str, run: RunHistory) -> pd.Series:
     if rule == "label_free":
         blind = _blind(run)
         _need(blind, ["eval_total"], rule)
-        return run.history.loc[_lowest(_trained(blind.history), "eval_total", run, rule).name]
+        rows = _last_stage(_trained(blind.history), run.params)
+        return run.history.loc[_lowest(rows, "eval_total", run, rule).name]
     if rule == "best_acc":
         _need(run, ["ACC", "total"], rule)
         rows = _trained(run.history).dropna(subset=["ACC"])
@@ -181,12 +198,37 @@ def _finite(value: Any) -> float:
     return value if np.isfinite(value) else np.inf
 
 
-def values_at(choice: Choice, runs: Sequence[RunHistory], metric: str) -> list[float]:
-    """`metric` at each chosen (seed, epoch)."""
-    by_seed = {run.seed: run.history for run in runs}
+def score_column(rule: str, params: Mapping[str, Any], metric: str) -> str:
+    """The history column a rule reports `metric` from: NMI with mvc's geometric normalisation
+    (`NMI_geometric`) under the `mvc` rule of a run whose `nmi_average` is geometric (SiMVC's
+    and CoMVC's default, spec/SiMVC-CoMVC.md), else the metric's own column."""
+    if rule == "mvc" and metric == "NMI" and params.get("nmi_average") == "geometric":
+        return "NMI_geometric"
+    return metric
+
+
+def values_at(
+    choice: Choice, runs: Sequence[RunHistory], metric: str, rule: str = "final"
+) -> list[float]:
+    """`metric` at each chosen (seed, epoch), as `rule` reports it (`score_column`)."""
+    by_seed = {run.seed: run for run in runs}
     out = []
     for seed, epoch in zip(choice.seeds, choice.epochs, strict=True):
-        history = by_seed[seed]
-        hit = history.loc[history["epoch"] == epoch, metric] if metric in history else []
+        run = by_seed[seed]
+        history, column = run.history, score_column(rule, run.params, metric)
+        hit = history.loc[history["epoch"] == epoch, column] if column in history else []
         out.append(float(hit.iloc[0]) if len(hit) else np.nan)
     return out
+
+
+def missing_score(rule: str, runs: Sequence[RunHistory], metric: str) -> str | None:
+    """Why `rule` has no `metric` for these runs: a history without the column it reads."""
+    for run in runs:
+        column = score_column(rule, run.params, metric)
+        if column not in run.history:
+            return (
+                f"{run.name}: the run's history has no column {column!r}, which {rule!r} reports "
+                f"{metric} from (histories written before the suite recorded it lack it: "
+                "retrain the run)"
+            )
+    return None

@@ -121,6 +121,16 @@ def unfinished_reason(path: str | Path, expected: Mapping[str, Any]) -> str | No
     return None
 
 
+def outcome_text(record: Mapping[str, Any]) -> str:
+    """A record's outcome for a log line: its scores when it has them (`ACC 91.2 NMI 84.0 …`,
+    a metric it has none of left out), else the first line of why it did not finish."""
+    metrics = record.get("metrics") or {}
+    scores = [f"{m} {metrics[m]:.1f}" for m in METRICS if metrics.get(m) is not None]
+    if record.get("status") in ("done", "stopped") and scores:
+        return " ".join(scores)
+    return (record.get("error") or f"status {record.get('status')}, no scores").splitlines()[0]
+
+
 def now() -> str:
     """UTC timestamp, ISO 8601."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

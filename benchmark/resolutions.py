@@ -244,6 +244,6 @@ def render_study(study: pd.DataFrame, out_prefix: Path) -> None:
 
 def read_study(path: str | Path) -> pd.DataFrame:
     """resolutions.csv, with a clear error naming the file."""
-    from benchmark.csv_input import read_csv
+    from benchmark.csv_input import STUDY, read_csv
 
-    return read_csv(path, "resolution study CSV", COLUMNS, text_columns=("value", "note"))
+    return read_csv(path, "resolution study CSV", COLUMNS, columns=STUDY)

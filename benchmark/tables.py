@@ -146,10 +146,10 @@ PUBLISHED_COLUMNS = ("paper", "table", "dataset", "method", "metric", "value")
 def read_summary(path: str | Path) -> pd.DataFrame:
     """summary.csv's honest rows, each with its paper's-protocol and label-free values beside
     (`honest_rows`), with one clear error naming the file if it is missing or malformed."""
-    from benchmark.csv_input import read_csv
+    from benchmark.csv_input import SUMMARY, read_csv
 
-    summary = read_csv(path, "run summary (summary.csv of mmcbench aggregate)", SUMMARY_COLUMNS)
-    return honest_rows(summary)
+    what = "run summary (summary.csv of mmcbench aggregate)"
+    return honest_rows(read_csv(path, what, SUMMARY_COLUMNS, columns=SUMMARY))
 
 
 # summary.csv's other protocols (benchmark.protocols) → the prefix of their columns in a table
@@ -164,7 +164,7 @@ def honest_rows(summary: pd.DataFrame) -> pd.DataFrame:
     summary without protocols (before issue 23, or `summarise` alone) is returned as it is."""
     if "protocol" not in summary:
         return summary
-    protocol = summary["protocol"].fillna("final")
+    protocol = summary["protocol"].fillna("").replace("", "final")
     honest = summary[protocol == "final"].drop(columns="protocol")
     keys = [c for c in summary.columns if c in ("method", "variant", "dataset", "metric")]
     keys += [c for c in summary.columns if c.startswith("p_") or c == "overrides"]
@@ -178,12 +178,12 @@ def honest_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 def load_published(path: str | Path | None = None) -> pd.DataFrame:
     """The papers' numbers (paper, table, dataset, method, metric, value; blank = N/A)."""
-    from benchmark.csv_input import read_csv
+    from benchmark.csv_input import PUBLISHED, read_csv
 
     if path is None:
-        with resources.files("benchmark").joinpath("data/published.csv").open() as fh:
-            return pd.read_csv(fh)
-    return read_csv(path, "published-numbers CSV", PUBLISHED_COLUMNS)
+        with resources.as_file(resources.files("benchmark").joinpath("data/published.csv")) as p:
+            return read_csv(p, "published-numbers CSV", PUBLISHED_COLUMNS, columns=PUBLISHED)
+    return read_csv(path, "published-numbers CSV", PUBLISHED_COLUMNS, columns=PUBLISHED)
 
 
 def check_setting(method: str, alpha: float, beta: float, origin: str) -> None:

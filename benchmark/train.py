@@ -24,6 +24,7 @@ import torch
 
 from benchmark import catalogue, records
 from benchmark.data.load import MultiViewData, load_hdf5, scale_view
+from benchmark.errors import MmcbenchError
 from benchmark.loop import Fitted, fit, fusion_weights
 from benchmark.trainers import Trainer
 
@@ -91,12 +92,54 @@ def make_trainer(
     config: Any,
     device: torch.device,
 ) -> Trainer:
-    """The catalogue's trainer of `method` (ValueError for a method that is not deep)."""
+    """The catalogue's trainer of `method` (ValueError for a method that is not deep).
+
+    A trainer that cannot be built for this data and setting is refused as one paragraph
+    (MmcbenchError), before any training: a dataset with fewer views than the method needs, a
+    trainer's own refusal (ValueError, e.g. CoMVC's negative sampling that draws no negative),
+    or any other exception of its construction (the method's code, file and line named)."""
     if method not in catalogue.deep_methods():
         raise ValueError(
             f"unknown deep method {method!r} (available: {', '.join(catalogue.deep_methods())})"
         )
-    return catalogue.trainer_class(method)(data, views, variant, seed, config, device)
+    if problem := catalogue.views_problem(method, len(views), data.name):
+        raise MmcbenchError(f"{method} {variant} cannot train on {data.path}: {problem}")
+    trainer_class = catalogue.trainer_class(method)
+    try:
+        return trainer_class(data, views, variant, seed, config, device)
+    except MmcbenchError:
+        raise
+    except ValueError as exc:
+        raise MmcbenchError(f"{method} {variant} cannot train on {data.path}: {exc}") from exc
+    except Exception as exc:
+        raise MmcbenchError(
+            f"{method} {variant}: its trainer {trainer_class.__name__} could not be built on "
+            f"{data.path}: {type(exc).__name__}: {exc} ({where_raised(exc)})"
+        ) from exc
+
+
+def recorded_params(
+    method: str, variant: str, data: MultiViewData, seed: int, config: Any
+) -> dict[str, Any]:
+    """The hyper-parameters a run's record holds (`params()` of its trainer), known before
+    training: the trainer's `config_params` of the variant's settings where it has one, else
+    `params()` of the trainer built on the CPU (no training), so that `--keep-finished` keeps
+    the finished runs of any method."""
+    trainer_class = catalogue.trainer_class(method)
+    config_params = getattr(trainer_class, "config_params", None)
+    if config_params is not None:
+        return config_params(catalogue.for_variant(config, variant))
+    device = torch.device("cpu")
+    views = device_views(data, "none", device)
+    return make_trainer(method, data, views, variant, seed, config, device).params()
+
+
+def where_raised(exc: BaseException) -> str:
+    """`file:line` of the innermost frame of an exception's traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "no traceback"
 
 
 def train(
@@ -158,13 +201,13 @@ def run_output(
     `pack_size` runs: its timings are then the pack's)."""
     # The fused soft assignments of the last evaluated epoch, with the labels: enough to
     # recompute ECE and draw reliability diagrams without retraining.
-    embeddings = {
-        **fitted.embeddings,
-        "assignments_final": fitted.assignments.astype(np.float32),
-        "labels": data.labels,
-    }
-    last = fitted.history.iloc[-1].to_dict()
-    scored = fitted.status in ("done", "stopped")  # a stopped run keeps its last evaluation
+    embeddings = {**fitted.embeddings, "labels": data.labels}
+    if fitted.assignments is not None:
+        embeddings["assignments_final"] = fitted.assignments.astype(np.float32)
+    history = fitted.history
+    last = history.iloc[-1].to_dict() if len(history) else {}
+    # a stopped run keeps its last evaluation (one it has: epoch 0 at least)
+    scored = fitted.status in ("done", "stopped") and fitted.assignments is not None
     metrics = {m: float(last[m]) for m in records.METRICS} if scored else None
     epochs = fitted.epoch_seconds
     timing: dict[str, Any] = {"per_epoch_s": float(np.mean(epochs)) if epochs else None}
@@ -179,7 +222,7 @@ def run_output(
         data=data,
         seed=seed,
         status=fitted.status,
-        error=run_error(fitted),
+        error=fitted.reason,
         params={
             **trainer.params(),
             "scaling": scaling,
@@ -197,7 +240,8 @@ def run_output(
             "diverged_epoch": fitted.diverged_at,
             "epochs_run": len(epochs),
             "fusion_weights": fusion_weights(trainer.model, data.view_names),
-            **trainer.diagnostics(fitted.history),
+            # the method's own summary of its history (none when its code failed)
+            **(trainer.diagnostics(history) if fitted.status != "error" else {}),
             "batches_per_epoch": fitted.batches_per_epoch,
         },
         timing=timing,
@@ -206,16 +250,7 @@ def run_output(
         device=describe_device(device),
         scaling=scaling,
     )
-    return RunOutput(record=record, history=fitted.history, embeddings=embeddings)
-
-
-def run_error(fitted: Fitted) -> str | None:
-    """Why a run did not finish (None when it did)."""
-    if fitted.status == "diverged":
-        return f"loss became NaN/inf in epoch {fitted.diverged_at}"
-    if fitted.status == "stopped":
-        return f"stopped in epoch {fitted.diverged_at}: {fitted.stop_reason}"
-    return None
+    return RunOutput(record=record, history=history, embeddings=embeddings)
 
 
 def run_from_file(

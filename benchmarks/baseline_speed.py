@@ -112,4 +112,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from benchmark.errors import run_script
+
+    run_script("baseline_speed", main)

@@ -300,4 +300,6 @@ def timing_key(row: dict) -> tuple:
 
 
 if __name__ == "__main__":
-    main()
+    from benchmark.errors import run_script
+
+    run_script("epoch_speed", main)

@@ -225,4 +225,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from benchmark.errors import run_script
+
+    run_script("pack_speed", main)

@@ -75,4 +75,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from benchmark.errors import run_script
+
+    run_script("per_view_heads", main)

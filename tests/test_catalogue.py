@@ -141,14 +141,20 @@ def toy_methods(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture
-def toy_env(toy_methods) -> dict[str, str]:
-    """The environment of a subprocess that sees the toy method (this process does not)."""
+def toy_env_for(folder: Path) -> dict[str, str]:
+    """The environment of a subprocess that sees the method folders in `folder` (this process
+    does not)."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    env[methods.EXTRA_FOLDERS_VARIABLE] = str(toy_methods)
+    env[methods.EXTRA_FOLDERS_VARIABLE] = str(folder)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     return env
+
+
+@pytest.fixture
+def toy_env(toy_methods) -> dict[str, str]:
+    """The environment of a subprocess that sees the toy method (this process does not)."""
+    return toy_env_for(toy_methods)
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -227,7 +233,7 @@ def test_a_wrong_hyper_parameter_of_a_method_folder_is_refused(
     schema.yaml composed into the config schema; a wrong key or value exits with status 2."""
     monkeypatch.setenv(methods.EXTRA_FOLDERS_VARIABLE, str(toy_methods))
     monkeypatch.setattr(methods, "__path__", list(methods.__path__))  # discover() extends it
-    package, entry = methods.discover()["Toy"]
+    package, entry = methods.discover().methods["Toy"]
     monkeypatch.setitem(catalogue.CATALOGUE, "Toy", catalogue._deep_method(package, entry))
     config.config_schema.cache_clear()
     try:

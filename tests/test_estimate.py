@@ -194,7 +194,7 @@ def test_estimate_counts_packed_runs_as_runs_and_prices_batched_packs(repo, tmp_
     deep = planned_training(smoke)
     assert f"rule train: {deep} runs, {deep} still to run" in done.stdout
     assert "batched packs: GIB:" in done.stdout and "×2.00 with K = 4" in done.stdout
-    assert "batched packs: CLIB: no cpu measurement stored" in done.stdout
+    assert "batched packs: CLIB: no cpu measurement of a batched pack stored" in done.stdout
     no_rows = tmp_path / "no-rows.csv"
     no_rows.write_text(packing.read_text().splitlines()[0] + "\n")
     none = estimate(repo, tmp_path, *args[:4], "--packing", str(no_rows))
@@ -357,6 +357,25 @@ def test_batched_packs_of_runs_not_costed_are_not_priced_at_zero():
     known = Line("train", "GIB", "BDGP", "GIB", 2, 2, 100, Timing(36.0, "measured"))
     text = render_packs([*unknown, known], {"GIB": gain}, "cuda")
     assert "batched packs: GIB: 1.0 GPU-hours" in text and "plus 3 runs not costed" in text
+
+
+def test_the_batched_packs_total_counts_every_deep_method():
+    """A method with no measured gain (SiMVC, CoMVC, MFLVC) was left out of "in all"; it is
+    counted at one process per run, and named."""
+    from benchmark.estimate import Line, Speedup, render_packs
+    from benchmark.runtime import Timing
+
+    lines = [
+        Line("train", "GIB", "mfeat", "GIB", 2, 2, 100, Timing(36.0, "measured")),
+        Line("train", "SiMVC", "mfeat", "SiMVC", 2, 2, 100, Timing(72.0, "measured")),
+    ]
+    text = render_packs(lines, {"GIB": Speedup("GIB", 4, 2.0, "mfeat")}, "cpu")
+    assert "batched packs: GIB: 1.0 CPU-hours" in text
+    assert "SiMVC: no cpu measurement of a batched pack stored; counted at its 4.0" in text
+    assert text.splitlines()[-1] == (
+        "batched packs: estimated 5.0 CPU-hours in all, every deep method counted (SiMVC at one "
+        "process per run)"
+    )
 
 
 def test_batched_pack_gains_come_from_each_methods_newest_measurement():

@@ -28,6 +28,15 @@ OLD_COMMIT = "e583575"  # the last commit before the revised keys
 # between CPUs: measured, the old code itself on another CPU gives ACC 90.4 where its CSV says
 # 91.25 at epoch 3. The live comparison below checks every epoch on one machine.
 STORED_EPOCHS = {"GIB": 4, "GIB_DDC": 4, "CLIB": 2}
+# The stored CSVs were written on one CPU; float32 kernels round differently on another (their
+# vector width): torch's CPU kernels forced to another instruction set (ATEN_CPU_CAPABILITY
+# default / avx2) and MKL's compatible path moved these epochs by at most 4.8e-7 in absolute
+# terms (a total loss of 6.2; 1.1e-7 on an MI term of 6e-4, which is rounding of the O(1)
+# probabilities it is computed from). So the stored comparison allows 1e-6 absolute (and 1e-6
+# relative), a CPU-independent statement about float32 training; the live comparison, on one
+# machine, keeps 1e-7.
+SAME_CPU_ATOL = 1e-7
+ANY_CPU_ATOL = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +81,16 @@ def old_code_folder(tmp_path_factory) -> Path:
     return root / "out"
 
 
-def assert_same_record(history, metrics, folder: Path, name: str, epochs: int | None = None):
-    """history (its first `epochs` rows) and metrics equal the CSVs `name` in `folder`."""
+def assert_same_record(
+    history,
+    metrics,
+    folder: Path,
+    name: str,
+    epochs: int | None = None,
+    atol: float = SAME_CPU_ATOL,
+):
+    """history (its first `epochs` rows) and metrics equal the CSVs `name` in `folder`, to
+    `atol` absolute and 1e-6 relative."""
     expected = pd.read_csv(folder / f"{name}.history.csv")
     assert list(expected.columns) == [c for c in history.columns if c in expected.columns]
     rows = slice(0, epochs)
@@ -83,7 +100,7 @@ def assert_same_record(history, metrics, folder: Path, name: str, epochs: int | 
             history[column].to_numpy(float)[rows],
             expected[column].to_numpy(float)[rows],
             rtol=1e-6,
-            atol=1e-7,
+            atol=atol,
             err_msg=f"{name}: column {column}",
         )
     if epochs is None or epochs >= len(expected):
@@ -103,7 +120,25 @@ def test_first_reading_gives_the_record_of_the_old_code_on_this_machine(
 @pytest.mark.parametrize("name", list(RUNS))
 def test_first_reading_gives_the_stored_record_of_the_old_code(histories, name):
     history, metrics = histories[name]
-    assert_same_record(history, metrics, DATA_DIR, name, STORED_EPOCHS[name])
+    assert_same_record(history, metrics, DATA_DIR, name, STORED_EPOCHS[name], ANY_CPU_ATOL)
+
+
+@pytest.mark.parametrize("capability", ["default", "avx2"])
+def test_the_stored_comparison_holds_on_another_cpu(tmp_path, capability):
+    """The stored records compared as another CPU computes them: torch's kernels forced to
+    another instruction set (under avx2 the GIB run moved 1.07e-7 beyond the former 1e-7)."""
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": capability, "PYTHONPATH": str(REPO)}
+    subprocess.run(
+        [sys.executable, "-m", "tests.first_reading_reference", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    for name in RUNS:
+        history = pd.read_csv(tmp_path / f"{name}.history.csv")
+        metrics = pd.read_csv(tmp_path / f"{name}.metrics.csv", index_col=0)["value"].to_dict()
+        assert_same_record(history, metrics, DATA_DIR, name, STORED_EPOCHS[name], ANY_CPU_ATOL)
 
 
 def test_the_revised_defaults_give_another_record():

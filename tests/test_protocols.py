@@ -206,3 +206,61 @@ def test_summary_csv_has_a_row_per_protocol_and_the_tables_read_each_beside_hone
     assert acc_view["paper_protocol_mean"] == acc.loc["paper", "mean"]
     assert acc_view["paper_protocol_rule"] == "mvc"
     assert acc_view["label_free_mean"] == acc.loc["label_free", "mean"]
+
+
+def test_label_free_compares_the_losses_of_the_last_stage_only():
+    """MFLVC's reconstruction loss (stage 1) is far below its contrastive and fine-tuning
+    losses: compared across stages, label_free always picked a stage-1 epoch."""
+    history = run(0, [0, 10, 20, 30, 40, 50, 60], eval_total=[np.nan, 0.6, 0.5, 138, 137, 14, 13.8])
+    history.history["stage"] = [np.nan, 1, 1, 2, 2, 3, 3]
+    assert choose("label_free", [history]).epochs == (6,)
+    # a history without `stage` (the ones written before) compares every trained epoch
+    plain = run(0, [0, 1, 2], eval_total=[np.nan, 0.5, 1.0])
+    assert choose("label_free", [plain]).epochs == (1,)
+
+
+def test_label_free_leaves_clib_warm_up_out_of_a_history_without_stage():
+    """CLIB's eval_total is L_IB alone during warm-up (histories before the `stage` column):
+    the epochs after `warmup_epochs` of its record are compared."""
+    history = run(0, [0, 16, 20, 70, 75], eval_total=[np.nan, 0.1, 0.2, 3.0, 2.0], warmup_epochs=2)
+    assert choose("label_free", [history]).epochs == (4,)
+    no_warmup = run(0, [0, 16, 20], eval_total=[np.nan, 0.1, 0.2], warmup_epochs=0)
+    assert choose("label_free", [no_warmup]).epochs == (1,)
+
+
+def test_clib_writes_the_stage_of_every_epoch(tmp_path):
+    from benchmark.methods.clib.config import CLIBConfig
+
+    x, y = make_blobs(n_samples=60, centers=3, n_features=6, random_state=0)
+    data = MultiViewData(
+        "blobs", [x[:, :3].astype(np.float32), x[:, 3:].astype(np.float32)], ["a", "b"], y, 3, {}
+    )
+    config = CLIBConfig.from_dict(
+        {"epochs": 4, "warmup_epochs": 2, "batch_size": 30, "head_init_steps": 5}
+    )
+    history = train("CLIB", data, "CLIB", 0, config, torch.device("cpu"), (0,)).history
+    assert history["stage"].tolist()[1:] == [1.0, 1.0, 2.0, 2.0]
+
+
+def test_the_mvc_rule_reports_nmi_with_mvcs_geometric_normalisation():
+    """simvc.nmi_average (geometric, mvc's evaluation) is read by the paper row."""
+    history = run(0, [0, 50, 60], eval_ddc1=[np.nan, 0.2, 0.1], nmi_average="geometric")
+    history.history["NMI_geometric"] = [0.0, 41.0, 42.0]
+    choice = choose("mvc", [history])
+    assert values_at(choice, [history], "NMI", "mvc") == [42.0]
+    assert values_at(choice, [history], "NMI", "final") == [60.0]
+    arithmetic = run(0, [0, 50, 60], eval_ddc1=[np.nan, 0.2, 0.1], nmi_average="arithmetic")
+    assert values_at(choose("mvc", [arithmetic]), [arithmetic], "NMI", "mvc") == [60.0]
+
+
+def test_the_loop_records_nmi_geometric_as_sklearn_computes_it():
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from benchmark.metrics import nmi
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a, b = rng.integers(0, 4, 40), rng.integers(0, 5, 40)
+        expected = 100 * normalized_mutual_info_score(a, b, average_method="geometric")
+        assert nmi(a, b, "geometric") == expected
+    assert "NMI_geometric" in LABEL_COLUMNS  # a label-free rule never reads it

@@ -2,7 +2,9 @@
 
 The real run starts a single-node SLURM on localhost (tests/slurm/start_local_slurm.sh: Debian's
 slurm-wlm and munge, installed when missing; needs root) and runs the smoke DAG with the
-shipped profile, changed only where a one-node cluster without accounting needs it.
+shipped profile, changed only where a one-node cluster without accounting needs it. It changes
+the machine (system packages, /etc/slurm, a munge key), so it runs only when asked:
+MMCBENCH_SLURM_TEST=1 (CI sets it); the daemons it started are stopped when it ends.
 """
 
 from __future__ import annotations
@@ -93,6 +95,33 @@ def test_train_runtime_comes_from_the_stored_timings():
     assert slurm_runtime(None, 3, 5, 240) == 240
 
 
+OPT_IN = "MMCBENCH_SLURM_TEST"  # the real-SLURM test changes the machine: it runs when set to 1
+DAEMONS = ("slurmctld", "slurmd", "munged")
+
+
+def running(daemon: str) -> bool:
+    return subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def local_slurm(repo: Path):
+    """A one-node SLURM for the test (started, or the test skipped with why); the daemons the
+    test started are stopped after it, those it found running are left as they were."""
+    if os.environ.get(OPT_IN) != "1":
+        pytest.skip(
+            f"the real-SLURM test installs Debian's slurm-wlm and munge, writes /etc/slurm and a "
+            f"munge key and starts daemons: it runs only with {OPT_IN}=1 (CI sets it)"
+        )
+    before = {daemon: running(daemon) for daemon in DAEMONS}
+    try:
+        start_local_slurm(repo)
+        yield
+    finally:
+        for daemon, was_running in before.items():
+            if not was_running and running(daemon):
+                subprocess.run(["pkill", "-x", daemon], capture_output=True)
+
+
 def start_local_slurm(repo: Path) -> None:
     """Start the one-node SLURM, or skip the test with the error seen."""
     if shutil.which("sinfo") is None and os.geteuid() != 0:
@@ -138,8 +167,7 @@ def deep_records(workdir: Path) -> list[Path]:
 
 
 @pytest.mark.workflow
-def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, mirror):
-    start_local_slurm(repo)
+def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, local_slurm, mirror):
     config = write_config(
         tmp_path / "smoke.yaml", base=repo / "config/smoke.yaml", data={"mirror": str(mirror)}
     )
@@ -183,3 +211,22 @@ def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, mirror)
     assert baselines["slurm_job_id"].nunique() < len(baselines)
     for path in ("results/tables/table1.md", "figures/paper_vs_reproduced.png"):
         assert (workdir / path).stat().st_size > 0
+
+
+def test_the_real_slurm_test_changes_nothing_unless_asked(repo):
+    """Without MMCBENCH_SLURM_TEST=1 the test is skipped, saying why, before it installs,
+    writes or starts anything."""
+    env = {k: v for k, v in os.environ.items() if k != OPT_IN}
+    before = {daemon: running(daemon) for daemon in DAEMONS}
+    test = f"{repo}/tests/test_slurm.py::test_smoke_dag_runs_to_completion_under_a_real_slurm"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 skipped" in result.stdout and f"{OPT_IN}=1" in result.stdout
+    assert {daemon: running(daemon) for daemon in DAEMONS} == before

@@ -116,3 +116,31 @@ def test_a_manual_folder_with_a_space_reaches_fetch_as_one_argument(repo, tmp_pa
     assert done.returncode == 0, done.stdout + done.stderr
     entry = json.loads(manifest.read_text())["files"]["WVU.mat"]
     assert entry["path"] == str(placed) and entry["origin"] == f"manual:{placed}"
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("epoch_speed.py", ["--methods", "SiMVC", "--rounds", "1"]),
+        ("baseline_speed.py", []),
+    ],
+)
+def test_a_benchmark_script_given_a_file_that_is_no_dataset_says_so(tmp_path, repo, script, args):
+    """benchmarks/ scripts end a user's mistake as the mmcbench command does: one paragraph,
+    exit status 2, no traceback."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an HDF5 file")
+    result = subprocess.run(
+        [sys.executable, str(repo / "benchmarks" / script), str(bad), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert f"{script.removesuffix('.py')}: error: {bad}: not a readable mmcbench HDF5" in (
+        result.stderr
+    )

@@ -90,13 +90,20 @@ def cmd_plot_dynamics(args: argparse.Namespace) -> int:
 
 
 def cmd_plot_tsne(args: argparse.Namespace) -> int:
-    from benchmark.csv_input import read_csv
+    from benchmark.csv_input import TSNE, read_csv
+    from benchmark.figures.convergence import HISTORY
+    from benchmark.figures.inputs import read_record_beside
     from benchmark.figures.tsne import tsne_figure
+    from benchmark.histories import read_history
 
-    coordinates = read_csv(args.coordinates, "t-SNE coordinates CSV", ["epoch", "x", "y", "label"])
+    needed = ["epoch", "x", "y", "label"]
+    coordinates = read_csv(args.coordinates, "t-SNE coordinates CSV", needed, columns=TSNE)
     scores = None
     if args.history:
-        scores = read_csv(args.history, "run history", ["epoch", "ACC", "NMI"]).set_index("epoch")
+        history = read_history(args.history, read_record_beside(args.history, HISTORY))
+        if missing := [c for c in ("ACC", "NMI") if c not in history]:
+            raise MmcbenchError(f"{args.history}: the run history has no column {missing}")
+        scores = history.set_index("epoch")
     return _saved(args.out_prefix, tsne_figure(coordinates, args.method, args.dataset, scores))
 
 

@@ -18,10 +18,11 @@ import pandas as pd
 from matplotlib import pyplot as plt
 
 from benchmark import catalogue
-from benchmark.csv_input import read_csv
+from benchmark.csv_input import distinct_paths
 from benchmark.errors import MmcbenchError
 from benchmark.figures import inputs, style
 from benchmark.figures.inputs import differing, same_value
+from benchmark.histories import read_history
 
 PERCENT = ("ACC", "NMI", "ARI", "ECE")
 LABELS = {"total": "total loss", "ACC": "ACC (%)", "NMI": "NMI (%)", "ECE": "ECE (%)"}
@@ -84,7 +85,19 @@ def load_histories(
     different runs (or not of `expected`, see `check_histories`) are refused."""
     if not paths:
         raise MmcbenchError("convergence: no history files given")
-    frames = [read_csv(path, "run history", ["epoch"]) for path in paths]
+    paths = distinct_paths(paths, "plot", "--histories")
+    records = [inputs.read_record_beside(path, HISTORY) for path in paths]
+    frames = [read_history(path, record) for path, record in zip(paths, records, strict=True)]
+    seeds: dict[int, Path] = {}
+    for path, record in zip(paths, records, strict=True):
+        seed = (record or {}).get("seed")
+        if isinstance(seed, int) and seed in seeds:
+            raise MmcbenchError(
+                f"plot: {seeds[seed]} and {path} are histories of the same seed {seed} (by the "
+                "records beside them): one figure pools each seed once"
+            )
+        if isinstance(seed, int):
+            seeds[seed] = path
     check_histories(paths, frames, expected)
     return pd.concat([f.assign(run=i) for i, f in enumerate(frames)], ignore_index=True)
 

@@ -14,7 +14,7 @@ from matplotlib import colors
 from matplotlib import pyplot as plt
 from matplotlib.patches import Rectangle
 
-from benchmark.csv_input import read_csv
+from benchmark.csv_input import SUMMARY, read_csv
 from benchmark.errors import MmcbenchError
 from benchmark.figures import GRID_STYLES, style
 from benchmark.metrics import LOWER_IS_BETTER
@@ -25,7 +25,7 @@ STYLES = GRID_STYLES
 def load_grid(path: str | Path) -> pd.DataFrame:
     """results/grid.csv, checked for the columns the figures need."""
     needed = ("method", "dataset", "metric", "p_alpha", "p_beta", "mean", "n", "n_runs")
-    return read_csv(path, "grid summary", needed)
+    return read_csv(path, "grid summary", needed, columns=SUMMARY)
 
 
 def grid_cells(grid: pd.DataFrame, method: str, dataset: str, metric: str) -> pd.DataFrame:

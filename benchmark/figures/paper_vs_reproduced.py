@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.lines import Line2D
 
-from benchmark.csv_input import read_csv
+from benchmark.csv_input import TABLE, distinct_paths, read_csv
 from benchmark.errors import MmcbenchError
 from benchmark.figures import style
 from benchmark.tables import TABLES, VERDICT_POINTS
@@ -30,14 +30,14 @@ ROW_IN = 0.15  # height per cell row, inches
 def load_comparisons(paths: Sequence[str | Path]) -> dict[str, pd.DataFrame]:
     """Table name (file stem) → its comparison CSV, restricted to the metrics it prints."""
     out = {}
-    for path in paths:
-        path = Path(path)
+    for path in distinct_paths(paths, "plot paper-vs-reproduced", "--tables"):
         spec = TABLES.get(path.stem)
         if spec is None:
             raise MmcbenchError(f"{path}: not a table CSV (known: {', '.join(TABLES)})")
         needed = ["paper", "dataset", "label", "metric", "mean"]
         # A table with no reproduced cell is written as an empty CSV: no rows, not an error.
-        frame = read_csv(path, "table CSV", needed, if_empty=pd.DataFrame(columns=needed))
+        empty = pd.DataFrame(columns=needed)
+        frame = read_csv(path, "table CSV", needed, if_empty=empty, columns=TABLE)
         out[path.stem] = frame[frame["metric"].isin(spec.metrics)]
     return out
 

@@ -59,8 +59,9 @@ rule claims:
     input:
         [t for t in table_targets() if t.endswith(".csv")],
     output:
-        report(
-            "results/claims.csv",
+        csv="results/claims.csv",
+        html=report(
+            "results/claims.html",
             caption="../report/claims.rst",
             category="Overview",
             labels={"table": "claims"},
@@ -73,4 +74,4 @@ rule claims:
     params:
         cli=MMCBENCH,
     shell:
-        "{params.cli} claims --tables {input} --out {output} > {log} 2>&1"
+        "{params.cli} claims --tables {input} --out {output.csv} > {log} 2>&1"

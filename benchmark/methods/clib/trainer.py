@@ -119,13 +119,16 @@ class CLIBTrainer(ReusesEvalEncoding, FlooredBatches):
         self._screened.append((samples, clusters))
 
     def after_epoch(self) -> dict[str, float]:
-        """ACC (Hungarian) of the epoch's screened pseudo-labels against the true labels."""
+        """The epoch's `stage` (1 warm-up, L_IB alone; 2 the full objective: the label-free
+        protocol compares the losses of one objective) and the ACC (Hungarian) of its
+        screened pseudo-labels against the true labels."""
+        stage = {"stage": 1.0 if self.warming_up else 2.0}
         if not self._screened:
-            return {}
+            return stage
         samples = torch.cat([s for s, _ in self._screened]).numpy()
         clusters = torch.cat([c for _, c in self._screened]).numpy()
         self._screened = []
-        return {"screened_acc": accuracy(self.labels[samples], clusters)}
+        return {**stage, "screened_acc": accuracy(self.labels[samples], clusters)}
 
     def predict(self, views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The cluster head's P^clu and H^f of every sample (in chunks of EVAL_CHUNK); on the

@@ -9,6 +9,7 @@ METHOD = DeepMethod(
     trainer="CoMVCTrainer",
     role="compared",
     order=11,
+    min_views=2,  # its contrastive loss pairs views: with one view there is none
     paper_protocol="mvc",
     description="Trosten et al., CVPR 2021 (DanielTrosten/mvc), a compared method of both papers",
 )

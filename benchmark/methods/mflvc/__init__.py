@@ -9,6 +9,7 @@ METHOD = DeepMethod(
     trainer="MFLVCTrainer",
     role="compared",
     order=12,
+    min_views=2,  # its contrastive loss pairs views: with one view there is none
     panels=("total", "ACC", "NMI", "ECE"),
     paper_protocol="fixed_seed_last",
     # spec/MFLVC.md "Per-dataset settings shipped": train.py's fixed seed per dataset; 10 for
