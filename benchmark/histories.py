@@ -65,15 +65,6 @@ def disagreement(history: pd.DataFrame, record: Mapping[str, Any]) -> str | None
     return None
 
 
-def read_history_of(record_path: str | Path, record: Mapping[str, Any]) -> pd.DataFrame:
-    """The history beside the run record at `record_path` (`records.side_files`), checked
-    against `record`; CsvProblem naming it when it is missing."""
-    path = records.side_files(record_path)[0]
-    if not path.is_file():
-        raise CsvProblem(f"{record_path}: its history {path} is missing")
-    return read_history(path, record)
-
-
 def _spelled(epochs: list[int]) -> str:
     shown = ", ".join(map(str, epochs[:8]))
     return shown + (", …" if len(epochs) > 8 else "")

@@ -37,12 +37,12 @@ def read_history(record: str | Path) -> pd.DataFrame:
     say so), CsvProblem when it is not the record's."""
     import json
 
-    from benchmark.histories import read_history_of
+    from benchmark.histories import read_history as checked_history
 
     path = records.side_files(record)[0]
     if not path.is_file():
         raise protocols.ProtocolError(f"{record}: its history {path} is missing")
-    return read_history_of(record, json.loads(Path(record).read_text()))
+    return checked_history(path, json.loads(Path(record).read_text()))
 
 
 def _params(row: pd.Series) -> dict[str, Any]:
