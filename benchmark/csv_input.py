@@ -87,16 +87,15 @@ def read_csv(
     what: str,
     required: Iterable[str] = (),
     if_empty: pd.DataFrame | None = None,
-    text_columns: Iterable[str] = (),
     columns: Columns | None = None,
 ) -> pd.DataFrame:
     """`path` as a DataFrame, checked by `columns`; `if_empty` for a file with no data (else
-    that is an error too). Text columns (`text_columns` and `columns.text`) are read as text,
+    that is an error too). The text columns (`columns.text`) are read as text,
     never as missing values ("null", "NA" are values there).
 
     Raises CsvProblem naming the file (and the line and column) when it cannot be read, lacks a
     required column, or holds a value its column cannot hold."""
-    text_columns = (*text_columns, *(columns.text if columns else ()))
+    text_columns = columns.text if columns else ()
     try:
         frame = pd.read_csv(path)
         text = [c for c in dict.fromkeys(text_columns) if c in frame.columns]

@@ -39,10 +39,14 @@ def check_histories(
     paths: Sequence[str | Path],
     frames: Sequence[pd.DataFrame],
     expected: dict[str, Any] | None = None,
+    records: Sequence[dict[str, Any] | None] | None = None,
 ) -> None:
     """Refuse histories of different runs in one figure, or runs other than `expected` (keys of
-    IDENTITY: what the command line says the figure shows), naming the files."""
-    identities = [run_identity(p) for p in paths]
+    IDENTITY: what the command line says the figure shows), naming the files. `records`: the
+    records beside the histories when already read (else they are read here)."""
+    if records is None:
+        records = [inputs.read_record_beside(p, HISTORY) for p in paths]
+    identities = [inputs.run_identity(record) for record in records]
     for key in inputs.IDENTITY:
         values = [(p, i[key]) for p, i in zip(paths, identities, strict=True)]
         want = (expected or {}).get(key)
@@ -98,7 +102,7 @@ def load_histories(
             )
         if isinstance(seed, int):
             seeds[seed] = path
-    check_histories(paths, frames, expected)
+    check_histories(paths, frames, expected, records)
     return pd.concat([f.assign(run=i) for i, f in enumerate(frames)], ignore_index=True)
 
 
