@@ -76,5 +76,6 @@ rule all:
         "results/summary.csv",
         table_targets(),
         "results/claims.csv",
+        "results/published_audit.csv",
         figure_targets(),
         resolution_targets(),

@@ -32,7 +32,7 @@ import pandas as pd
 from benchmark import atomic, records, run_paths
 from benchmark.errors import RecordError, first_few
 from benchmark.health import record_health
-from benchmark.protocol_rows import protocol_rows, spelled
+from benchmark.protocol_rows import healthy_summary, protocol_rows, spelled
 from benchmark.protocols import PROTOCOLS
 from benchmark.run_paths import point_dir
 
@@ -83,6 +83,7 @@ def record_rows(
         "status": record["status"],
         POINT: overrides_text(record.get("overrides")),
         "clusters_used": health["clusters_used"],
+        "n_clusters": health["n_clusters"],
         "collapsed": health["collapsed"],
         "view_name": record["params"].get("view_name", ""),
         "loss_name": loss.get("name"),
@@ -227,6 +228,7 @@ def summarise(runs: pd.DataFrame, with_protocols: bool = False) -> pd.DataFrame:
         # as the authors' code keeps its last checkpoint
         done = group[group["status"].isin(["done", "stopped"])]
         values = done["value"].dropna().astype(float)
+        healthy = done.loc[done["collapsed"] != True, "value"].dropna().astype(float)  # noqa: E712
         acc_seed, _ = _select(done, "acc", "max")
         loss_seed, _ = _select(done, "loss", "min")
 
@@ -257,6 +259,7 @@ def summarise(runs: pd.DataFrame, with_protocols: bool = False) -> pd.DataFrame:
                 "median": float(values.median()) if values.size else np.nan,
                 "min": float(values.min()) if values.size else np.nan,
                 "max": float(values.max()) if values.size else np.nan,
+                **healthy_summary(healthy.to_numpy()),
                 "label_selected": value_at(acc_seed),
                 "label_selected_seed": acc_seed,
                 "loss_selected": value_at(loss_seed),

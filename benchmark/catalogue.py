@@ -146,6 +146,12 @@ def compared_methods() -> list[str]:
     return [m.name for m in CATALOGUE.values() if m.deep and m.role == "compared"]
 
 
+def competing_methods() -> list[str]:
+    """The methods a claim "Ours vs Best Compared" compares with: the baselines and the deep
+    methods of role `compared` (a method folder's `role` declares whether it competes)."""
+    return [m.name for m in CATALOGUE.values() if not m.deep or m.role == "compared"]
+
+
 def path_keys(method: str) -> tuple[str, ...]:
     """The hyper-parameters the run path of `method` spells (its grid's axes)."""
     return get(method).path_keys

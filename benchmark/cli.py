@@ -622,6 +622,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                 ("--beta", args.beta, IBSettings.beta),
                 ("--setting", args.setting, None),
                 ("--published", args.published, None),
+                ("--level", args.level, 0.05),
             )
             if value != default
         ]
@@ -648,14 +649,41 @@ def cmd_render(args: argparse.Namespace) -> int:
     summary = read_summary(args.summary)
     published = load_published(args.published)
     render(
-        summary, published, spec, Path(args.out_prefix), args.alpha, args.beta, settings=settings
+        summary,
+        published,
+        spec,
+        Path(args.out_prefix),
+        args.alpha,
+        args.beta,
+        settings=settings,
+        level=args.level,
     )
     log.info("wrote %s.{md,html,tex,csv}", args.out_prefix)
     return 0
 
 
+def claims_level(text: str) -> float:
+    """argparse type of --level: a number in (0, 0.5)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 0.5)")
+    return value
+
+
+def add_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--level",
+        type=claims_level,
+        default=0.05,
+        help="level of the claims' one-sided Welch t-test (config claims.level), in (0, 0.5)",
+    )
+
+
 def cmd_claims(args: argparse.Namespace) -> int:
-    from benchmark.claims import claims, write_claims
+    from benchmark.claims import VERDICTS, claims, verdict_counts, write_claims
     from benchmark.csv_input import TABLE, distinct_paths, read_csv
     from benchmark.tables import load_published
 
@@ -669,19 +697,36 @@ def cmd_claims(args: argparse.Namespace) -> int:
         for path in distinct_paths(args.tables, "claims", "--tables")
     ]
     published = load_published(args.published)
-    table = claims(tables, published)
+    table = claims(tables, published, level=args.level)
     write_claims(table, out)
-    for protocol, cells in table.groupby("protocol", sort=False):
-        counts = cells["verdict"].value_counts().to_dict()
+    for _, row in verdict_counts(table).iterrows():
         log.info(
-            "%s, %s protocol: %d cells (%s)",
+            "%s: %s claimed cells, %s protocol: %s (level %g)",
             out,
-            protocol,
-            len(cells),
-            ", ".join(f"{k} {v}" for k, v in counts.items()),
+            row["paper"],
+            row["protocol"],
+            ", ".join(f"{v} {int(row[v])}" for v in VERDICTS),
+            args.level,
         )
-    if table.empty:
-        log.info("wrote %s: no cells", out)
+    extra = int((table["claimed"] != True).sum())  # noqa: E712
+    log.info("wrote %s: %d rows (%d of them not claimed by a paper)", out, len(table), extra)
+    return 0
+
+
+def cmd_published_audit(args: argparse.Namespace) -> int:
+    from benchmark.claims import load_printed
+    from benchmark.published_audit import audit, write_audit
+    from benchmark.tables import load_published
+
+    out = Path(args.out)
+    if out.suffix != ".csv":
+        raise MmcbenchError(f"published-audit: --out {out} must be a .csv file")
+    published = load_published(args.published)
+    findings = audit(published, load_printed(args.printed))
+    write_audit(findings, published, out)
+    for check, rows in findings.groupby("check", sort=False):
+        log.info("%s: %d finding(s), e.g. %s", check, len(rows), rows["note"].iloc[0])
+    log.info("wrote %s (and .md, .html): %d findings", out, len(findings))
     return 0
 
 
@@ -1046,6 +1091,7 @@ def build_parser() -> argparse.ArgumentParser:
         "resolution study",
     )
     p.add_argument("--published", default=None, help="published numbers (default: bundled)")
+    add_level(p)
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.md, .tex and .csv")
     p.set_defaults(func=cmd_render)
 
@@ -1054,13 +1100,29 @@ def build_parser() -> argparse.ArgumentParser:
         "claims",
         'the papers\' "Ours vs Best Compared", reproduced, from rendered tables',
         "Per paper table, dataset and metric: the paper's method (GIB, CLIB) minus the best "
-        "compared method, published and reproduced (the suite's compared methods), with a "
-        "verdict: holds, does not hold, or undecided within the seeds' spread.",
+        "of the competing methods the suite runs (baselines included), with a one-sided Welch "
+        "t-test (holds, does not hold, undecided), n and failed and collapsed runs on both "
+        "sides, and the published margins (like for like, overall, GIB's printed row).",
     )
     p.add_argument("--tables", nargs="+", required=True, help="CSVs of mmcbench render")
     p.add_argument("--published", default=None, help="published numbers (default: bundled)")
+    add_level(p)
     p.add_argument("--out", required=True, help="the claims CSV to write")
     p.set_defaults(func=cmd_claims)
+
+    p = add_command(
+        sub,
+        "published-audit",
+        "what the papers' published numbers disagree on",
+        "GIB's printed \"Ours vs Best Compared\" cells that are not their table's margin, the "
+        "cells GIB's Table 1 and CLIB's results table both print and print differently, and "
+        "identical shared rows of datasets the papers state different views of. Writes the CSV "
+        "and beside it a Markdown and an HTML section.",
+    )
+    p.add_argument("--published", default=None, help="published numbers (default: bundled)")
+    p.add_argument("--printed", default=None, help="GIB's printed margins (default: bundled)")
+    p.add_argument("--out", required=True, help="the audit CSV to write")
+    p.set_defaults(func=cmd_published_audit)
 
     p = add_command(
         sub,

@@ -243,11 +243,12 @@ SUMMARY = Columns(
         "n_stopped",
         "n_error",
         "n_collapsed",
+        "n_healthy",
         "label_selected_seed",
         "loss_selected_seed",
     ),
-    scores=("mean", "median", "min", "max", "label_selected", "loss_selected"),
-    spreads=("std",),
+    scores=("mean", "median", "min", "max", "mean_healthy", "label_selected", "loss_selected"),
+    spreads=("std", "std_healthy"),
     numbers=("p_alpha", "p_beta"),
     bounded={"clusters_used_mean": (0, np.inf), "wall_s_mean": (0, np.inf)},
     flags=("uses_labels",),
@@ -276,7 +277,10 @@ TABLE = Columns(
         "n_failed",
         "n_stopped",
         "n_collapsed",
+        "n_healthy",
         "protocol_n",
+        "protocol_n_collapsed",
+        "protocol_n_healthy",
         "label_selected_seed",
         "loss_selected_seed",
         "rank",
@@ -286,12 +290,14 @@ TABLE = Columns(
         "published",
         "mean",
         "protocol_mean",
+        "mean_healthy",
+        "protocol_mean_healthy",
         "label_free_mean",
         "verdict_value",
         "label_selected",
         "loss_selected",
     ),
-    spreads=("std", "protocol_std", "label_free_std"),
+    spreads=("std", "std_healthy", "protocol_std", "label_free_std"),
     numbers=("selection_gain", "delta", "delta_honest"),
     bounded={"clusters_used_mean": (0, np.inf)},
     flags=("reproduced", "reproduced_honest"),
@@ -300,8 +306,8 @@ TABLE = Columns(
 # A run's history (benchmark.loop): one row per epoch, every column a number.
 HISTORY = Columns(
     integers=("epoch", "clusters", "stage"),
-    scores=("ACC", "NMI", "ARI", "ECE"),
-    bounded={"NMI_geometric": (0, 100)},
+    scores=("ACC", "NMI", "ARI", "ECE", "NLL", "Brier"),
+    bounded={"NMI_geometric": (0, 100), "clusters_effective": (1, np.inf)},
     metric=None,
     other_numbers=True,
     key=("epoch",),
@@ -313,6 +319,12 @@ PUBLISHED = Columns(
     text=("paper", "table", "dataset", "method", "metric"),
     scores=("value",),
     key=("paper", "table", "dataset", "method", "metric"),
+)
+# GIB's printed "Ours vs Best Compared" row (benchmark/data/published_printed.csv): margins.
+PRINTED = Columns(
+    text=("paper", "table", "dataset", "metric"),
+    numbers=("value",),
+    key=("paper", "table", "dataset", "metric"),
 )
 # The resolution study's summary (benchmark.resolutions).
 STUDY = Columns(

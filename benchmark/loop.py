@@ -32,7 +32,7 @@ import torch
 
 from benchmark.data.load import MultiViewData
 from benchmark.errors import MmcbenchError
-from benchmark.health import clusters_used
+from benchmark.health import clusters_used, effective_clusters
 from benchmark.trainers import RunStopped, Trainer, evaluation_losses
 
 if TYPE_CHECKING:  # imported where the histories become tables, after the training
@@ -65,7 +65,7 @@ def evaluate(
     they use, and NMI with the geometric normalisation, `NMI_geometric`, which mvc's
     evaluation reports), the assignments and the representation; no metrics (None) when the
     assignments are not finite."""
-    from benchmark.metrics import clustering_scores, ece, nmi
+    from benchmark.metrics import clustering_scores, nmi, soft_scores
 
     trainer.model.eval()
     probs, representation = trainer.predict(views)
@@ -75,8 +75,9 @@ def evaluate(
         return None, p, representation.float().cpu().numpy()
     predicted = p.argmax(axis=1)
     scores = clustering_scores(labels, predicted)
-    scores["ECE"] = ece(labels, p)
+    scores.update(soft_scores(labels, p))
     scores["clusters"] = clusters_used(predicted)
+    scores["clusters_effective"] = effective_clusters(predicted)
     scores["NMI_geometric"] = nmi(labels, predicted, "geometric")
     return scores, p, representation.float().cpu().numpy()
 

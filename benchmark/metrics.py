@@ -6,6 +6,10 @@
 - ARI: sklearn's adjusted_rand_score.
 - ECE: probability columns permuted by the ACC map; confidence = top-1 probability,
   prediction = its class; 15 equal-width bins on [0, 1]; Σ_b |b|/n · |acc(b) − conf(b)|.
+- NLL (nats) and Brier (0…2, not percent): the same permuted columns; −mean log p(true class)
+  (p clamped at 1e-12) and mean Σ_c (p_c − 1[c = y])². Uniform assignments score ECE near 0
+  (confidence 1/k, accuracy about 1/k) but log k and 1 − 1/k here: neither can be won by
+  collapsing.
 
 NMI and ARI are sklearn's formulas written out in NumPy, operation for operation, so that they
 return the very same floats (tests/test_metrics.py compares them with sklearn's) without
@@ -22,7 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 ECE_BINS = 15
-LOWER_IS_BETTER = frozenset({"ECE"})  # every other metric: higher is better
+LOWER_IS_BETTER = frozenset({"ECE", "NLL", "Brier"})  # every other metric: higher is better
+DECIMALS = {"NLL": 2, "Brier": 3}  # shown with (every other metric, in percent: 1)
+NLL_FLOOR = 1e-12  # p(true class) is clamped here before the log
+
+
+def decimals(metric: str) -> int:
+    """How many decimals `metric` is shown with."""
+    return DECIMALS.get(metric, 1)
 
 
 def contingency_matrix(labels: np.ndarray, clusters: np.ndarray) -> np.ndarray:
@@ -174,19 +185,13 @@ class CalibrationBins:
         return 100.0 * float(gaps.sum() / n)
 
 
-def calibration_bins(
-    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS
-) -> CalibrationBins:
-    """Confidence bins of soft cluster assignments (n × k), as `ece` computes them.
-
-    Labels must be coded 0…C−1. Column j of `probabilities` is cluster j; the columns are
-    permuted onto classes by the ACC map of the argmax clustering. A cluster the map leaves
-    unmatched predicts no class (counted as wrong).
-    """
+def permuted_probabilities(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Soft cluster assignments (n × k) with their columns moved onto classes by the ACC map of
+    the argmax clustering (n × max(C, k)). Labels must be coded 0…C−1. A cluster the map leaves
+    unmatched takes a class left over (none left: its column is dropped)."""
     labels = np.asarray(labels)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    clusters = probabilities.argmax(axis=1)
-    mapping = cluster_to_class_map(labels, clusters)
+    mapping = cluster_to_class_map(labels, probabilities.argmax(axis=1))
     n_classes = max(int(labels.max()) + 1, probabilities.shape[1])
     permuted = np.zeros((labels.size, n_classes))
     # Clusters not used by any argmax still need a class: give them the classes left over.
@@ -197,6 +202,17 @@ def calibration_bins(
             target = next(unused_classes, None)
         if target is not None:
             permuted[:, target] += probabilities[:, cluster]
+    return permuted
+
+
+def calibration_bins(
+    labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS
+) -> CalibrationBins:
+    """Confidence bins of soft cluster assignments (n × k), as `ece` computes them, on the
+    columns `permuted_probabilities` moves onto classes (an unmatched cluster predicts no
+    class: counted as wrong)."""
+    labels = np.asarray(labels)
+    permuted = permuted_probabilities(labels, probabilities)
     confidence = permuted.max(axis=1)
     correct = permuted.argmax(axis=1) == labels
     # torchmetrics' binning: bucketize(conf, edges, right=True) − 1 over n_bins + 1 slots, so
@@ -214,6 +230,33 @@ def calibration_bins(
 def ece(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = ECE_BINS) -> float:
     """Expected calibration error in percent, for soft cluster assignments (n × k)."""
     return calibration_bins(labels, probabilities, n_bins).ece()
+
+
+def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """−mean log p(true class) of the permuted soft assignments, in nats (p clamped at
+    NLL_FLOOR, so at most −log NLL_FLOOR ≈ 27.6)."""
+    labels = np.asarray(labels)
+    permuted = permuted_probabilities(labels, probabilities)
+    true = permuted[np.arange(labels.size), labels]
+    return float(-np.log(np.clip(true, NLL_FLOOR, None)).mean())
+
+
+def brier(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean Σ_c (p_c − 1[c = y])² of the permuted soft assignments (0…2)."""
+    labels = np.asarray(labels)
+    permuted = permuted_probabilities(labels, probabilities)
+    onehot = np.zeros_like(permuted)
+    onehot[np.arange(labels.size), labels] = 1.0
+    return float(((permuted - onehot) ** 2).sum(axis=1).mean())
+
+
+def soft_scores(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """ECE (percent), NLL and Brier of soft cluster assignments (n × k)."""
+    return {
+        "ECE": ece(labels, probabilities),
+        "NLL": negative_log_likelihood(labels, probabilities),
+        "Brier": brier(labels, probabilities),
+    }
 
 
 def clustering_scores(labels: np.ndarray, clusters: np.ndarray) -> dict[str, float]:

@@ -20,6 +20,7 @@ import pandas as pd
 from benchmark import catalogue, protocols, records
 from benchmark.csv_input import CsvProblem
 from benchmark.errors import RecordError, first_few
+from benchmark.health import is_collapsed
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,16 @@ def read_history(record: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise protocols.ProtocolError(f"{record}: its history {path} is missing")
     return checked_history(path, json.loads(Path(record).read_text()))
+
+
+def healthy_summary(values: np.ndarray) -> dict[str, float | int]:
+    """Mean, std and n of the values of a cell's runs that did not collapse (those a
+    calibration claim compares: a collapsed run's uniform assignments score an ECE near 0)."""
+    return {
+        "n_healthy": int(values.size),
+        "mean_healthy": float(values.mean()) if values.size else np.nan,
+        "std_healthy": float(values.std(ddof=1)) if values.size > 1 else np.nan,
+    }
 
 
 def _params(row: pd.Series) -> dict[str, Any]:
@@ -97,7 +108,8 @@ def protocol_rows(
                     why = str(exc)
             if why is not None:
                 notes.append(f"{method} {cell['variant']} on {cell['dataset']}, {name}: {why}")
-            rows += _metric_rows(cell, name, rule, choice, histories, why, len(group))
+            k = int(group["n_clusters"].iloc[0])
+            rows += _metric_rows(cell, name, rule, choice, histories, why, len(group), k)
     if refused:
         raise RecordError(
             f"{len(refused)} run history file(s) cannot be aggregated: {first_few(refused)}. "
@@ -113,6 +125,24 @@ def protocol_rows(
     return pd.DataFrame(rows)
 
 
+def _collapsed_at(
+    choice: protocols.Choice | None, histories: list[protocols.RunHistory], n_clusters: int
+) -> np.ndarray:
+    """Per chosen (seed, epoch): collapsed there (`benchmark.health`, from the history's
+    `clusters_effective`; a history without it tells only a one-cluster epoch)."""
+    if not choice:
+        return np.zeros(0, dtype=bool)
+    effective = protocols.values_at(choice, histories, "clusters_effective")
+    used = protocols.values_at(choice, histories, "clusters")
+    return np.array(
+        [
+            bool(is_collapsed(None if np.isnan(e) else e, n_clusters, None if np.isnan(u) else u))
+            for e, u in zip(effective, used, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
 def _metric_rows(
     cell: dict[str, Any],
     protocol: str,
@@ -121,13 +151,16 @@ def _metric_rows(
     histories: list[protocols.RunHistory],
     note: str | None,
     n_runs: int,
+    n_clusters: int,
 ) -> list[dict[str, Any]]:
     out = []
     clusters = np.array(protocols.values_at(choice, histories, "clusters") if choice else [])
+    collapsed = _collapsed_at(choice, histories, n_clusters)
     for metric in records.METRICS:
         values = np.array(protocols.values_at(choice, histories, metric, rule) if choice else [])
         why = note or (protocols.missing_score(rule, histories, metric) if choice else None)
         known = values[~np.isnan(values)] if values.size else values
+        healthy = values[~np.isnan(values) & ~collapsed] if values.size else values
         out.append(
             {
                 **cell,
@@ -141,6 +174,8 @@ def _metric_rows(
                 "median": float(np.median(known)) if known.size else np.nan,
                 "min": float(known.min()) if known.size else np.nan,
                 "max": float(known.max()) if known.size else np.nan,
+                "n_collapsed": int(collapsed.sum()),
+                **healthy_summary(healthy),
                 "clusters_used_mean": float(np.nanmean(clusters))
                 if clusters.size and not np.isnan(clusters).all()
                 else np.nan,

@@ -42,7 +42,17 @@ import pandas as pd
 from benchmark.errors import MmcbenchError
 from benchmark.methods import PAPER_RULES
 
-LABEL_COLUMNS = ("ACC", "NMI", "ARI", "ECE", "NMI_geometric", "screened_acc", "pseudo_acc")
+LABEL_COLUMNS = (
+    "ACC",
+    "NMI",
+    "ARI",
+    "ECE",
+    "NLL",
+    "Brier",
+    "NMI_geometric",
+    "screened_acc",
+    "pseudo_acc",
+)
 MVC_EVAL_INTERVAL = 4  # mvc evaluates (and may save best.pt) every 4 epochs
 RULES = ("label_free", *PAPER_RULES)
 PROTOCOLS = ("final", "paper", "label_free")  # rows of summary.csv per deep cell

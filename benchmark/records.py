@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark import atomic, provenance
 from benchmark.errors import RecordError
+from benchmark.metrics import decimals
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from benchmark.data.load import MultiViewData
 
 SCHEMA_VERSION = 2  # 2: run health and study overrides (1 is still read)
-METRICS = ("ACC", "NMI", "ARI", "ECE")
+METRICS = ("ACC", "NMI", "ARI", "ECE", "NLL", "Brier")
 
 
 @functools.cache
@@ -125,7 +126,7 @@ def outcome_text(record: Mapping[str, Any]) -> str:
     """A record's outcome for a log line: its scores when it has them (`ACC 91.2 NMI 84.0 …`,
     a metric it has none of left out), else the first line of why it did not finish."""
     metrics = record.get("metrics") or {}
-    scores = [f"{m} {metrics[m]:.1f}" for m in METRICS if metrics.get(m) is not None]
+    scores = [f"{m} {metrics[m]:.{decimals(m)}f}" for m in METRICS if metrics.get(m) is not None]
     if record.get("status") in ("done", "stopped") and scores:
         return " ".join(scores)
     return (record.get("error") or f"status {record.get('status')}, no scores").splitlines()[0]
@@ -162,7 +163,7 @@ def run_record(
 
     metrics = {m: (metrics or {}).get(m) for m in METRICS}
     health = (
-        run_health(labels, data.n_clusters, metrics["NMI"])
+        run_health(labels, data.n_clusters)
         if labels is not None and metrics["NMI"] is not None
         else unknown_health(data.n_clusters)
     )

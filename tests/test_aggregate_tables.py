@@ -75,7 +75,7 @@ def test_records_of_schema_version_1_are_still_read(tmp_path):
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(V1_RECORD))
     runs = runs_table([path])
-    assert set(runs["status"]) == {"done"} and len(runs) == 4
+    assert set(runs["status"]) == {"done"} and len(runs) == len(records.METRICS)
     assert summarise(runs).set_index("metric").loc["ACC", "mean"] == 80.0
 
 
@@ -103,9 +103,9 @@ def record_files(tmp_path):
 
 def test_runs_table_has_a_row_per_run_and_metric_including_failures(record_files):
     runs = runs_table(record_files)
-    assert len(runs) == len(record_files) * 4
+    assert len(runs) == len(record_files) * len(records.METRICS)
     failed = runs[runs["status"] == "error"]
-    assert len(failed) == 4 and failed["value"].isna().all()
+    assert len(failed) == len(records.METRICS) and failed["value"].isna().all()
     assert {"p_n_init", "v_python", "git_commit", "wall_s", "record"} <= set(runs.columns)
 
 
@@ -126,8 +126,8 @@ def test_summary_statistics_and_selections(record_files):
 
 def test_aggregate_writes_both_csvs(tmp_path, record_files):
     aggregate(record_files, tmp_path / "runs.csv", tmp_path / "summary.csv")
-    assert len(pd.read_csv(tmp_path / "runs.csv")) == 32
-    assert len(pd.read_csv(tmp_path / "summary.csv")) == 4 * 4
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == 8 * len(records.METRICS)
+    assert len(pd.read_csv(tmp_path / "summary.csv")) == 4 * len(records.METRICS)
 
 
 def test_invalid_record_is_a_clear_error(tmp_path):
@@ -157,7 +157,8 @@ def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, reco
     assert set(mfeat["paper"]) == {""} and mfeat["published"].isna().all()
 
     md = plain((tmp_path / "t1.md").read_text())
-    assert "| Caltech-2V | KM (WM) | 41.6 | 42.0 ± 2.8 (2, 1 failed) | – | +0.4 ✓ | – |" in md
+    km = "| Caltech-2V | KM (WM, view chosen with labels) | 41.6 | 42.0 ± 2.8 (2, 1 failed) |"
+    assert km + " – | +0.4 ✓ | – |" in md
     assert "Not in this run: Caltech-3V, IAPR, MIRFlickr, WVU" in md
     assert "| mfeat | AmKM | 85.0 ± 7.1 (2) | – | – | 72.5 ± 3.5 (2) | – |" in md
     tex = (tmp_path / "t1.tex").read_text()
@@ -362,6 +363,7 @@ def with_health(record, used, collapsed, overrides=None):
     record = {**record, "schema_version": 2, "overrides": overrides or {}}
     record["health"] = {
         "clusters_used": used,
+        "clusters_effective": float(used),  # equal clusters
         "n_clusters": record["data"]["n_clusters"],
         "collapsed": collapsed,
         "collapse_reason": "test" if collapsed else None,
@@ -390,7 +392,7 @@ def test_collapsed_runs_are_counted_and_marked_and_study_points_stay_out_of_tabl
     gib = long[(long["label"] == "GIB") & (long["metric"] == "ACC")]
     assert len(gib) == 1 and gib["mean"].iloc[0] == 51.0 and gib["n_collapsed"].iloc[0] == 2
     md = plain((tmp_path / "t2.md").read_text())
-    assert "51.0 ± 1.4 (2, 2 collapsed)" in md and "collapsed = runs that used at most k/2" in md
+    assert "51.0 ± 1.4 (2, 2 collapsed)" in md and "below max(1.5, k/4)" in md
 
 
 def v1_record(nmi=40.0, status="done", **changes):
@@ -404,14 +406,16 @@ def v1_record(nmi=40.0, status="done", **changes):
 def test_records_before_run_health_get_what_can_be_told():
     from benchmark.health import record_health
 
-    assert record_health(v1_record(nmi=3.0))["collapsed"] is True  # NMI < 5
-    old = v1_record(nmi=40.0)
-    assert record_health(old)["collapsed"] is None  # clusters unknown
+    old = v1_record(nmi=3.0)
+    assert record_health(old)["collapsed"] is None  # cluster sizes unknown
+    old["diagnostics"] = {"n_clusters_found": 1}
+    assert record_health(old)["collapsed"] is True  # one cluster: collapsed whatever the sizes
     old["diagnostics"] = {"n_clusters_found": 2}
     assert record_health(old) == {
         "clusters_used": 2,
+        "clusters_effective": None,
         "n_clusters": 2,
-        "collapsed": False,
+        "collapsed": None,
         "collapse_reason": None,
     }
     failed = v1_record(status="error", error="boom")

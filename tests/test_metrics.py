@@ -160,22 +160,18 @@ def test_ece_matches_torchmetrics(seed, k):
 # ------------------------------------------------------------------ run health
 
 
-def test_health_flags_too_few_clusters_and_a_low_nmi():
+def test_health_reads_the_effective_number_of_clusters():
     from benchmark.health import run_health
 
-    healthy = run_health(np.array([0, 1, 2, 3, 3]), 4, 60.0)
-    assert healthy == {
-        "clusters_used": 4,
-        "n_clusters": 4,
-        "collapsed": False,
-        "collapse_reason": None,
-    }
-    assert not run_health(np.array([0, 1, 2, 2]), 4, 60.0)["collapsed"]  # 3 of 4 > k/2
-    two = run_health(np.array([0, 1, 1, 1]), 4, 60.0)
-    assert two["collapsed"] and "2 of 4" in two["collapse_reason"]
-    low = run_health(np.array([0, 1, 2, 3]), 4, 4.9)
-    assert low["collapsed"] and "NMI 4.9" in low["collapse_reason"]
-    assert run_health(np.zeros(10, dtype=int), 10, 0.0)["clusters_used"] == 1
+    balanced = run_health(np.array([0, 1, 2, 3]), 4)
+    assert balanced["clusters_used"] == 4 and balanced["clusters_effective"] == pytest.approx(4)
+    assert balanced["collapsed"] is False and balanced["collapse_reason"] is None
+    one = run_health(np.zeros(10, dtype=int), 10)
+    assert one["clusters_effective"] == pytest.approx(1.0) and one["collapsed"] is True
+    assert "1.00 < 2.5" in one["collapse_reason"]
+    # k = 2: everything in one cluster is collapsed, an 80/20 split is not
+    assert run_health(np.zeros(10, dtype=int), 2)["collapsed"] is True
+    assert run_health(np.array([0] * 8 + [1] * 2), 2)["collapsed"] is False
 
 
 def k_minus_2_clustering(k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -192,85 +188,101 @@ def test_health_an_honest_clustering_with_two_empty_clusters_is_not_collapsed():
     from benchmark.health import run_health
 
     labels, predicted = k_minus_2_clustering(10)
-    score = nmi(labels, predicted)
-    assert 65 < score < 75
-    health = run_health(predicted, 10, score)
-    assert health["clusters_used"] == 8
+    assert 65 < nmi(labels, predicted) < 75
+    health = run_health(predicted, 10)
+    assert health["clusters_used"] == 8 and health["clusters_effective"] > 7
     assert health["collapsed"] is False and health["collapse_reason"] is None
 
 
-def test_health_one_cluster_is_collapsed():
+def test_health_one_giant_cluster_with_nine_small_ones_is_collapsed():
+    """The issue's first counter-example: every cluster used, but 1,865 of 2,000 samples in one
+    (the rule of "at most k/2 clusters used, or NMI < 5" called it healthy)."""
+    from benchmark.health import run_health
+
+    labels = np.repeat(np.arange(10), 200)
+    predicted = np.zeros(2000, dtype=int)
+    small = np.arange(9 * 15)
+    predicted[small * 13 % 2000] = 1 + small // 15  # nine clusters of 15, spread over classes
+    assert np.bincount(predicted).tolist() == [1865] + [15] * 9
+    assert 10 < accuracy(labels, predicted) < 20 and nmi(labels, predicted) > 5
+    health = run_health(predicted, 10)
+    assert health["clusters_used"] == 10
+    assert health["clusters_effective"] == pytest.approx(1.49, abs=0.01)
+    assert health["collapsed"] is True
+
+
+def test_health_a_clean_merge_of_class_pairs_is_not_collapsed():
+    """The issue's second counter-example: classes merged in pairs into 5 of 10 equal clusters
+    (NMI 82): a clustering with merged classes, not a collapse."""
     from benchmark.health import run_health
 
     labels = np.repeat(np.arange(10), 100)
-    predicted = np.zeros_like(labels)
-    health = run_health(predicted, 10, nmi(labels, predicted))
-    assert health["clusters_used"] == 1 and health["collapsed"] is True
-    assert "uses 1 of 10 clusters (at most k/2)" in health["collapse_reason"]
-    assert "NMI 0.0 < 5" in health["collapse_reason"]
+    predicted = labels // 2
+    assert nmi(labels, predicted) > 80
+    health = run_health(predicted, 10)
+    assert health["clusters_used"] == 5 and health["clusters_effective"] == pytest.approx(5.0)
+    assert health["collapsed"] is False
 
 
-@pytest.mark.parametrize(
-    "k,last_collapsed",  # at most k/2: for odd k at most ⌊k/2⌋
-    [(4, 2), (10, 5), (5, 2), (15, 7), (21, 10)],
-)
-def test_health_collapses_at_most_k_over_2_clusters(k, last_collapsed):
+@pytest.mark.parametrize("share,collapsed", [(0.70, False), (0.80, False), (0.85, True)])
+def test_health_bound_on_one_dominant_cluster(share, collapsed):
     from benchmark.health import run_health
 
-    def health(used: int) -> dict:
-        return run_health(np.arange(4 * k) % used, k, 60.0)  # a high NMI: only the count counts
-
-    at = health(last_collapsed)
-    assert at["collapsed"] is True
-    assert at["collapse_reason"] == f"uses {last_collapsed} of {k} clusters (at most k/2)"
-    above = health(last_collapsed + 1)
-    assert above["clusters_used"] == last_collapsed + 1 and above["collapsed"] is False
+    big = int(share * 900)
+    predicted = np.concatenate([np.zeros(big, dtype=int), 1 + np.arange(900 - big) % 9])
+    assert run_health(predicted, 10)["collapsed"] is collapsed
 
 
-def test_health_a_low_nmi_with_every_cluster_used_is_collapsed():
-    from benchmark.health import run_health
-
-    labels = np.repeat(np.arange(10), 100)
-    predicted = np.tile(np.arange(10), 100)  # every cluster used, unrelated to the classes
-    score = nmi(labels, predicted)
-    assert score < 5
-    health = run_health(predicted, 10, score)
-    assert health["clusters_used"] == 10 and health["collapsed"] is True
-    assert health["collapse_reason"] == f"NMI {score:.1f} < 5"
-
-
-def old_record(nmi_value: float, used: int | None = None, health: dict | None = None) -> dict:
+def old_record(used: int | None = None, health: dict | None = None) -> dict:
     """A done record of a k = 10 run: schema version 1 (cluster count in its diagnostics, or
     none) or with a stored health."""
     record = {
         "status": "done",
         "data": {"n_clusters": 10},
-        "metrics": {"ACC": 66.7, "NMI": nmi_value},
+        "metrics": {"ACC": 66.7, "NMI": 40.0},
         "diagnostics": {} if used is None else {"n_clusters_found": used},
     }
     return record if health is None else {**record, "health": health}
 
 
-@pytest.mark.parametrize(
-    "used,nmi_value,collapsed",
-    [(8, 70.0, False), (6, 70.0, False), (5, 70.0, True), (1, 0.0, True), (10, 4.9, True)],
-)
-def test_record_health_follows_the_same_rule(used, nmi_value, collapsed):
+@pytest.mark.parametrize("used", [8, 5, 3, 2, 1])
+def test_record_health_reads_a_stored_health_by_the_current_rule(used):
     from benchmark.health import record_health, run_health
 
-    fresh = run_health(np.arange(40) % used, 10, nmi_value)
-    assert fresh["collapsed"] is collapsed
-    assert record_health(old_record(nmi_value, used)) == fresh  # schema version 1
-    # a stored health written under the earlier rule (fewer than k − 1 clusters) reads anew
-    earlier = used < 10 - 1
-    stale = {**fresh, "collapsed": earlier, "collapse_reason": "earlier rule" if earlier else None}
-    assert record_health(old_record(nmi_value, health=stale)) == fresh
+    fresh = run_health(np.arange(40) % used, 10)
+    assert fresh["collapsed"] is (used < 2.5)
+    # a stored health written under an earlier rule reads anew
+    stale = {**fresh, "collapsed": not fresh["collapsed"], "collapse_reason": "earlier rule"}
+    assert record_health(old_record(health=stale)) == fresh
 
 
-def test_record_health_without_a_cluster_count_is_unknown_unless_the_nmi_says():
+def test_record_health_without_an_effective_number_is_unknown_unless_one_cluster():
     from benchmark.health import record_health
 
-    assert record_health(old_record(40.0))["collapsed"] is None
-    assert record_health(old_record(3.0))["collapsed"] is True
+    assert record_health(old_record())["collapsed"] is None
+    assert record_health(old_record(5))["collapsed"] is None  # schema version 1
+    assert record_health(old_record(1))["collapsed"] is True
+    stored = {"clusters_used": 4, "n_clusters": 10, "collapsed": True, "collapse_reason": "x"}
+    assert record_health(old_record(health=stored))["collapsed"] is None  # before the rule
     nothing = {"clusters_used": None, "n_clusters": 10, "collapsed": None, "collapse_reason": None}
-    assert record_health(old_record(40.0, health=nothing)) == nothing
+    assert record_health(old_record(health=nothing))["collapsed"] is None
+
+
+def test_uniform_assignments_win_ece_but_not_nll_or_brier():
+    """Uniform soft assignments (a collapse): ECE 0, but NLL log k and Brier 1 − 1/k, worse
+    than a confident clustering that is mostly right."""
+    from benchmark.metrics import soft_scores
+
+    labels = np.repeat(np.arange(10), 50)
+    uniform = soft_scores(labels, np.full((500, 10), 0.1))
+    assert uniform["ECE"] == pytest.approx(0.0, abs=1e-9)
+    assert uniform["NLL"] == pytest.approx(np.log(10))
+    assert uniform["Brier"] == pytest.approx(0.9)
+    permutation = np.array([3, 0, 9, 1, 2, 8, 4, 7, 6, 5])  # cluster ids are not class ids
+    confident = np.full((500, 10), 0.01)
+    confident[np.arange(500), permutation[labels]] = 0.91
+    wrong = np.arange(0, 500, 10)  # one in ten sent to the next cluster
+    confident[wrong] = np.roll(confident[wrong], 1, axis=1)
+    good = soft_scores(labels, confident)
+    assert good["NLL"] < uniform["NLL"] and good["Brier"] < uniform["Brier"]
+    assert good["ECE"] > uniform["ECE"]  # what ECE alone would have ranked the other way

@@ -157,7 +157,7 @@ def test_a_non_finite_loss_is_recorded_as_diverged(tmp_path, tiny_file, monkeypa
     monkeypatch.setattr("benchmark.methods.gib.trainer.gib_loss", exploding)
     record = train_cli(tiny_file, tmp_path / "seed0.json")
     assert record["status"] == "diverged"
-    assert record["metrics"] == {"ACC": None, "NMI": None, "ARI": None, "ECE": None}
+    assert record["metrics"] == dict.fromkeys(records.METRICS)
     assert record["diagnostics"]["diverged_epoch"] == 2
     assert "NaN/inf" in record["error"]
     history = pd.read_csv(tmp_path / "seed0.history.csv")

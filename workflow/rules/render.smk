@@ -25,9 +25,10 @@ rule table:
     params:
         cli=MMCBENCH,
         settings=lambda wildcards: table_settings(wildcards.table),
+        level=config["claims"]["level"],
     shell:
         "{params.cli} render {wildcards.table} --summary {input} {params.settings}"
-        " --out-prefix results/tables/{wildcards.table} > {log} 2>&1"
+        " --level {params.level} --out-prefix results/tables/{wildcards.table} > {log} 2>&1"
 
 
 rule resolution_table:
@@ -73,5 +74,28 @@ rule claims:
         "../envs/mmcbench.yaml"
     params:
         cli=MMCBENCH,
+        level=config["claims"]["level"],
     shell:
-        "{params.cli} claims --tables {input} --out {output.csv} > {log} 2>&1"
+        "{params.cli} claims --tables {input} --level {params.level} --out {output.csv}"
+        " > {log} 2>&1"
+
+
+rule published_audit:
+    output:
+        csv="results/published_audit.csv",
+        md="results/published_audit.md",
+        html=report(
+            "results/published_audit.html",
+            caption="../report/published_audit.rst",
+            category="Overview",
+            labels={"table": "published audit"},
+        ),
+    log:
+        "logs/render/published_audit.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+    shell:
+        "{params.cli} published-audit --out {output.csv} > {log} 2>&1"
