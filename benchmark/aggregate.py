@@ -14,8 +14,9 @@ The honest row (`final`) has the three summaries of protocol.md: the mean ± std
 the label-free value (seed with the lowest final loss, where the method has one). A deep cell
 also has the row of its paper's selection protocol (`paper`, its `rule` named) and of the
 label-free protocol (`label_free`), from the runs' histories (`benchmark.protocols`); every row
-names its chosen `seeds` and `epochs`. And how many of the runs collapsed
-(`n_collapsed`, at most k/2 of the k clusters used or NMI < 5).
+names its chosen `seeds` and `epochs`. And how many of the runs collapsed (`n_collapsed`,
+`benchmark.health`: judged at the epoch each protocol reports), with the mean, std and n of the
+runs that did not (`*_healthy`, what a calibration claim compares).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from benchmark.health import record_health
+from benchmark.health import COLLAPSE_RULE, record_health
 
 
 def count_runs(record_paths: Iterable[str | Path]) -> Counter[str]:
@@ -41,7 +41,7 @@ def dag_summary(
     failed = counts["diverged"] + counts["error"] + counts["unreadable"]
     lines = [
         f"mmcbench: {len(paths)} runs planned: {counts['done']} done "
-        f"({counts['collapsed']} of them collapsed: ≤ k/2 clusters or NMI < 5), {failed} failed "
+        f"({counts['collapsed']} of them collapsed: {COLLAPSE_RULE}), {failed} failed "
         f"({counts['diverged']} diverged, {counts['error']} with an error)"
         + (f", {counts['missing']} not run" if counts["missing"] else "")
         + ".",

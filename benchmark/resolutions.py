@@ -20,6 +20,7 @@ import pandas as pd
 from benchmark import atomic
 from benchmark.aggregate import POINT, runs_table, summarise
 from benchmark.errors import RecordError
+from benchmark.health import COLLAPSE_RULE
 from benchmark.html_page import write_markdown_page
 from benchmark.study import DEFAULT
 from benchmark.tables import Cell, latex_table, markdown_table
@@ -221,8 +222,8 @@ LEGEND = (
     "One factor at a time from the default setting (the configured section: the spec's "
     "defaults): each line changes one key to one value, on the same seeds as the default "
     "line above it. Mean ± std over seeds (n done); Δ = mean − the default's mean, bold when "
-    f"|Δ| > {NOTABLE:g} points; ECE lower is better. collapsed = runs that used at most "
-    "k/2 of the k clusters or reached NMI < 5, over the runs done (their scores measure a "
+    f"|Δ| > {NOTABLE:g} points; ECE lower is better. collapsed = runs whose clustering "
+    f"collapsed ({COLLAPSE_RULE}), over the runs done (their scores measure a "
     "collapse, not a reading). A key whose loss term a variant does not have is not trained "
     "(it cannot change the run). No label chooses anything here."
 )

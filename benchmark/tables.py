@@ -7,9 +7,10 @@ evaluation loss, MFLVC's fixed seed) with the selection gain (that − honest) i
 Δ = paper's-protocol value − published with ✓ when |Δ| ≤ 2 points (protocol.md's verdict; the
 baselines, which select nothing, take Δ from the honest mean). ACC also shows the label-free
 protocol (‡: per run the epoch of lowest evaluation loss). A cell some of whose runs collapsed
-(at most k/2 of the k clusters used, or NMI < 5) says how many, so a collapse is never read as
-a low score. Only runs of the configured setting are shown (resolution-study points have a
-table of their own). Datasets the papers do not have get reproduced values only.
+(`benchmark.health`: from the cluster sizes, at the epoch the column reports) says how many, so
+a collapse is never read as a low score. Only runs of the configured setting are shown
+(resolution-study points have a table of their own). Datasets the papers do not have get
+reproduced values only.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ CLIB_ABLATION = TableSpec(
             "CLIB",
         )
     ),
-    ("ACC", "NMI", "ECE"),
+    ("ACC", "NMI", "ECE", "NLL", "Brier"),
 )
 TABLES = {
     "table1": TABLE1,
@@ -534,7 +535,9 @@ def _selected_text(row: pd.Series) -> str:
     metric = row["metric"]
     spread = "" if std is None or pd.isna(std) else f" ± {_num(std, metric=metric)}"
     gain = _num(row.get("selection_gain"), signed=True, metric=metric)
-    return f"{_num(value, metric=metric)}{spread} [{gain}]"
+    collapsed = row.get("protocol_n_collapsed", math.nan)
+    fallen = f" ({int(collapsed)} collapsed)" if pd.notna(collapsed) and collapsed else ""
+    return f"{_num(value, metric=metric)}{spread} [{gain}]{fallen}"
 
 
 def _row_label(row: pd.Series) -> str:

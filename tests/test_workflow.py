@@ -481,7 +481,7 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
 
     runs = pd.read_csv(workdir / "results/runs.csv")
     assert set(runs["dataset"]) == {"3-sources", "NGs"}
-    assert len(runs) == (32 + 16 + 28) * 4 and set(runs["status"]) == {"done"}
+    assert len(runs) == (32 + 16 + 28) * len(records.METRICS) and set(runs["status"]) == {"done"}
     gib = runs[runs["method"] == "GIB"]
     assert set(gib["variant"]) == set(GIB_VARIANTS)
     assert gib["value"].notna().all() and (gib["p_epochs"] == 2).all()
@@ -526,6 +526,18 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert "| NGs | CLIB |" in clib_results and "ECE" in clib_results
     clib_ablation = (workdir / "results/tables/clib_ablation.md").read_text()
     assert "| 3-sources | IB+cluH+con |" in clib_ablation
+    # the claims: like for like (baselines compete), Welch verdicts with n on both sides (2
+    # seeds each), extra rows only (no paper has these datasets); the published audit
+    claims = pd.read_csv(workdir / "results/claims.csv")
+    assert {"claimed", "p_value", "ci_low", "ours_runs", "best_failed", "printed_margin"} <= set(
+        claims.columns
+    )
+    assert not claims["claimed"].any() and set(claims["dataset"]) == {"3-sources", "NGs"}
+    assert (claims["ours_n"] == 2).all() and claims["p_value"].dropna().between(0, 1).all()
+    assert claims["p_value"].notna().any()
+    assert claims["verdict"].str.match(r"holds|does not hold|undecided").all()
+    audit = pd.read_csv(workdir / "results/published_audit.csv")
+    assert set(audit["check"]) == {"printed row", "shared cell", "same rows, other views"}
     page = (workdir / "results/tables/clib_ablation.html").read_text()
     assert "<table>" in page and "<td>3-sources</td>" in page  # the report shows it as a table
     # The closing summary (onsuccess): every planned run done, and where the tables are.
