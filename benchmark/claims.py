@@ -545,7 +545,7 @@ def claims_markdown(table: pd.DataFrame) -> str:
             if isinstance(row["best_compared"], str)
             else "–"
         )
-        cells = [row["paper"], row["paper_table"] or "–", row["dataset"], metric]
+        cells = [row["paper"], _text(row["paper_table"]) or "–", row["dataset"], metric]
         cells += ["yes" if _true(row["claimed"]) else "no"]
         cells += [PROTOCOL_WORDS.get(row["protocol"], row["protocol"]), ours, best]
         cells += [_margin_text(row), _p_text(row["p_value"]), row["verdict"]]
@@ -581,6 +581,11 @@ CLAIMS_LEGEND = (
     "and NMI; CLIB: ACC, NMI and ECE where its published value is the best of the column); "
     "the others are extra rows."
 )
+
+
+def _text(value: object) -> str:
+    """A text cell as read back from a CSV (blank: NaN) or made here (blank: "")."""
+    return value if isinstance(value, str) else ""
 
 
 def _true(value: object) -> bool:
@@ -683,7 +688,7 @@ def _reproduced_cell(row: pd.Series | None) -> str:
     against = f"vs {row['best_compared']}, n {_count(row['ours_n'])}/{_count(row['best_n'])}"
     if isinstance(row.get("honest_stand_ins"), str) and row["honest_stand_ins"]:
         against += f"; honest value of {row['honest_stand_ins']}"
-    unclaimed = "" if _true(row["claimed"]) or not row["paper_table"] else "; not claimed"
+    unclaimed = "" if _true(row["claimed"]) or not _text(row["paper_table"]) else "; not claimed"
     return f"{_margin_text(row)} ({against}): {row['verdict']}{unclaimed}"
 
 

@@ -280,3 +280,21 @@ def test_uniform_outputs_score_no_ece_but_the_worst_nll_and_brier_in_the_loop():
     assert scores["NLL"] == pytest.approx(math.log(10), rel=1e-6)
     assert scores["Brier"] == pytest.approx(0.9, rel=1e-6)
     assert scores["clusters_effective"] == pytest.approx(1.0)
+
+
+def test_the_claims_page_counts_the_claimed_cells_first():
+    from benchmark.claims import claims_markdown, verdict_counts
+
+    rows = [
+        cell("GIB", 80.0, dataset="WVU", paper="GIB", paper_table="table1"),
+        cell("AmNcuts", 60.0, dataset="WVU", paper="GIB", paper_table="table1"),
+        cell("GIB", 80.0, metric="ARI", dataset="WVU", paper="GIB", paper_table="table1"),
+        cell("AmNcuts", 60.0, metric="ARI", dataset="WVU", paper="GIB", paper_table="table1"),
+    ]
+    table = claims([pd.DataFrame(rows)], load_published())
+    counts = verdict_counts(table).set_index("protocol")
+    assert counts.loc["final", "holds"] == 1 and counts.loc["final", "cells"] == 1  # ARI: extra
+    page = claims_markdown(table)
+    counted = page.index("| GIB | honest | 1 | 0 | 0 | 1 |")
+    assert page.index("## Claimed cells") < counted < page.index("## Every")
+    assert "| GIB | table1 | WVU | ARI | no | honest |" in page
