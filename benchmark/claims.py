@@ -38,7 +38,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark import atomic, catalogue
-from benchmark.metrics import LOWER_IS_BETTER, decimals
+from benchmark.metrics import LOWER_IS_BETTER
+from benchmark.tables import metric_text
 
 # paper → (its method, the tables whose "Ours vs Best Compared" it claims)
 CLAIMS = {"GIB": ("GIB", ("table1",)), "CLIB": ("CLIB", ("results",))}
@@ -592,17 +593,11 @@ def _true(value: object) -> bool:
     return value is True or value == "True" or value == 1
 
 
-def _fmt(value: float, signed: bool = False, metric: str = "") -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    return f"{value:{'+' if signed else ''}.{decimals(metric)}f}"
-
-
 def _side_text(row: pd.Series, prefix: str, method: str) -> str:
     """`GIB 91.2 ± 1.3 (n 5 of 6, 1 failed, 1 collapsed, 1 left out)`."""
     metric = row["metric"]
     std = row[f"{prefix}_std"]
-    spread = "" if pd.isna(std) else f" ± {_fmt(std, metric=metric)}"
+    spread = "" if pd.isna(std) else f" ± {metric_text(std, metric=metric)}"
     n, runs = row[f"{prefix}_n"], row[f"{prefix}_runs"]
     count = "?" if pd.isna(n) else f"{int(n)}"
     if pd.notna(runs):
@@ -615,14 +610,15 @@ def _side_text(row: pd.Series, prefix: str, method: str) -> str:
         value = row[f"{prefix}_{column}"]
         if pd.notna(value) and value:
             count += f", {int(value)} {word}"
-    return f"{method} {_fmt(row[f'{prefix}_mean'], metric=metric)}{spread} (n {count})"
+    return f"{method} {metric_text(row[f'{prefix}_mean'], metric=metric)}{spread} (n {count})"
 
 
 def _margin_text(row: pd.Series) -> str:
     metric = row["metric"]
-    text = _fmt(row["difference"], True, metric)
+    text = metric_text(row["difference"], True, metric)
     if pd.notna(row["ci_low"]):
-        text += f" [{_fmt(row['ci_low'], True, metric)}, {_fmt(row['ci_high'], True, metric)}]"
+        low, high = (metric_text(row[c], True, metric) for c in ("ci_low", "ci_high"))
+        text += f" [{low}, {high}]"
     return text
 
 
@@ -635,14 +631,14 @@ def _p_text(p: float) -> str:
 def _vs(margin: float, method: object, metric: str) -> str:
     if margin is None or pd.isna(margin):
         return "–"
-    return f"{_fmt(margin, True, metric)} (vs {method})"
+    return f"{metric_text(margin, True, metric)} (vs {method})"
 
 
 def _printed_text(row: pd.Series) -> str:
     if pd.isna(row["printed_margin"]):
         return "–"
     flag = " ≠ its table" if _true(row["printed_disagrees"]) else ""
-    return f"{_fmt(row['printed_margin'], True)}{flag}"
+    return f"{metric_text(row['printed_margin'], True)}{flag}"
 
 
 def claims_lines(table: pd.DataFrame, paper: str, paper_table: str, metrics: tuple[str, ...]):

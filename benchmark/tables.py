@@ -493,7 +493,8 @@ def _with_ranks(long: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- formatting
-def _num(value: float | None, signed: bool = False, metric: str = "") -> str:
+def metric_text(value: float | None, signed: bool = False, metric: str = "") -> str:
+    """A value of `metric` as the tables show it (`–` when missing, `+` when signed)."""
     if value is None or pd.isna(value):
         return "–"
     return f"{value:{'+' if signed else ''}.{decimals(metric)}f}"
@@ -504,19 +505,20 @@ def _mean_std(row: pd.Series) -> str:
         if row["n_runs"] and row["n_runs"] > row["n_failed"]:
             return "N/A"  # runs finished without this metric (ECE of hard assignments)
         return f"not run (0/{int(row['n_runs'])} done)" if row["n_runs"] else "not run"
-    std = "" if pd.isna(row["std"]) else f" ± {_num(row['std'], metric=row['metric'])}"
+    std = "" if pd.isna(row["std"]) else f" ± {metric_text(row['std'], metric=row['metric'])}"
     failed = f", {int(row['n_failed'])} failed" if row["n_failed"] else ""
     stopped = row.get("n_stopped", 0)
     failed += f", {int(stopped)} stopped" if pd.notna(stopped) and stopped else ""
     collapsed = row.get("n_collapsed", 0)
     collapsed = f", {int(collapsed)} collapsed" if pd.notna(collapsed) and collapsed else ""
-    return f"{_num(row['mean'], metric=row['metric'])}{std} ({int(row['n'])}{failed}{collapsed})"
+    mean = metric_text(row["mean"], metric=row["metric"])
+    return f"{mean}{std} ({int(row['n'])}{failed}{collapsed})"
 
 
 def _delta(row: pd.Series) -> str:
     if pd.isna(row["delta"]):
         return "–"
-    text = _num(row["delta"], signed=True) + (" ✓" if row["reproduced"] else "")
+    text = metric_text(row["delta"], signed=True) + (" ✓" if row["reproduced"] else "")
     if row.get("verdict_on") == "honest" and _has_protocol(row["method"]):
         text += " (honest)"  # a deep cell whose histories lack what its protocol reads
     return text
@@ -533,11 +535,11 @@ def _selected_text(row: pd.Series) -> str:
         return "–"
     std = row.get("protocol_std", math.nan)
     metric = row["metric"]
-    spread = "" if std is None or pd.isna(std) else f" ± {_num(std, metric=metric)}"
-    gain = _num(row.get("selection_gain"), signed=True, metric=metric)
+    spread = "" if std is None or pd.isna(std) else f" ± {metric_text(std, metric=metric)}"
+    gain = metric_text(row.get("selection_gain"), signed=True, metric=metric)
     collapsed = row.get("protocol_n_collapsed", math.nan)
     fallen = f" ({int(collapsed)} collapsed)" if pd.notna(collapsed) and collapsed else ""
-    return f"{_num(value, metric=metric)}{spread} [{gain}]{fallen}"
+    return f"{metric_text(value, metric=metric)}{spread} [{gain}]{fallen}"
 
 
 def _row_label(row: pd.Series) -> str:
@@ -574,12 +576,12 @@ def _lines(part: pd.DataFrame, with_paper: bool, metrics: tuple[str, ...]) -> li
                 continue
             reproduced = [Cell(_mean_std(r), _rank(r, "rank")), Cell(_selected_text(r))]
             if with_paper:
-                line += [Cell(_num(r["published"]), _rank(r, "published_rank")), *reproduced]
+                line += [Cell(metric_text(r["published"]), _rank(r, "published_rank")), *reproduced]
                 line.append(Cell(_delta(r)))
             else:
                 line += reproduced
             if metric == "ACC":
-                line.append(Cell(_num(r.get("label_free_mean"))))
+                line.append(Cell(metric_text(r.get("label_free_mean"))))
         if not with_paper:
             line.append(
                 Cell(_mean_std(by["ARI"]), _rank(by["ARI"], "rank")) if "ARI" in by else Cell("–")
