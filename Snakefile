@@ -62,7 +62,10 @@ onsuccess:
 
     print(
         dag_summary(
-            all_records() + grid_records() + study_records(),
+            all_records()
+            + grid_records()
+            + reading_grid_records()
+            + study_records(),
             table_targets() + resolution_targets(),
             [str(f) for f in workflow.configfiles],
         )
@@ -77,5 +80,6 @@ rule all:
         table_targets(),
         "results/claims.csv",
         "results/published_audit.csv",
+        "results/paper_checks.csv",
         figure_targets(),
         resolution_targets(),

@@ -12,8 +12,9 @@ summary.csv: one row per (method, variant, dataset, metric, α, β, overrides) a
 The honest row (`final`) has the three summaries of protocol.md: the mean ± std over seeds
 (sample std, ddof = 1), the label-selected value (seed with the best final ACC, uses labels) and
 the label-free value (seed with the lowest final loss, where the method has one). A deep cell
-also has the row of its paper's selection protocol (`paper`, its `rule` named) and of the
-label-free protocol (`label_free`), from the runs' histories (`benchmark.protocols`); every row
+also has the row of its paper's selection protocol (`paper`, its `rule` named), of that
+protocol's other reading where the method declares one (`paper_bound`) and of the label-free
+protocol (`label_free`), from the runs' histories (`benchmark.protocols`); every row
 names its chosen `seeds` and `epochs`. And how many of the runs collapsed (`n_collapsed`,
 `benchmark.health`: judged at the epoch each protocol reports), with the mean, std and n of the
 runs that did not (`*_healthy`, what a calibration claim compares).

@@ -25,10 +25,11 @@ from benchmark import methods
 from benchmark.errors import MmcbenchError
 
 # Keys of a deep method's config section that are not hyper-parameters of the model: they
-# select runs (variants, grid) or say how a run executes (embeddings_at, device, threads).
+# select runs (variants, grid, readings) or say how a run executes (embeddings_at, device,
+# threads).
 # Every other key of the section is a field of its config class (tests/test_config.py checks
 # it both ways, so that a new schema key cannot be left out of a run's --hparams).
-WORKFLOW_KEYS = ("variants", "grid", "seeds", "embeddings_at", "device", "threads")
+WORKFLOW_KEYS = ("variants", "grid", "readings", "seeds", "embeddings_at", "device", "threads")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Method:
     package: str | None = None  # deep: its folder's package
     paper_protocol: str = "final"  # deep: the selection rule of its paper (benchmark.protocols)
     paper_seeds: tuple[tuple[str, int], ...] = ()  # deep: that rule's fixed seed per dataset
+    paper_bound: str | None = None  # deep: a second reading of that rule (an upper bound)
+    paper_assumed: bool = False  # deep: its paper names no rule; the one above is assumed
+    label_free_column: str = "eval_total"  # deep: what the label-free rule minimises
     min_views: int = 1  # deep: the fewest views its objective works with
 
     @property
@@ -78,6 +82,9 @@ def _deep_method(package: str, entry: methods.DeepMethod) -> Method:
         package=package,
         paper_protocol=entry.paper_protocol,
         paper_seeds=entry.paper_seeds,
+        paper_bound=entry.paper_bound,
+        paper_assumed=entry.paper_assumed,
+        label_free_column=entry.label_free_column,
         min_views=entry.min_views,
     )
 

@@ -39,6 +39,7 @@ import pandas as pd
 
 from benchmark import atomic, catalogue
 from benchmark.metrics import LOWER_IS_BETTER
+from benchmark.settings import COMPRESSION_WORDS
 from benchmark.tables import metric_text
 
 # paper → (its method, the tables whose "Ours vs Best Compared" it claims)
@@ -54,6 +55,7 @@ COLUMNS = (
     "dataset",
     "metric",
     "protocol",
+    "reading",
     "claimed",
     "ours",
     "ours_mean",
@@ -326,14 +328,14 @@ def is_claimed(paper: str, metric: str, published: Published) -> bool:
 
 
 def _claim(
-    key: tuple[str, str, str, str, str],
+    key: tuple[str, str, str, str, str, str],
     mine: Side,
     best: Side | None,
     published: Published,
     level: float,
 ) -> dict:
-    """One claims row: `key` = (paper, paper table, dataset, metric, protocol)."""
-    paper, table, dataset, metric, protocol = key
+    """One claims row: `key` = (paper, paper table, dataset, metric, protocol, reading)."""
+    paper, table, dataset, metric, protocol, reading = key
     difference = math.nan
     if best is not None and not math.isnan(mine.mean):
         difference = _sign(metric) * (mine.mean - best.mean)
@@ -352,6 +354,7 @@ def _claim(
         "dataset": dataset,
         "metric": metric,
         "protocol": protocol,
+        "reading": reading,
         "claimed": bool(table) and is_claimed(paper, metric, published),
         **{f"ours_{k}": v for k, v in _side_columns(mine).items()},
         "ours": mine.method,
@@ -408,6 +411,13 @@ def _protocols(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+def readings(rows: pd.DataFrame) -> pd.Series:
+    """Each table row's reading of the compression term ("" = the configured one)."""
+    if "reading" not in rows:
+        return pd.Series("", index=rows.index)
+    return rows["reading"].fillna("").astype(str)
+
+
 def _cell_rows(
     key: tuple[str, str, str, str],
     ours: str,
@@ -415,14 +425,23 @@ def _cell_rows(
     published: Published,
     level: float,
 ) -> list[dict]:
-    """A cell's claims rows, one per protocol (`cell`: its rows under each protocol)."""
+    """A cell's claims rows, one per protocol and reading of ours' compression term (`cell`:
+    its rows under each protocol); the competitors are the same for every reading."""
     competing = set(catalogue.competing_methods())
     metric = key[3]
     out = []
     for protocol, rows in cell.items():
-        mine = side(rows[rows["method"] == ours].iloc[0], metric, protocol)
-        others = [side(r, metric, protocol) for _, r in rows.iterrows() if r["method"] in competing]
-        out.append(_claim((*key, protocol), mine, _best(others, metric), published, level))
+        reading = readings(rows)
+        others = [
+            side(r, metric, protocol)
+            for i, r in rows.iterrows()
+            if r["method"] in competing and reading[i] == ""
+        ]
+        best = _best(others, metric)
+        mine_rows = rows[rows["method"] == ours]
+        for r in dict.fromkeys(reading[mine_rows.index]):
+            mine = side(mine_rows[reading[mine_rows.index] == r].iloc[0], metric, protocol)
+            out.append(_claim((*key, protocol, r), mine, best, published, level))
     return out
 
 
@@ -461,7 +480,7 @@ def extended_claim_rows(long: pd.DataFrame, level: float = LEVEL) -> pd.DataFram
     out = []
     for paper, (ours, _tables) in CLAIMS.items():
         for (dataset, metric), cell in part.groupby(["dataset", "metric"], sort=False):
-            mine = cell[cell["method"] == ours]
+            mine = cell[(cell["method"] == ours) & (readings(cell) == "")]
             others = cell[cell["method"].isin(competing)]
             if mine.empty or pd.isna(mine.iloc[0]["mean"]) or others["mean"].isna().all():
                 continue  # no compared method has a value here: nothing to claim against
@@ -483,19 +502,20 @@ def claims(
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
-    keys = ["paper", "paper_table", "dataset", "metric", "protocol"]
+    keys = ["paper", "paper_table", "dataset", "metric", "protocol", "reading"]
     return pd.concat(parts, ignore_index=True).drop_duplicates(subset=keys, keep="first")
 
 
 def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Claimed cells per paper and protocol, by verdict (every `undecided (…)` as undecided)."""
+    """Claimed cells per paper, reading and protocol, by verdict (every `undecided (…)` as
+    undecided)."""
     claimed = table[table["claimed"] == True]  # noqa: E712 (read back from CSV: bool or str)
     if claimed.empty:
-        return pd.DataFrame(columns=["paper", "protocol", *VERDICTS, "cells"])
+        return pd.DataFrame(columns=["paper", "reading", "protocol", *VERDICTS, "cells"])
     words = claimed["verdict"].str.replace(r" \(.*\)$", "", regex=True)
     counts = (
-        claimed.assign(word=words)
-        .groupby(["paper", "protocol", "word"], sort=False)
+        claimed.assign(word=words, reading=readings(claimed))
+        .groupby(["paper", "reading", "protocol", "word"], sort=False)
         .size()
         .unstack(fill_value=0)
         .reindex(columns=list(VERDICTS), fill_value=0)
@@ -524,19 +544,23 @@ def claims_markdown(table: pd.DataFrame) -> str:
     if counts.empty:
         lines.append("No claimed cell in this run (the papers' datasets were not run).")
     else:
-        lines += ["| Paper | Protocol | " + " | ".join(VERDICTS) + " | cells |", "|---" * 7 + "|"]
+        lines += [
+            "| Paper | Reading of I(X;H) | Protocol | " + " | ".join(VERDICTS) + " | cells |",
+            "|---" * 8 + "|",
+        ]
         for _, row in counts.iterrows():
-            cells = [row["paper"], PROTOCOL_WORDS.get(row["protocol"], row["protocol"])]
+            cells = [row["paper"], reading_text(row["reading"])]
+            cells += [PROTOCOL_WORDS.get(row["protocol"], row["protocol"])]
             cells += [str(int(row[v])) for v in (*VERDICTS, "cells")]
             lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         "## Every cell",
         "",
-        "| Paper | Table | Dataset | Metric | Claimed | Protocol | Ours | Best compared "
-        "| Margin [95 % CI] | p | Verdict | Published margin, like for like | Published, "
-        "overall | Printed |",
-        "|---" * 14 + "|",
+        "| Paper | Table | Dataset | Metric | Claimed | Protocol | Reading of I(X;H) | Ours "
+        "| Best compared | Margin [95 % CI] | p | Verdict | Published margin, like for like "
+        "| Published, overall | Printed |",
+        "|---" * 15 + "|",
     ]
     for _, row in table.iterrows():
         metric = row["metric"]
@@ -548,7 +572,8 @@ def claims_markdown(table: pd.DataFrame) -> str:
         )
         cells = [row["paper"], _text(row["paper_table"]) or "–", row["dataset"], metric]
         cells += ["yes" if _true(row["claimed"]) else "no"]
-        cells += [PROTOCOL_WORDS.get(row["protocol"], row["protocol"]), ours, best]
+        cells += [PROTOCOL_WORDS.get(row["protocol"], row["protocol"])]
+        cells += [reading_text(_text(row.get("reading"))), ours, best]
         cells += [_margin_text(row), _p_text(row["p_value"]), row["verdict"]]
         cells += [
             _vs(row["published_margin"], row["published_like_for_like"], metric),
@@ -557,7 +582,7 @@ def claims_markdown(table: pd.DataFrame) -> str:
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     if table.empty:
-        lines.append("| – " * 10 + "| no cells | – | – | – |")
+        lines.append("| – " * 11 + "| no cells | – | – | – |")
     return "\n".join(lines) + "\n"
 
 
@@ -577,11 +602,19 @@ CLAIMS_LEGEND = (
     "the one-sided bound the verdict is dual to). n = done runs (of all, failed = diverged "
     "or error, never in n); collapsed = runs whose clustering collapsed at the reported epoch; a "
     "calibration metric (ECE, NLL, Brier) compares the runs that did not collapse and says how "
-    "many it left out. Under the paper's protocol each side is its selected value with the "
+    "many it left out. A row naming a reading of I(X;H) tests the paper's method under that "
+    "reading of Theorem 2's compression term against the same best compared, with its own "
+    "verdict (configured = the config's reading, the spec's default the analytic KL). "
+    "Under the paper's protocol each side is its selected value with the "
     "spread and n of its honest seeds. Claimed = a cell the paper claims (GIB: Table 1's ACC "
     "and NMI; CLIB: ACC, NMI and ECE where its published value is the best of the column); "
     "the others are extra rows."
 )
+
+
+def reading_text(reading: str) -> str:
+    """A reading of the compression term in words ("" = the configured reading)."""
+    return COMPRESSION_WORDS.get(reading, reading) if reading else "configured"
 
 
 def _text(value: object) -> str:
@@ -669,9 +702,13 @@ def claims_lines(table: pd.DataFrame, paper: str, paper_table: str, metrics: tup
             row = [label] + [text(by[m]) if m in by else "–" for m in metrics]
             if any(cell != "–" for cell in row[1:]):  # a dataset of the paper's table
                 lines.append("| " + " | ".join([dataset, *row]) + " |")
-        for protocol, rows in cells.groupby("protocol", sort=False):
+        groups = cells.assign(_reading=readings(cells)).groupby(
+            ["_reading", "protocol"], sort=False
+        )
+        for (reading, protocol), rows in groups:
             by = {r["metric"]: r for _, r in rows.iterrows()}
-            reproduced = [f"{ours} vs best compared, {PROTOCOL_WORDS[protocol]}"] + [
+            who = f"{ours} ({COMPRESSION_WORDS[reading]})" if reading else ours
+            reproduced = [f"{who} vs best compared, {PROTOCOL_WORDS[protocol]}"] + [
                 _reproduced_cell(by.get(m)) for m in metrics
             ]
             lines.append("| " + " | ".join([dataset, *reproduced]) + " |")

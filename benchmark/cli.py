@@ -701,9 +701,10 @@ def cmd_claims(args: argparse.Namespace) -> int:
     write_claims(table, out)
     for _, row in verdict_counts(table).iterrows():
         log.info(
-            "%s: %s claimed cells, %s protocol: %s (level %g)",
+            "%s: %s claimed cells, reading %s, %s protocol: %s (level %g)",
             out,
             row["paper"],
+            row["reading"] or "configured",
             row["protocol"],
             ", ".join(f"{v} {int(row[v])}" for v in VERDICTS),
             args.level,
@@ -727,6 +728,35 @@ def cmd_published_audit(args: argparse.Namespace) -> int:
     for check, rows in findings.groupby("check", sort=False):
         log.info("%s: %d finding(s), e.g. %s", check, len(rows), rows["note"].iloc[0])
     log.info("wrote %s (and .md, .html): %d findings", out, len(findings))
+    return 0
+
+
+def cmd_paper_checks(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from benchmark.csv_input import SUMMARY, read_csv
+    from benchmark.paper_checks import paper_checks, write_paper_checks
+    from benchmark.protocol_rows import read_history
+
+    out = Path(args.out)
+    if out.suffix != ".csv":
+        raise MmcbenchError(f"paper-checks: --out {out} must be a .csv file")
+    if not args.max_spread > 0:
+        raise MmcbenchError(f"paper-checks: --max-spread {args.max_spread:g} must be > 0")
+    atomic.check_writable(out)
+    needed = ("method", "variant", "dataset", "status", "record")
+    runs = read_csv(args.runs, "runs table (runs.csv of mmcbench aggregate)", needed)
+    grid = pd.DataFrame(columns=["method", "dataset", "metric", "p_alpha", "p_beta", "mean"])
+    if args.grid:
+        what = "grid summary (grid.csv of mmcbench aggregate --grid-csv)"
+        grid = read_csv(
+            args.grid,
+            what,
+            ("method", "dataset", "metric", "p_alpha", "p_beta", "mean", "n_runs"),
+            columns=SUMMARY,
+        )
+    table = paper_checks(grid, runs, read_history, args.max_spread)
+    write_paper_checks(table, out)
     return 0
 
 
@@ -1123,6 +1153,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--printed", default=None, help="GIB's printed margins (default: bundled)")
     p.add_argument("--out", required=True, help="the audit CSV to write")
     p.set_defaults(func=cmd_published_audit)
+
+    p = add_command(
+        sub,
+        "paper-checks",
+        "GIB's Fig. 4 (α/β insensitivity) and Fig. 5 (convergence) as claims, checked",
+        "Per method (GIB; CLIB with GIB's sentences), reading of the compression term and "
+        "dataset: the ACC spread over the α/β grid against --max-spread points, and the drops "
+        "of ACC and NMI from their best epoch to the last and the loss's change over the last "
+        "10 epochs, each with the paper's sentence and a verdict by the stated rule. Writes the "
+        "CSV and beside it a Markdown and an HTML page.",
+    )
+    p.add_argument("--runs", required=True, help="runs.csv of mmcbench aggregate")
+    p.add_argument("--grid", default=None, help="grid.csv of mmcbench aggregate --grid-csv")
+    p.add_argument(
+        "--max-spread",
+        type=float,
+        default=10.0,
+        help="Fig. 4's threshold: the largest ACC spread over the grid, in points, that holds",
+    )
+    p.add_argument("--out", required=True, help="the checks CSV to write")
+    p.set_defaults(func=cmd_paper_checks)
 
     p = add_command(
         sub,

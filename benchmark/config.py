@@ -479,6 +479,7 @@ def check_consistency(
         if variants:
             problems += _views_problems(method, name, config["datasets"])
     problems += _study_problems(config)
+    problems += _reading_problems(config)
     problems += _path_problems(config)
     if problems:
         raise ConfigError(
@@ -518,6 +519,38 @@ def _study_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def reading_points(section: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(key, value) of each reading a deep section asks for (`readings`) that differs from
+    its configured value: the study points its full model is trained at as table rows."""
+    from benchmark.run_paths import same_value
+
+    return [
+        (key, value)
+        for key, values in section.get("readings", {}).items()
+        for value in values
+        if not same_value(value, section[key])
+    ]
+
+
+def _reading_problems(config: Mapping[str, Any]) -> list[str]:
+    """`deep_problems` of each reading's full model, naming its key."""
+    problems = []
+    for method, name in catalogue.sections().items():
+        section = config[name]
+        for key, value in reading_points(section):
+            if method not in section["variants"]:
+                problems.append(
+                    f"{name}.readings.{key}: the readings train the full model {method}, "
+                    f"which {name}.variants leaves out; add it or set readings to {{}}"
+                )
+                break
+            problems += [
+                f"{name}.readings.{key} value {value!r}: {problem}"
+                for problem in deep_problems(method, {**section, key: value}, [method])
+            ]
+    return problems
+
+
 def _path_problems(config: Mapping[str, Any]) -> list[str]:
     """Values that name runs in their paths (α, β, the grids' α and β, the study's values):
     each spelled exactly and read back as itself, no two sharing a path (benchmark.run_paths)."""
@@ -532,6 +565,8 @@ def _path_problems(config: Mapping[str, Any]) -> list[str]:
         named.append((f"{name}.beta", [section["beta"]]))
         named.append((f"{name}.grid.alphas", list(section["grid"]["alphas"])))
         named.append((f"{name}.grid.betas", list(section["grid"]["betas"])))
+        for key, values in section.get("readings", {}).items():
+            named.append((f"{name}.readings.{key}", list(values)))
     if config["resolution"]["seeds"]:
         for key, values in config["resolution"]["keys"].items():
             named.append((f"resolution.keys.{key}", list(values)))
@@ -545,7 +580,7 @@ def _path_problems(config: Mapping[str, Any]) -> list[str]:
 
 
 # Keys of a deep section that one `mmcbench train` run takes (the others select runs).
-RUN_SELECTORS = ("variants", "grid")
+RUN_SELECTORS = ("variants", "grid", "readings")
 
 
 def check_train_arguments(

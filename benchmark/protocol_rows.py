@@ -1,10 +1,12 @@
 """summary.csv's rows per selection protocol (`benchmark.protocols`) of the deep methods' cells.
 
 `summarise` (benchmark.aggregate) writes each cell's honest row (`protocol` final); this adds,
-per deep cell, the row of the method's own paper's protocol (`paper`, its `rule` named) and of
-the label-free protocol (`label_free`), read from the runs' histories, each with the chosen
-seed(s) and epoch(s). A cell whose histories lack a column a protocol reads gets that row with
-no value and the reason in `protocol_note` (and a warning in the log), never a made-up value.
+per deep cell, the row of the method's own paper's protocol (`paper`, its `rule` named), of
+its second reading where the method declares one (`paper_bound`: GIB's and CLIB's
+`best_epoch_best_run`, an upper bound) and of the label-free protocol (`label_free`), read
+from the runs' histories, each with the chosen seed(s) and epoch(s). A cell whose histories
+lack a column a protocol reads gets that row with no value and the reason in
+`protocol_note` (and a warning in the log), never a made-up value.
 """
 
 from __future__ import annotations
@@ -69,8 +71,9 @@ def protocol_rows(
     setting: list[str],
     reader: Callable[[str | Path], pd.DataFrame] = read_history,
 ) -> pd.DataFrame:
-    """The `final`, `paper` and `label_free` rows of every deep cell of runs.csv (`setting`: the
-    columns that tell grid and study points apart)."""
+    """The `final`, `paper`, `paper_bound` (a method with a second reading of its paper's
+    rule) and `label_free` rows of every deep cell of runs.csv (`setting`: the columns that
+    tell grid and study points apart)."""
     deep = runs[runs["method"].isin(catalogue.deep_methods())]
     deep = deep[deep["status"].isin(["done", "stopped"])]
     per_run = deep.drop_duplicates("record")
@@ -92,17 +95,20 @@ def protocol_rows(
             continue
         else:
             note = None
-        rules = {
-            "final": "final",
-            "paper": catalogue.get(method).paper_protocol,
-            "label_free": "label_free",
-        }
+        entry = catalogue.get(method)
+        rules = {"final": "final", "paper": entry.paper_protocol}
+        if entry.paper_bound:
+            rules["paper_bound"] = entry.paper_bound
+        rules["label_free"] = "label_free"
         for name, rule in rules.items():
             choice, why = None, note
             if histories:
                 try:
                     choice = protocols.choose(
-                        rule, histories, catalogue.paper_seed(method, cell["dataset"])
+                        rule,
+                        histories,
+                        catalogue.paper_seed(method, cell["dataset"]),
+                        entry.label_free_column,
                     )
                 except protocols.ProtocolError as exc:
                     why = str(exc)

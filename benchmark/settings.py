@@ -20,7 +20,15 @@ from typing import Any, Literal, Self, TypeVar
 Init = Literal["torch_default", "he"]
 SigmaParam = Literal["softplus_offset", "exp_logvar"]
 KlReduction = Literal["mean", "sum"]
-Compression = Literal["gaussian_kl", "cluster_balance"]
+Compression = Literal["gaussian_kl", "cluster_balance", "sampled", "none"]
+COMPRESSION_READINGS: tuple[str, ...] = ("gaussian_kl", "cluster_balance", "sampled", "none")
+# Each reading of I(X; H) in words (a table row's label says which one it shows).
+COMPRESSION_WORDS = {
+    "gaussian_kl": "I(X;H) as the analytic KL to N(0, I)",
+    "cluster_balance": "I(X;H) as cluster balance vs uniform",
+    "sampled": "I(X;H) as the KL sampled at the draw",
+    "none": "no I(X;H) term",
+}
 FeatureMiInput = Literal["normalised", "softmax"]
 
 
@@ -100,10 +108,12 @@ class IBSettings:
 
     Revised keys (spec "Revised" lines; the first reading is config/resolutions/first-reading.yaml):
     `sigma_param` / `sigma_offset` (σ of the variational encoder), `kl_reduction` (of the VIB
-    KL), `feature_mi_input` (feature-level Proposition-1 MI). Alternative reading, study only:
-    `compression`, what stands for I(X^i; H^i) (Theorem 2): `gaussian_kl` (default, the VIB KL
-    against N(0, I)) or `cluster_balance` (KL of the batch's mean assignment of each view
-    against the uniform distribution over the k clusters, `benchmark.losses.balance`)."""
+    KL), `feature_mi_input` (feature-level Proposition-1 MI). `compression`, what stands for
+    I(X^i; H^i) (Theorem 2; each reading is a row of the tables, `readings` in the config):
+    `gaussian_kl` (default, the analytic VIB KL against N(0, I)), `cluster_balance` (KL of the
+    batch's mean assignment of each view against the uniform distribution over the k clusters,
+    `benchmark.losses.balance`), `sampled` (the same KL estimated at the reparameterised draw,
+    `benchmark.losses.vib.sampled_kl`) or `none` (no compression term)."""
 
     alpha: float = 0.5
     beta: float = 0.5

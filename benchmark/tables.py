@@ -29,9 +29,10 @@ from benchmark import atomic, catalogue
 from benchmark.errors import MmcbenchError
 from benchmark.html_page import write_markdown_page
 from benchmark.metrics import LOWER_IS_BETTER, decimals
-from benchmark.settings import IBSettings
+from benchmark.settings import COMPRESSION_READINGS, COMPRESSION_WORDS, IBSettings
 
 VERDICT_POINTS = 2.0
+READING_KEY = "compression"  # the key whose readings are rows of the tables
 COLLAPSE_WORDS = "below max(1.5, k/4) at the epoch the column reports"
 log = logging.getLogger("mmcbench")
 
@@ -47,12 +48,26 @@ class PaperTable:
 class RowSpec:
     """One table row: the label the paper prints, and which runs it shows.
 
-    variant None = the best single view by mean ACC (KM, Ncuts).
+    variant None = the best single view by mean ACC (KM, Ncuts). `reading`: a reading of the
+    compression term (`compression` key, `COMPRESSION_READINGS`) whose runs (study path part
+    `compression=<reading>`) the row shows; "" = the configured setting. A reading row is
+    compared with the paper's row of its `label` and shown only where it was run.
     """
 
     label: str
     method: str
     variant: str | None
+    reading: str = ""
+
+    @property
+    def overrides(self) -> str:
+        return f"{READING_KEY}={self.reading}" if self.reading else ""
+
+    @property
+    def shown_label(self) -> str:
+        if not self.reading:
+            return self.label
+        return f"{self.label} ({COMPRESSION_WORDS[self.reading]})"
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,15 @@ BASELINE_ROWS = (
 # The compared deep methods (SiMVC, CoMVC, MFLVC, …: the catalogue's `compared` ones), their
 # full model, in the papers' order.
 COMPARED_ROWS = tuple(RowSpec(m, m, m) for m in catalogue.compared_methods())
+
+
+def reading_rows(method: str) -> tuple[RowSpec, ...]:
+    """The full model of `method` under each reading of the compression term, as a study
+    point (shown where the config ran it: `readings` of its section; the configured reading's
+    own row is the method's plain row)."""
+    return tuple(RowSpec(method, method, method, r) for r in COMPRESSION_READINGS)
+
+
 TABLE1 = TableSpec(
     "table1",
     "Table 1: baselines and GIB, published vs reproduced",
@@ -80,7 +104,7 @@ TABLE1 = TableSpec(
         PaperTable("GIB", "table1", "GIB paper, Table 1"),
         PaperTable("CLIB", "results", "CLIB paper, results table"),
     ),
-    (*BASELINE_ROWS, *COMPARED_ROWS, RowSpec("GIB", "GIB", "GIB")),
+    (*BASELINE_ROWS, *COMPARED_ROWS, RowSpec("GIB", "GIB", "GIB"), *reading_rows("GIB")),
 )
 TABLE2 = TableSpec(
     "table2",
@@ -92,7 +116,13 @@ CLIB_RESULTS = TableSpec(
     "clib_results",
     "CLIB results: baselines, GIB and CLIB with ECE, published vs reproduced",
     (PaperTable("CLIB", "results", "CLIB paper, results table"),),
-    (*BASELINE_ROWS, *COMPARED_ROWS, RowSpec("GIB", "GIB", "GIB"), RowSpec("CLIB", "CLIB", "CLIB")),
+    (
+        *BASELINE_ROWS,
+        *COMPARED_ROWS,
+        RowSpec("GIB", "GIB", "GIB"),
+        RowSpec("CLIB", "CLIB", "CLIB"),
+        *reading_rows("CLIB"),
+    ),
     ("ACC", "NMI", "ECE", "NLL", "Brier"),
 )
 CLIB_ABLATION = TableSpec(
@@ -155,7 +185,11 @@ def read_summary(path: str | Path) -> pd.DataFrame:
 
 
 # summary.csv's other protocols (benchmark.protocols) → the prefix of their columns in a table
-PROTOCOL_COLUMNS = {"paper": "paper_protocol_", "label_free": "label_free_"}
+PROTOCOL_COLUMNS = {
+    "paper": "paper_protocol_",
+    "paper_bound": "paper_bound_",
+    "label_free": "label_free_",
+}
 PROTOCOL_VALUES = (
     "rule",
     "mean",
@@ -285,9 +319,11 @@ def missing_rows(summary: pd.DataFrame, spec: TableSpec, settings: Setting) -> l
     datasets = list(summary.loc[ran, "dataset"].drop_duplicates())  # the table's datasets
     notes = []
     for row in spec.rows:
+        if row.reading:
+            continue  # a reading row is shown where its runs exist, never missed
         reasons: dict[str, list[str]] = {}
         for dataset in datasets:
-            if ((shown["label"] == row.label) & (shown["dataset"] == dataset)).any():
+            if ((shown["label"] == row.shown_label) & (shown["dataset"] == dataset)).any():
                 continue
             anywhere = summary[_variants(summary, row) & (summary["dataset"] == dataset)]
             here = at[_variants(at, row) & (at["dataset"] == dataset)]
@@ -307,18 +343,29 @@ def missing_rows(summary: pd.DataFrame, spec: TableSpec, settings: Setting) -> l
     return notes
 
 
+def _overrides(summary: pd.DataFrame) -> pd.Series:
+    """Each row's study overrides as text ("" for the configured setting)."""
+    if "overrides" not in summary:
+        return pd.Series("", index=summary.index)
+    return summary["overrides"].fillna("").astype(str)
+
+
 def _without_study_points(summary: pd.DataFrame) -> pd.DataFrame:
     """Rows of the configured setting: no study overrides (blank or missing)."""
-    if "overrides" not in summary:
-        return summary
-    overrides = summary["overrides"]
-    return summary[overrides.isna() | (overrides.astype(str) == "")]
+    return summary[_overrides(summary) == ""]
+
+
+def _table_points(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows a table may show: the configured setting and the compression readings' points."""
+    overrides = _overrides(summary)
+    readings = {f"{READING_KEY}={r}" for r in COMPRESSION_READINGS}
+    return summary[(overrides == "") | overrides.isin(readings)]
 
 
 def _at_setting(summary: pd.DataFrame, settings: Setting) -> pd.DataFrame:
-    """Rows of the configured setting (no study overrides); deep-method rows at their method's
-    (α, β)."""
-    summary = _without_study_points(summary)
+    """Rows of the configured setting and of the compression readings (no other study
+    overrides); deep-method rows at their method's (α, β)."""
+    summary = _table_points(summary)
     if "p_alpha" not in summary:
         return summary
     keep = ~summary["method"].isin(catalogue.setting_methods())
@@ -354,18 +401,25 @@ def table_cells(
 ) -> pd.DataFrame:
     """The summary rows a table shows, with a `label` column (the paper's row name)."""
     summary = _at_setting(summary, _settings(alpha, beta, settings))
+    overrides = _overrides(summary)
+    configured = summary[overrides == ""]
     chosen = []
     for dataset in summary["dataset"].drop_duplicates():
         for row in spec.rows:
-            variant = row.variant or best_single_view(summary, row.method, dataset)
+            variant = row.variant or best_single_view(configured, row.method, dataset)
             rows = summary[
                 (summary["method"] == row.method)
                 & (summary["dataset"] == dataset)
                 & (summary["variant"] == variant)
+                & (overrides == row.overrides)
             ]
             if variant is not None and not rows.empty:
-                chosen.append(rows.assign(label=row.label))
-    return pd.concat(chosen, ignore_index=True) if chosen else summary.iloc[0:0].assign(label="")
+                chosen.append(
+                    rows.assign(label=row.shown_label, paper_label=row.label, reading=row.reading)
+                )
+    if not chosen:
+        return summary.iloc[0:0].assign(label="", paper_label="", reading="")
+    return pd.concat(chosen, ignore_index=True)
 
 
 def comparison(
@@ -393,7 +447,9 @@ def comparison(
             ]
             if table.empty:
                 continue  # this paper table does not have the dataset
-            match = table[(table["method"] == cell["label"]) & (table["metric"] == cell["metric"])]
+            match = table[
+                (table["method"] == cell["paper_label"]) & (table["metric"] == cell["metric"])
+            ]
             hits.append((source, match["value"].iloc[0] if not match.empty else math.nan))
         if not hits:
             hits = [(None, math.nan)]
@@ -407,6 +463,7 @@ def comparison(
                     "paper_table": source.table if source else "",
                     "dataset": cell["dataset"],
                     "label": cell["label"],
+                    "reading": cell["reading"],
                     "method": cell["method"],
                     "variant": cell["variant"],
                     "view_name": cell["view_name"] if isinstance(cell["view_name"], str) else "",
@@ -459,11 +516,23 @@ def _selected(cell: pd.Series) -> dict:
         "protocol_n_healthy": cell.get("paper_protocol_n_healthy", math.nan),
         "protocol_mean_healthy": cell.get("paper_protocol_mean_healthy", math.nan),
         "selection_gain": value - honest if pd.notna(honest) else math.nan,
+        "bound_rule": _text(cell.get("paper_bound_rule")),
+        "bound_mean": _cell_number(cell.get("paper_bound_mean")),
+        "bound_std": _cell_number(cell.get("paper_bound_std")),
+        "bound_gain": _cell_number(cell.get("paper_bound_mean")) - honest
+        if pd.notna(honest)
+        else math.nan,
         "label_free_mean": cell.get("label_free_mean", math.nan),
         "label_free_std": cell.get("label_free_std", math.nan),
+        "label_free_epochs": _text(cell.get("label_free_epochs")),
         "verdict_on": "paper protocol" if pd.notna(value) else "honest",
         "verdict_value": value if pd.notna(value) else honest,
     }
+
+
+def _cell_number(value: object) -> float:
+    """A summary.csv number cell: NaN where missing."""
+    return math.nan if value is None or pd.isna(value) else float(value)
 
 
 def _text(value: object) -> str:
@@ -542,6 +611,16 @@ def _selected_text(row: pd.Series) -> str:
     return f"{metric_text(value, metric=metric)}{spread} [{gain}]{fallen}"
 
 
+def _bound_text(row: pd.Series) -> str:
+    """The second reading of the paper's protocol (an upper bound) with its gain in brackets."""
+    value = row.get("bound_mean", math.nan)
+    if value is None or pd.isna(value):
+        return "–"
+    metric = row["metric"]
+    gain = metric_text(row.get("bound_gain"), signed=True, metric=metric)
+    return f"{metric_text(value, metric=metric)} [{gain}]"
+
+
 def _row_label(row: pd.Series) -> str:
     if not row["view_name"]:
         return row["label"]
@@ -572,7 +651,7 @@ def _lines(part: pd.DataFrame, with_paper: bool, metrics: tuple[str, ...]) -> li
         for metric in metrics:
             r = by.get(metric)
             if r is None:
-                line += [Cell("–")] * ((4 if with_paper else 2) + (metric == "ACC"))
+                line += [Cell("–")] * ((4 if with_paper else 2) + 2 * (metric == "ACC"))
                 continue
             reproduced = [Cell(_mean_std(r), _rank(r, "rank")), Cell(_selected_text(r))]
             if with_paper:
@@ -581,6 +660,7 @@ def _lines(part: pd.DataFrame, with_paper: bool, metrics: tuple[str, ...]) -> li
             else:
                 line += reproduced
             if metric == "ACC":
+                line.append(Cell(_bound_text(r)))
                 line.append(Cell(metric_text(r.get("label_free_mean"))))
         if not with_paper:
             line.append(
@@ -654,7 +734,7 @@ def paper_header(metrics: tuple[str, ...]) -> list[str]:
         header += [f"{metric} paper", f"{metric} honest", f"{metric} paper's protocol [gain]"]
         header.append(f"Δ {metric}")
         if metric == "ACC":
-            header.append("ACC label-free‡")
+            header += ["ACC best epoch, best run [gain]", "ACC label-free‡"]
     return header
 
 
@@ -663,7 +743,7 @@ def extended_header(metrics: tuple[str, ...]) -> list[str]:
     for metric in metrics:
         header += [f"{metric} honest", f"{metric} paper's protocol [gain]"]
         if metric == "ACC":
-            header.append("ACC label-free‡")
+            header += ["ACC best epoch, best run [gain]", "ACC label-free‡"]
     return [*header, "ARI"]
 
 
@@ -672,12 +752,23 @@ def protocol_legend(methods: Sequence[str]) -> str:
     from benchmark.protocols import RULE_WORDS
 
     by_rule: dict[str, list[str]] = {}
+    bounds: dict[str, list[str]] = {}
     for method in methods:
         if method in catalogue.deep_methods():
-            by_rule.setdefault(catalogue.get(method).paper_protocol, []).append(method)
-    return " ".join(
+            entry = catalogue.get(method)
+            name = f"{method} (assumed: its paper names none)" if entry.paper_assumed else method
+            by_rule.setdefault(entry.paper_protocol, []).append(name)
+            if entry.paper_bound:
+                bounds.setdefault(entry.paper_bound, []).append(method)
+    text = " ".join(
         f"{', '.join(names)}: {rule}, {RULE_WORDS[rule]}." for rule, names in by_rule.items()
     )
+    for rule, names in bounds.items():
+        text += (
+            f" ACC best epoch, best run = the other reading of {', '.join(names)}'s protocol, "
+            f"{rule}: {RULE_WORDS[rule]}; [gain] over the honest mean."
+        )
+    return text
 
 
 def legend(settings: Setting, methods: Sequence[str] = ()) -> str:
@@ -692,13 +783,17 @@ def legend(settings: Setting, methods: Sequence[str] = ()) -> str:
         "chosen as the method's own paper chose its number, from the runs' per-epoch histories; "
         "[gain] = that value − the honest mean (the selection gain). "
         + protocol_legend(methods)
-        + (" CLIB's slides name no protocol: it gets GIB's." if "CLIB" in methods else "")
         + " For ECE (lower is better) a negative gain is an improvement. Δ = the paper's-protocol "
         "value − the published value (the honest mean for the baselines, which select nothing, "
         "and where a cell has no protocol value, its histories lacking what the protocol reads "
         "or the summary having no protocol rows: marked (honest)); ✓ = within 2 points "
         "(protocol.md); the CSV has the honest Δ too (delta_honest). ‡ = label-free: per run the "
-        "epoch of lowest evaluation loss, mean over seeds. KM and Ncuts show the single view "
+        "epoch of lowest evaluation loss of the method's clustering terms (GIB, CLIB: without "
+        "the compression term; SiMVC, CoMVC: DDC1, as their code monitors), after any warm-up "
+        "or stage change, mean over seeds. A row naming a reading of I(X;H) shows the method "
+        "under that reading of Theorem 2's compression term (the paper does not force one; "
+        "the plain row is the configured reading, the spec's default the analytic KL), "
+        "compared with the paper's row of the method. KM and Ncuts show the single view "
         "of the highest mean ACC, chosen with the labels (named in brackets; the CSV keeps "
         "every view), as the literature reports them. The deep methods' defaults where the "
         "spec revised a first reading (GIB.md, CLIB.md: lines marked Revised) were settled "

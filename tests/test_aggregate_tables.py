@@ -158,9 +158,9 @@ def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, reco
 
     md = plain((tmp_path / "t1.md").read_text())
     km = "| Caltech-2V | KM (WM, view chosen with labels) | 41.6 | 42.0 ± 2.8 (2, 1 failed) |"
-    assert km + " – | +0.4 ✓ | – |" in md
+    assert km + " – | +0.4 ✓ | – | – |" in md
     assert "Not in this run: Caltech-3V, IAPR, MIRFlickr, WVU" in md
-    assert "| mfeat | AmKM | 85.0 ± 7.1 (2) | – | – | 72.5 ± 3.5 (2) | – |" in md
+    assert "| mfeat | AmKM | 85.0 ± 7.1 (2) | – | – | – | 72.5 ± 3.5 (2) | – |" in md
     tex = (tmp_path / "t1.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 3 and r"$\pm$" in tex and "\\checkmark" in tex
     assert pd.read_csv(tmp_path / "t1.csv").shape[0] == len(long)
@@ -442,15 +442,22 @@ def test_tables_show_the_papers_protocol_beside_the_honest_value_and_judge_by_it
         records.write(path, gib_record("GIB", "Caltech-2V", seed, acc, 1.0))
         paths.append(path)
     honest = summarise(runs_table(paths)).assign(protocol="final")
-    chosen = honest.assign(protocol="paper", rule="best_acc", mean=honest["mean"] + 7.0)
+    chosen = honest.assign(protocol="paper", rule="best_run_final", mean=honest["mean"] + 7.0)
     chosen = chosen.assign(std=math.nan, n=1, seeds="1", epochs="12")
+    bound = chosen.assign(
+        protocol="paper_bound", rule="best_epoch_best_run", mean=chosen["mean"] + 2
+    )
     label_free = honest.assign(protocol="label_free", rule="label_free", mean=honest["mean"] - 1)
-    summary = pd.concat([honest, chosen, label_free], ignore_index=True)
+    summary = pd.concat([honest, chosen, bound, label_free], ignore_index=True)
     long = render(summary, load_published(), TABLE2, tmp_path / "t2")
     gib = long[(long["label"] == "GIB") & (long["metric"] == "ACC")].iloc[0]
     assert (
-        gib["mean"] == 68.0 and gib["protocol_mean"] == 75.0 and gib["protocol_rule"] == "best_acc"
+        gib["mean"] == 68.0
+        and gib["protocol_mean"] == 75.0
+        and gib["protocol_rule"] == "best_run_final"
     )
+    assert gib["bound_mean"] == 77.0 and gib["bound_gain"] == pytest.approx(9.0)
+    assert gib["bound_rule"] == "best_epoch_best_run"
     assert gib["selection_gain"] == pytest.approx(7.0)
     assert (gib["protocol_seeds"], gib["protocol_epochs"]) == ("1", "12")
     # the verdict reads the paper's-protocol value (75.0 vs 69.7), the honest one is beside
@@ -458,6 +465,10 @@ def test_tables_show_the_papers_protocol_beside_the_honest_value_and_judge_by_it
     assert gib["delta_honest"] == pytest.approx(68.0 - 69.7) and gib["reproduced_honest"]
     assert gib["verdict_on"] == "paper protocol" and gib["label_free_mean"] == 67.0
     md = plain((tmp_path / "t2.md").read_text())
-    assert "| Caltech-2V | GIB | 69.7 | 68.0 ± 2.8 (2) | 75.0 [+7.0] | +5.3 | 67.0 |" in md
-    assert "GIB: best_acc, per run the epoch of highest ACC" in md  # the legend names the rule
+    assert (
+        "| Caltech-2V | GIB | 69.7 | 68.0 ± 2.8 (2) | 75.0 [+7.0] | +5.3 | 77.0 [+9.0] | 67.0 |"
+        in md
+    )
+    assert "GIB: best_run_final, the run of highest ACC at the last epoch" in md  # the rule
+    assert "the other reading of GIB's protocol, best_epoch_best_run" in md
     assert r"75.0 [+7.0] & +5.3" in (tmp_path / "t2.tex").read_text()

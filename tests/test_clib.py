@@ -117,7 +117,7 @@ def _loss_terms(model, views, variant, warming_up):
 def test_warm_up_trains_the_information_bottleneck_only():
     model = tiny_model()
     _, step = _loss_terms(model, tiny_views(), "CLIB", warming_up=True)
-    assert set(step.terms) == {"vib", "mi_hh", "mi_hf", "L_IB", "total"}
+    assert set(step.terms) == {"vib", "mi_hh", "mi_hf", "L_IB", "total", "clustering"}
     assert step.screened is None
     step.terms["total"].backward()
     heads = [*model.cali_heads, model.cluster_head]

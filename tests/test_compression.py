@@ -1,6 +1,7 @@
-"""Key `compression` (spec/GIB.md, Theorem 2's alternative reading): `gaussian_kl` (the VIB KL,
-default) or `cluster_balance` (KL of the batch's mean assignment of each view against the
-uniform distribution over k), for GIB and CLIB."""
+"""Key `compression` (spec/GIB.md, Theorem 2's readings): `gaussian_kl` (the VIB KL, default),
+`sampled` (its Monte-Carlo estimate at the reparameterised draw), `cluster_balance` (KL of the
+batch's mean assignment of each view against the uniform distribution over k) and `none`, for
+GIB and CLIB."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from benchmark.catalogue import inert_reason
-from benchmark.losses import cluster_balance
+from benchmark.losses import cluster_balance, gaussian_kl, sampled_kl
 from benchmark.methods.clib.model import CLIB, CLIBConfig, clib_loss
 from benchmark.methods.gib.model import GIB, GIBConfig, gib_loss
 
@@ -54,6 +55,34 @@ def test_balance_averages_over_draws_and_runs_under_vmap():
     per_run = torch.func.vmap(cluster_balance)(draws)  # as a pack calls it: one per run
     expected = torch.stack([cluster_balance(d) for d in draws])
     torch.testing.assert_close(per_run, expected)
+
+
+# ------------------------------------------------------------------ the sampled KL
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_sampled_kl_has_the_analytic_kl_as_its_expectation(reduction):
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(1, 6, generator=g, dtype=torch.float64)
+    logvar = torch.randn(1, 6, generator=g, dtype=torch.float64).clamp(-2, 1)
+    draws = 200_000
+    eps = torch.randn(draws, 6, generator=g, dtype=torch.float64)
+    h = mu + (0.5 * logvar).exp() * eps
+    estimates = torch.stack(
+        [sampled_kl(h[i : i + 1], mu, logvar, reduction) for i in range(0, 2000)]
+    )  # single-draw estimates: their spread is the Monte-Carlo error of one draw
+    mean = sampled_kl(h, mu.expand(draws, -1), logvar.expand(draws, -1), reduction)
+    expected = gaussian_kl(mu, logvar, reduction)
+    standard_error = estimates.std() / math.sqrt(draws)
+    assert abs(mean - expected) < 4 * standard_error
+    assert estimates.std() > 0  # one draw is noisy: a different gradient noise, same value
+
+
+def test_sampled_kl_at_the_mean_draw_is_the_point_estimate():
+    mu = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+    logvar = torch.tensor([[0.2, -0.4]], dtype=torch.float64)
+    expected = 0.5 * (mu.pow(2) - logvar).mean()  # h = μ: ε = 0
+    assert sampled_kl(mu, mu, logvar).item() == pytest.approx(expected.item(), rel=1e-12)
 
 
 def test_an_unknown_reading_is_refused():
@@ -115,6 +144,41 @@ def test_gib_cluster_balance_replaces_the_kl_by_the_balance_of_each_y(ddc_input)
     )
 
 
+@pytest.mark.parametrize("variant", ["GIB", "DDC+Samples"])
+def test_gib_none_drops_the_term_and_leaves_the_others(variant):
+    model, views = gib_pair()
+    out = model(views, variant, torch.Generator().manual_seed(0))
+    kl = gib_loss(model, out, variant).terms
+    model.config = dataclasses.replace(model.config, compression="none")
+    none = gib_loss(model, out, variant).terms
+    assert "vib" not in none and set(kl) - set(none) == {"vib"}
+    for name in set(none) - {"L_Samples", "total"}:
+        assert none[name].item() == pytest.approx(kl[name].item(), rel=1e-6)
+    a = model.config.alpha
+    assert none["L_Samples"].item() == pytest.approx(
+        kl["L_Samples"].item() - a * kl["vib"].item(), rel=1e-5, abs=1e-6
+    )
+    assert none["total"].item() == pytest.approx(none["clustering"].item(), rel=1e-6)
+    assert kl["clustering"].item() == pytest.approx(
+        kl["total"].item() - a * kl["vib"].item(), rel=1e-5, abs=1e-6
+    )
+
+
+def test_gib_sampled_reads_the_draw_and_leaves_the_others():
+    model, views = gib_pair()
+    out = model(views, "GIB", torch.Generator().manual_seed(0))
+    kl = gib_loss(model, out, "GIB").terms
+    model.config = dataclasses.replace(model.config, compression="sampled")
+    sampled = gib_loss(model, out, "GIB").terms
+    expected = sum(
+        sampled_kl(h, m, lv).item() for h, m, lv in zip(out.h, out.mu, out.logvar, strict=True)
+    )
+    assert sampled["vib"].item() == pytest.approx(expected, rel=1e-5)
+    assert sampled["vib"].item() != pytest.approx(kl["vib"].item())
+    for name in ("mi_yy", "mi_ys", "L_Balls", "L_DDC", "clustering"):
+        assert sampled[name].item() == pytest.approx(kl[name].item(), rel=1e-5)
+
+
 def test_gib_cluster_balance_needs_no_sigma():
     model, views = gib_pair(variational=False, compression="cluster_balance")
     out = model(views, "DDC+Samples", torch.Generator().manual_seed(0))
@@ -134,7 +198,7 @@ def test_clib_cluster_balance_in_warm_up_reaches_the_encoders_not_the_heads():
     running = [h.hidden[2].running_mean.clone() for h in model.cali_heads]
     out = model(views, heads=False)
     step = clib_loss(model, out, "CLIB", warming_up=True)
-    assert set(step.terms) == {"vib", "mi_hh", "mi_hf", "L_IB", "total"}
+    assert set(step.terms) == {"vib", "mi_hh", "mi_hf", "L_IB", "total", "clustering"}
     assert torch.isfinite(step.terms["total"]) and step.terms["vib"].item() > 0
     step.terms["vib"].backward()
     heads = [*model.cali_heads, model.cluster_head]
@@ -158,3 +222,27 @@ def test_clib_cluster_balance_reads_the_calibration_heads_assignments():
     assert torch.isfinite(balance["total"])
     for name in ("mi_hh", "mi_hf", "L_Cal"):
         assert balance[name].item() == pytest.approx(kl[name].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("warming_up", [True, False])
+def test_clib_none_and_sampled_leave_the_other_terms(warming_up):
+    model, views = clib_pair()
+    out = model(views, heads=not warming_up)
+    kl = clib_loss(model, out, "CLIB", warming_up=warming_up).terms
+    model.config = dataclasses.replace(model.config, compression="none")
+    none = clib_loss(model, out, "CLIB", warming_up=warming_up).terms
+    model.config = dataclasses.replace(model.config, compression="sampled")
+    sampled = clib_loss(model, out, "CLIB", warming_up=warming_up).terms
+    assert set(kl) - set(none) == {"vib"} and set(sampled) == set(kl)
+    assert none["L_IB"].item() == pytest.approx(
+        kl["L_IB"].item() - kl["vib"].item(), rel=1e-5, abs=1e-6
+    )
+    expected = sum(
+        sampled_kl(h, m, lv).item() for h, m, lv in zip(out.h, out.mu, out.logvar, strict=True)
+    )
+    assert sampled["vib"].item() == pytest.approx(expected, rel=1e-5)
+    for terms in (none, sampled, kl):
+        assert terms["clustering"].item() == pytest.approx(
+            terms["total"].item() - terms.get("vib", torch.zeros(())).item(), rel=1e-5, abs=1e-6
+        )
+        assert terms["mi_hh"].item() == pytest.approx(kl["mi_hh"].item(), rel=1e-6)

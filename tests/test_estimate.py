@@ -21,8 +21,8 @@ from benchmark.runtime import (
 )
 from tests.test_workflow import (
     planned_baselines,
+    planned_points,
     planned_runs,
-    planned_study,
     planned_training,
     write_config,
 )
@@ -127,7 +127,7 @@ def test_estimate_counts_the_dags_runs_and_costs_them(repo, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     deep, baselines = planned_training(smoke), planned_baselines(smoke)
-    points = planned_study(smoke)  # the study's changed points; its defaults are table runs
+    points = planned_points(smoke)  # study points and readings; the study's defaults are table runs
     assert f"rule train: {deep} runs, {deep} still to run" in done.stdout
     assert f"rule train_point: {len(points)} runs, {len(points)} still to run" in done.stdout
     assert f"rule baseline: {baselines} runs" in done.stdout
@@ -147,7 +147,7 @@ def test_estimate_of_the_paper_config_counts_every_planned_run(repo, tmp_path):
     assert done.returncode == 0, done.stderr
     paper = yaml.safe_load((repo / "config/config.yaml").read_text())
     assert f"rule train: {planned_training(paper)} runs" in done.stdout
-    assert f"rule train_point: {len(planned_study(paper))} runs" in done.stdout
+    assert f"rule train_point: {len(planned_points(paper))} runs" in done.stdout
     assert "CPU-hours" in done.stdout and "not costed" not in done.stdout
 
 

@@ -411,7 +411,7 @@ def test_balls_are_generated_only_where_a_variant_needs_them():
 
 def test_each_ablation_switches_off_exactly_its_terms(tiny):
     model, views = tiny
-    ddc = {"ddc1", "ddc2", "ddc3", "L_DDC", "total"}
+    ddc = {"ddc1", "ddc2", "ddc3", "L_DDC", "total", "clustering"}
     samples = {"vib", "mi_yy", "mi_ys", "L_Samples"}
     balls = {"mi_cc", "mi_cs", "L_Balls"}
     expected = {

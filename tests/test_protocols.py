@@ -32,7 +32,7 @@ def test_final_is_each_runs_last_epoch_averaged():
     assert values_at(choice, runs, "ACC") == [50, 30]
 
 
-def test_best_acc_picks_the_highest_acc_ties_by_lowest_total_then_the_best_run():
+def test_best_epoch_best_run_picks_the_highest_acc_ties_by_lowest_total_then_the_best_run():
     runs = [
         # epochs 1 and 3 tie at 80: epoch 3 has the lower total
         run(0, [99, 80, 20, 80], total=[0, 5.0, 1.0, 2.0]),
@@ -40,14 +40,33 @@ def test_best_acc_picks_the_highest_acc_ties_by_lowest_total_then_the_best_run()
         run(1, [10, 80, 20, 30], total=[0, 3.0, 1.0, 1.0]),
         run(2, [10, 60, 70, 40], total=[0, 1.0, 1.0, 1.0]),
     ]
-    choice = choose("best_acc", runs)
+    choice = choose("best_epoch_best_run", runs)
     assert not choice.averaged
     assert choice.seeds == (0,) and choice.epochs == (3,)  # epoch 0 (untrained, 99) is no candidate
 
 
-def test_best_acc_breaks_a_full_tie_by_the_lowest_seed():
+@pytest.mark.parametrize("rule", ["best_epoch_best_run", "best_run_final"])
+def test_the_paper_readings_break_a_full_tie_by_the_lowest_seed(rule):
     runs = [run(3, [0, 50], total=[0, 1.0]), run(1, [0, 50], total=[0, 1.0])]
-    assert choose("best_acc", runs).seeds == (1,)
+    assert choose(rule, runs).seeds == (1,)
+
+
+def test_gibs_two_protocol_readings_on_a_decaying_history():
+    """A run that peaks and decays (GIB under gaussian_kl on mfeat: peak 74, final 46): the
+    upper-bound reading reports the peak of the best run, protocol.md's reading the best run
+    at the last epoch, and the gap between them is the decay."""
+    decaying = run(0, [10, 60, 74, 70, 55, 46], total=[0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    steady = run(1, [10, 50, 52, 53, 52, 52], total=[0, 5.0, 4.0, 3.0, 2.0, 1.5])
+    late = run(2, [10, 20, 30, 40, 45, 52], total=[0, 5.0, 4.0, 3.0, 2.0, 1.2])
+    runs = [decaying, steady, late]
+    bound = choose("best_epoch_best_run", runs)
+    assert (bound.seeds, bound.epochs) == ((0,), (2,))
+    assert values_at(bound, runs, "ACC") == [74]
+    final = choose("best_run_final", runs)
+    # seeds 1 and 2 tie at 52 on the last epoch: the lower training total (1.2) wins
+    assert (final.seeds, final.epochs) == ((2,), (5,))
+    assert values_at(final, runs, "ACC") == [52]
+    assert not final.averaged and not bound.averaged
 
 
 def test_mvc_picks_the_lowest_eval_ddc1_among_every_4th_epoch_then_the_lowest_run():
@@ -88,6 +107,47 @@ def test_label_free_picks_the_lowest_eval_total_of_each_run():
     assert choice.averaged and choice.epochs == (2, 3)
 
 
+def test_label_free_minimises_the_methods_column_not_the_total():
+    """GIB's eval_total falls while σ grows (the compression term): the rule reads the
+    clustering terms (`eval_clustering`), which rise after epoch 2 here."""
+    history = run(0, [0, 50, 60, 40, 30], eval_total=[np.nan, 3.0, 2.0, 1.0, 0.5])
+    history.history["eval_clustering"] = [np.nan, 1.0, 0.4, 0.8, 0.9]
+    assert choose("label_free", [history]).epochs == (4,)
+    assert choose("label_free", [history], label_free_column="eval_clustering").epochs == (2,)
+    assert catalogue.get("GIB").label_free_column == "eval_clustering"
+    assert catalogue.get("CLIB").label_free_column == "eval_clustering"
+    assert catalogue.get("SiMVC").label_free_column == "eval_ddc1"
+
+
+def test_label_free_reads_only_its_allow_list():
+    """Every column but epoch, stage and the minimised one scrambled: the same choice."""
+    rng = np.random.default_rng(1)
+    history = run(0, list(rng.uniform(0, 100, 9)), total=list(rng.uniform(0, 1, 9)))
+    history.history["eval_clustering"] = rng.uniform(0, 1, 9)
+    history.history["stage"] = [np.nan, 1, 1, 1, 2, 2, 2, 2, 2]
+    history.history["eval_vib"] = rng.uniform(0, 1, 9)
+    history.history["pseudo_acc"] = rng.uniform(0, 1, 9)
+    allowed = {"epoch", "stage", "eval_clustering"}
+    scrambled = history.history.copy()
+    for column in set(scrambled.columns) - allowed:
+        scrambled[column] = rng.permutation(scrambled[column].to_numpy())
+    twin = RunHistory(0, scrambled, {}, "run0.json")
+    column = "eval_clustering"
+    assert choose("label_free", [history], label_free_column=column) == choose(
+        "label_free", [twin], label_free_column=column
+    )
+
+
+def test_label_free_never_picks_a_warm_up_epoch():
+    """CLIB's eval total is L_IB alone in warm-up (stage 1), where it can be lower than any
+    calibration epoch's: the rule compares the last stage's epochs only."""
+    history = run(0, [0, 16, 17, 20, 60, 70], eval_total=[np.nan] * 6)
+    history.history["eval_clustering"] = [np.nan, -5.0, -6.0, -7.0, 1.0, 0.5]
+    history.history["stage"] = [np.nan, 1, 1, 1, 2, 2]
+    choice = choose("label_free", [history], label_free_column="eval_clustering")
+    assert choice.epochs == (5,)
+
+
 @pytest.mark.parametrize("rule", ["final", "label_free", "mvc"])
 def test_a_label_free_protocol_never_reads_a_label(rule):
     rng = np.random.default_rng(0)
@@ -124,8 +184,9 @@ def test_a_history_without_the_column_a_protocol_reads_names_the_run_and_the_col
         choose("label_free", runs)
     with pytest.raises(ProtocolError, match=r"run0\.json.*'eval_ddc1'.*mvc"):
         choose("mvc", runs)
-    with pytest.raises(ProtocolError, match=r"run0\.json.*'total'.*best_acc"):
-        choose("best_acc", [run(0, [0, 1, 2])])
+    for rule in ("best_epoch_best_run", "best_run_final"):
+        with pytest.raises(ProtocolError, match=rf"run0\.json.*'total'.*{rule}"):
+            choose(rule, [run(0, [0, 1, 2])])
 
 
 def test_each_deep_method_names_a_known_paper_protocol():
@@ -133,7 +194,9 @@ def test_each_deep_method_names_a_known_paper_protocol():
 
     rules = {m: catalogue.get(m).paper_protocol for m in catalogue.deep_methods()}
     assert set(rules.values()) <= set(RULES)
-    assert rules["GIB"] == rules["CLIB"] == "best_acc"
+    assert rules["GIB"] == rules["CLIB"] == "best_run_final"
+    assert catalogue.get("GIB").paper_bound == "best_epoch_best_run"
+    assert catalogue.get("CLIB").paper_assumed and not catalogue.get("GIB").paper_assumed
     assert rules["SiMVC"] == rules["CoMVC"] == "mvc"
     assert rules["MFLVC"] == "fixed_seed_last"
     assert catalogue.paper_seed("MFLVC", "CCV") == 3

@@ -50,7 +50,7 @@ def test_the_readme_results_table_says_what_the_reference_claims_say():
     readme = (REFERENCE.parent / "README.md").read_text()
     section = readme.split("## Results: what the suite answers so far")[1].split("\n## ")[0]
     claims = pd.read_csv(REFERENCE / "demo-5seeds/claims.csv", keep_default_na=False)
-    claims = claims.set_index(["paper", "metric", "protocol"])
+    claims = claims[claims["reading"] == ""].set_index(["paper", "metric", "protocol"])
     rows = [line for line in section.splitlines() if line.startswith(("| GIB |", "| CLIB |"))]
     assert len(rows) == 5
     for line in rows:

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from benchmark import records
-from tests.test_workflow import planned_study, planned_training, write_config
+from tests.test_workflow import planned_points, planned_training, write_config
 
 PROFILES = ("slurm", "slurm-gres")
 LOCAL_RULES = (
@@ -198,7 +198,7 @@ def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, local_s
     # runs.csv holds the table runs; grid and study points are only in their records.
     deep = {path: records.read(path)["environment"] for path in deep_records(workdir)}
     smoke = yaml.safe_load(config.read_text())
-    assert len(deep) == planned_training(smoke) + len(planned_study(smoke))
+    assert len(deep) == planned_training(smoke) + len(planned_points(smoke))
     # Packed: far fewer SLURM jobs than runs, each pack with one GPU.
     pack = int(dict(i.split("=") for i in profile(repo, "slurm")["group-components"])["train"])
     packs = {env["slurm_job_id"] for env in deep.values()}

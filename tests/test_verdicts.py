@@ -258,8 +258,11 @@ def test_collapse_is_judged_at_the_epoch_each_protocol_reports():
     rows = protocol_rows(runs, [], reader=lambda record: histories[str(record)])
     acc = rows[rows["metric"] == "ACC"].set_index("protocol")
     assert acc.loc["final", "n_collapsed"] == 2 and acc.loc["final", "n_healthy"] == 0
-    assert acc.loc["paper", "n_collapsed"] == 0 and acc.loc["paper", "mean"] == 81.0
-    assert acc.loc["paper", "epochs"] == "1"
+    # GIB's paper protocol (best_run_final) reports the last epoch, collapsed; its upper-bound
+    # reading the best epoch, which is not
+    assert acc.loc["paper", "n_collapsed"] == 1 and acc.loc["paper", "epochs"] == "3"
+    assert acc.loc["paper_bound", "n_collapsed"] == 0 and acc.loc["paper_bound", "mean"] == 81.0
+    assert acc.loc["paper_bound", "epochs"] == "1"
 
 
 def test_uniform_outputs_score_no_ece_but_the_worst_nll_and_brier_in_the_loop():
@@ -295,6 +298,6 @@ def test_the_claims_page_counts_the_claimed_cells_first():
     counts = verdict_counts(table).set_index("protocol")
     assert counts.loc["final", "holds"] == 1 and counts.loc["final", "cells"] == 1  # ARI: extra
     page = claims_markdown(table)
-    counted = page.index("| GIB | honest | 1 | 0 | 0 | 1 |")
+    counted = page.index("| GIB | configured | honest | 1 | 0 | 0 | 1 |")
     assert page.index("## Claimed cells") < counted < page.index("## Every")
-    assert "| GIB | table1 | WVU | ARI | no | honest |" in page
+    assert "| GIB | table1 | WVU | ARI | no | honest | configured |" in page

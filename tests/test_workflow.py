@@ -164,6 +164,54 @@ def planned_study(config: dict, trained_only: bool = True) -> set[tuple]:
     return points
 
 
+def planned_readings(config: dict) -> set[tuple]:
+    """The full models' runs under each reading (`readings`): (method, dataset, variant, key,
+    value as spelt, seed, α, β), at the tables' seeds and, with grid.readings, the grid's."""
+    from benchmark import catalogue
+
+    defaults = {"GIB": GIB_VARIANTS, "CLIB": CLIB_VARIANTS}
+    runs = set()
+    for method in ("GIB", "CLIB"):
+        section = config.get(catalogue.get(method).section, {})
+        properties = SCHEMA["properties"][method.lower()]["properties"]
+        if method not in section.get("variants", defaults[method]):
+            continue
+        alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
+        grid = section.get("grid", {})
+        points = [(alpha, beta, range(section.get("seeds") or config["seeds"]))]
+        if grid.get("readings") and grid.get("seeds"):
+            points += [
+                (float(a), float(b), range(grid["seeds"]))
+                for a in grid.get("alphas", FULL_GRID)
+                for b in grid.get("betas", FULL_GRID)
+            ]
+        for key, values in section.get("readings", {}).items():
+            configured = section.get(key, properties[key]["default"])
+            for value in values:
+                if value == configured:
+                    continue
+                for dataset in config["datasets"]:
+                    for a, b, seeds in points:
+                        for seed in seeds:
+                            runs.add((method, dataset, method, key, spelt(value), seed, a, b))
+    return runs
+
+
+def planned_points(config: dict) -> set[tuple]:
+    """Every run with a study path part: the study's changed points (at the tables' α, β) and
+    the readings' runs, a run both ask for counted once."""
+    from benchmark import catalogue
+
+    study = set()
+    for method, dataset, variant, key, value, seed in planned_study(config):
+        section = config.get(catalogue.get(method).section, {})
+        alpha = beta = None
+        if catalogue.path_keys(method):
+            alpha, beta = float(section.get("alpha", 0.5)), float(section.get("beta", 0.5))
+        study.add((method, dataset, variant, key, value, seed, alpha, beta))
+    return study | planned_readings(config)
+
+
 def planned_study_defaults(config: dict) -> set[tuple]:
     """The study's default points (method, dataset, variant, α, β, seed)."""
     study = config.get("resolution", {})
@@ -248,7 +296,7 @@ def test_dry_run_plans_every_run(repo, tmp_path, name):
     counts = job_counts(result.stdout)
     assert counts["baseline"] == planned_baselines(config)
     assert counts["train"] == len(planned_runs(config) | planned_study_defaults(config))
-    assert counts.get("train_point", 0) == len(planned_study(config))
+    assert counts.get("train_point", 0) == len(planned_points(config))
     assert counts["convert"] == len(config["datasets"])
     assert counts["table"] == 4  # table1, table2, clib_results, clib_ablation
     for rule, expected in planned_figures(config).items():
@@ -323,9 +371,12 @@ def test_packs_make_exactly_the_runs_of_one_run_per_process(repo, tmp_path, size
     assert "train" not in counts and "train_point" not in counts  # every seed is in a pack
     smoke = yaml.safe_load((repo / "config/smoke.yaml").read_text())
     plain_runs = len(planned_runs(smoke) | planned_study_defaults(smoke))
-    # Seeds 0-1 as one pack; study points (1 seed) as packs of one.
+    # Seeds 0-1 as one pack; study points (1 seed) as packs of one, and so the readings'
+    # points (2 seeds) too, their packs ending at the study's seed count.
     assert counts["train_pack_0_1"] == plain_runs // 2
-    assert counts["train_pack_point_0_0"] == len(planned_study(smoke))
+    points = planned_points(smoke)
+    assert counts["train_pack_point_0_0"] == len({p for p in points if p[5] == 0})
+    assert counts["train_pack_point_1_1"] == len({p for p in points if p[5] == 1})
 
 
 @pytest.mark.parametrize("size", [1, 2])
@@ -348,7 +399,7 @@ def test_a_method_with_its_own_seeds_plans_only_those(repo, tmp_path, size):
     assert table_seeds["CLIB"] == {0}  # its tables, grid and study: seed 0 only
     assert table_seeds["GIB"] == {0, 1, 2}
     assert len(planned) == len(planned_runs(smoke) | planned_study_defaults(smoke)) + len(
-        planned_study(smoke)
+        planned_points(smoke)
     )
 
 
@@ -494,7 +545,10 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert (
         runs["clusters_used"].between(1, 20).all() and runs["collapsed"].isin([True, False]).all()
     )
-    assert runs["overrides"].isna().all()  # the tables' runs: no study point among them
+    # the tables' runs: no study point among them but GIB's reading `none` (gib.readings)
+    readings = runs[runs["overrides"].notna()]
+    assert set(readings["overrides"]) == {"compression=none"}
+    assert set(readings["method"]) == {"GIB"} and set(readings["variant"]) == {"GIB"}
     summary = pd.read_csv(workdir / "results/summary.csv")
     acc = summary[summary["metric"] == "ACC"]
     final = acc[acc["protocol"] == "final"]
@@ -502,8 +556,8 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     # every deep cell also has its paper's protocol (one run) and the label-free one (each
     # seed), read from the histories' eval-mode losses
     deep = acc[acc["method"].isin(["GIB", "CLIB"])]
-    assert set(deep["protocol"]) == {"final", "paper", "label_free"}
-    assert (deep.loc[deep["protocol"] == "paper", "n"] == 1).all()
+    assert set(deep["protocol"]) == {"final", "paper", "paper_bound", "label_free"}
+    assert (deep.loc[deep["protocol"].isin(["paper", "paper_bound"]), "n"] == 1).all()
     assert (deep.loc[deep["protocol"] == "label_free", "n"] == 2).all()
     assert set(acc.loc[~acc["method"].isin(["GIB", "CLIB"]), "protocol"]) == {"final"}
     for record in (workdir / "results/runs").rglob("seed*.json"):
@@ -513,7 +567,9 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     # each deep cell of a table: the honest mean, its paper's-protocol value and the gain
     table1 = pd.read_csv(workdir / "results/tables/table1.csv")
     gib_cells = table1[table1["method"] == "GIB"]
-    assert (gib_cells["protocol_rule"] == "best_acc").all()
+    assert (gib_cells["protocol_rule"] == "best_run_final").all()
+    assert (gib_cells["bound_rule"] == "best_epoch_best_run").all()
+    assert (gib_cells["bound_mean"] >= gib_cells["protocol_mean"] - 1e-9).all()
     assert gib_cells["protocol_mean"].notna().all()
     gain = gib_cells["protocol_mean"] - gib_cells["mean"]
     assert np.allclose(gib_cells["selection_gain"], gain)
@@ -536,6 +592,19 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert (claims["ours_n"] == 2).all() and claims["p_value"].dropna().between(0, 1).all()
     assert claims["p_value"].notna().any()
     assert claims["verdict"].str.match(r"holds|does not hold|undecided").all()
+    none = claims[claims["reading"] == "none"]  # GIB's reading `none`: its own verdicts
+    assert len(none) and set(none["ours"]) == {"GIB"} and (none["ours_n"] == 2).all()
+    assert "| NGs | GIB (no I(X;H) term) |" in md
+    # GIB's figures as claims: Fig. 4 over the grid (configured reading and `none`), Fig. 5
+    # undecided on a 2-epoch schedule (the figure speaks of 100)
+    checks = pd.read_csv(workdir / "results/paper_checks.csv", keep_default_na=False)
+    fig4 = checks[(checks["figure"] == "Fig. 4") & (checks["method"] == "GIB")]
+    assert set(fig4["reading"]) == {"", "none"} and (fig4["n"] == 2).all()
+    assert fig4["verdict"].isin(["holds", "does not hold"]).all()
+    fig5 = checks[checks["figure"] == "Fig. 5"]
+    assert set(fig5["method"]) == {"GIB", "CLIB"}
+    assert fig5["verdict"].str.match(r"undecided \([23] epochs: the figure speaks of 100").all()
+    assert "not very sensitive" in (workdir / "results/paper_checks.html").read_text()
     audit = pd.read_csv(workdir / "results/published_audit.csv")
     assert set(audit["check"]) == {"printed row", "shared cell", "same rows, other views"}
     page = (workdir / "results/tables/clib_ablation.html").read_text()

@@ -29,9 +29,19 @@ def load_grid(path: str | Path) -> pd.DataFrame:
 
 
 def grid_cells(grid: pd.DataFrame, method: str, dataset: str, metric: str) -> pd.DataFrame:
-    """The grid summary's rows of one method, dataset and metric (an error if there are none)."""
+    """The grid summary's rows of one method, dataset and metric at the configured reading
+    (a grid under another reading, `grid.readings`, is results/paper_checks.csv's; an error if
+    there are none)."""
+    configured = (
+        grid["overrides"].fillna("").astype(str) == ""
+        if "overrides" in grid
+        else pd.Series(True, index=grid.index)
+    )
     cells = grid[
-        (grid["method"] == method) & (grid["dataset"] == dataset) & (grid["metric"] == metric)
+        configured
+        & (grid["method"] == method)
+        & (grid["dataset"] == dataset)
+        & (grid["metric"] == metric)
     ]
     if cells.empty:
         raise MmcbenchError(f"grid: no {metric} of {method} on {dataset} in the grid summary")

@@ -8,7 +8,7 @@ from benchmark.losses.mi import (
     grouped_mutual_information,
     mutual_information,
 )
-from benchmark.losses.vib import gaussian_kl
+from benchmark.losses.vib import gaussian_kl, sampled_kl, variational_kl
 
 __all__ = [
     "cluster_balance",
@@ -19,4 +19,6 @@ __all__ = [
     "gaussian_kl",
     "grouped_mutual_information",
     "mutual_information",
+    "sampled_kl",
+    "variational_kl",
 ]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 EXTRA_FOLDERS_VARIABLE = "MMCBENCH_METHODS"
 # Selection rules a method's own paper may have used (benchmark.protocols reads them).
-PAPER_RULES = ("final", "best_acc", "mvc", "fixed_seed_last")
+PAPER_RULES = ("final", "best_run_final", "best_epoch_best_run", "mvc", "fixed_seed_last")
 ROLES = ("paper", "compared")
 FOLDER_FILES = ("__init__.py", "config.py", "schema.yaml", "trainer.py")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*$")  # a method's name is a run-path part
@@ -47,8 +47,13 @@ class DeepMethod:
     tables and figures; `panels` the columns of its training-curve figure; `paper_protocol`
     the rule its own paper's numbers were selected by (`benchmark.protocols`: final, best_acc,
     mvc, fixed_seed_last) and `paper_seeds` the fixed seed per dataset that rule reports
-    ("*": any other dataset); `min_views` the fewest views a dataset needs for its objective
-    (2 for a contrast between views: with one view it has no pair to contrast)."""
+    ("*": any other dataset); `paper_bound` a second reading of that protocol shown beside it
+    as an upper bound (GIB: `best_epoch_best_run`), `paper_assumed` that its paper names no
+    protocol and the rule is assumed (CLIB); `label_free_column` the eval-mode history column
+    whose lowest value the label-free protocol picks an epoch by (the method's clustering
+    terms, as its own code monitors them; the rule reads nothing else); `min_views` the fewest
+    views a dataset needs for its objective (2 for a contrast between views: with one view it
+    has no pair to contrast)."""
 
     name: str
     section: str
@@ -61,6 +66,9 @@ class DeepMethod:
     description: str = ""
     paper_protocol: str = "final"
     paper_seeds: tuple[tuple[str, int], ...] = ()
+    paper_bound: str | None = None
+    paper_assumed: bool = False
+    label_free_column: str = "eval_total"
     min_views: int = 1
 
 
@@ -217,6 +225,17 @@ def _check_entry(path: Path, entry: DeepMethod) -> None:
         problems.append(
             f"paper_protocol {entry.paper_protocol!r} (one of {', '.join(PAPER_RULES)}; "
             "benchmark/protocols.py)"
+        )
+    if entry.paper_bound is not None and entry.paper_bound not in PAPER_RULES:
+        problems.append(
+            f"paper_bound {entry.paper_bound!r} (None or one of {', '.join(PAPER_RULES)})"
+        )
+    if not isinstance(entry.label_free_column, str) or not entry.label_free_column.startswith(
+        "eval_"
+    ):
+        problems.append(
+            f"label_free_column {entry.label_free_column!r} (an eval-mode history column, "
+            "eval_<term>)"
         )
     if not isinstance(entry.path_keys, tuple) or not all(
         isinstance(k, str) for k in entry.path_keys

@@ -8,7 +8,7 @@ from snakemake.utils import Paramspace
 
 from benchmark import catalogue, run_paths
 from benchmark.data.registry import dataset_names, get_dataset, group_files
-from benchmark.config import grid_seeds, method_seed_count
+from benchmark.config import grid_seeds, method_seed_count, reading_points
 from benchmark.run_paths import number_text, setting_of, setting_values
 from benchmark.runtime import run_minutes, slurm_runtime
 from benchmark.study import RUN_KEYS, study_points
@@ -150,6 +150,11 @@ def pack_chunks(point=False):
         return []
     if point:
         counts = {config["resolution"]["seeds"]}
+        for (
+            m
+        ) in DEEP_METHODS:  # the readings' points: at the tables' and the grid's seeds
+            if reading_records(m):
+                counts |= {len(method_seeds(m)), grid_seeds(deep_section(m))}
     else:
         counts = (
             {config["seeds"]}
@@ -311,8 +316,66 @@ def grid_records(method=None):
 
 
 def all_records():
-    """Every run record the tables are built from."""
-    return baseline_records() + train_records()
+    """Every run record the tables are built from: the baselines, the deep runs and the full
+    models under each reading (`readings`)."""
+    return baseline_records() + train_records() + reading_records()
+
+
+def reading_parts(method):
+    """Path parts (`compression=sampled`) of the method's readings (`readings` of its section;
+    none without its full model among the table runs)."""
+    section = deep_section(method)
+    if method not in section["variants"]:
+        return []
+    return [run_paths.point_dir(key, value) for key, value in reading_points(section)]
+
+
+def reading_records(method=None):
+    """Run records of the full models under each reading: at the tables' setting and seeds."""
+    methods = [method] if method else list(DEEP_METHODS)
+    return [
+        deep_run(m, dataset, m, f"{default_setting(m)}/{part}", seed)
+        for m in methods
+        for part in reading_parts(m)
+        for dataset in DATASETS
+        for seed in method_seeds(m)
+    ]
+
+
+def reading_grid_records(method=None):
+    """Run records of the α/β grid under each reading (grid.readings), one seed set per point."""
+    methods = [method] if method else grid_methods()
+    return [
+        deep_run(m, dataset, m, f"{point}/{part}", seed)
+        for m in methods
+        if deep_section(m)["grid"].get("readings")
+        for part in reading_parts(m)
+        for dataset in DATASETS
+        for point in grid_space(m).instance_patterns
+        for seed in range(deep_section(m)["grid"]["seeds"])
+    ]
+
+
+def paper_checks_grid():
+    """The grid summary the paper checks read (none without a grid)."""
+    return ["results/grid.csv"] if grid_methods() else []
+
+
+def paper_checks_histories():
+    """The histories of the paper methods' full-model table runs, under every reading."""
+    histories = []
+    for m in full_model_methods():
+        if catalogue.get(m).role != "paper":
+            continue
+        settings = [default_setting(m)]
+        settings += [f"{default_setting(m)}/{part}" for part in reading_parts(m)]
+        histories += [
+            deep_run(m, dataset, m, setting, seed, ".history.csv")
+            for setting in settings
+            for dataset in DATASETS
+            for seed in method_seeds(m)
+        ]
+    return histories
 
 
 def point_flags(wildcards):

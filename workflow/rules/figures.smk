@@ -29,7 +29,7 @@ rule reliability:
 
 rule grid_summary:
     input:
-        records=grid_records(),
+        records=grid_records() + reading_grid_records(),
     output:
         grid=update("results/grid.csv"),  # kept as it was if the job fails (aggregate.smk)
     log:

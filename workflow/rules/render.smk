@@ -99,3 +99,31 @@ rule published_audit:
         cli=MMCBENCH,
     shell:
         "{params.cli} published-audit --out {output.csv} > {log} 2>&1"
+
+
+rule paper_checks:
+    input:
+        runs="results/runs.csv",
+        grid=paper_checks_grid(),
+        histories=paper_checks_histories(),
+    output:
+        csv="results/paper_checks.csv",
+        md="results/paper_checks.md",
+        html=report(
+            "results/paper_checks.html",
+            caption="../report/paper_checks.rst",
+            category="Overview",
+            labels={"table": "paper checks"},
+        ),
+    log:
+        "logs/render/paper_checks.log",
+    localrule: True
+    conda:
+        "../envs/mmcbench.yaml"
+    params:
+        cli=MMCBENCH,
+        grid=lambda wildcards, input: f"--grid {input.grid}" if input.grid else "",
+        max_spread=config["paper_checks"]["max_spread"],
+    shell:
+        "{params.cli} paper-checks --runs {input.runs} {params.grid}"
+        " --max-spread {params.max_spread} --out {output.csv} > {log} 2>&1"

@@ -78,7 +78,7 @@ use rule train as train_point with:
         seed=single_run_seed_pattern(point=True),
     message:
         "{wildcards.method} {wildcards.variant} on {wildcards.dataset}, {params.setting_words},"
-        " {wildcards.key} = {wildcards.value} (resolution study), seed"
+        " {wildcards.key} = {wildcards.value} (study point or reading), seed"
         " {wildcards.seed} (one line per epoch in {log})"
 
 

@@ -2,8 +2,9 @@
 
 L_total = L_IB + α L_Cal, with
 - L_IB  = Σ_m I(X^m; H^m) − Σ_{i<j} I(H^i; H^j) − β Σ_m I(H^m; H^f)   (read literally);
-  I(X^m; H^m) is the VIB KL, or with `compression: cluster_balance` (study only) the balance
-  of the calibration heads' assignments of H^m (`view_assignments`)
+  I(X^m; H^m) is read by `compression` (spec/GIB.md): the analytic VIB KL (default), its
+  estimate at the draw (`sampled`), the balance of the calibration heads' assignments of H^m
+  (`cluster_balance`, `view_assignments`) or nothing (`none`)
 - L_Cal = L_caliH + L_re + L_cluH + L_con on entropy-screened pseudo-labels.
 The first `warmup_epochs` train L_IB only; then the heads are initialised from k-means
 (Hungarian-aligned across modalities, see `benchmark.methods.clib.head_init`).
@@ -21,8 +22,8 @@ from torch import nn
 from benchmark.losses import (
     cluster_balance,
     feature_distribution,
-    gaussian_kl,
     mutual_information,
+    variational_kl,
 )
 from benchmark.methods.clib.config import CLIBConfig, CLIBTerms, variant_terms
 from benchmark.models.layers import (
@@ -31,6 +32,7 @@ from benchmark.models.layers import (
     FusedEncoders,
     running_stats_frozen,
 )
+from benchmark.settings import COMPRESSION_READINGS
 
 Terms = CLIBTerms
 CAL_TERMS = ("L_caliH", "L_re", "L_cluH", "L_con")
@@ -175,32 +177,40 @@ def information_bottleneck(
     kl_reduction: str,
     feature_mi_input: str,
     assignments: list[torch.Tensor] | None = None,
+    compression: str = "gaussian_kl",
 ) -> dict[str, torch.Tensor]:
     """L_IB and its parts; the MI terms are feature-level (D = latent_dim), on the rows that
     `feature_mi_input` makes of H (spec/GIB.md, Proposition 1). Σ_m I(X^m; H^m) (term `vib`
-    under either reading) is the VIB KL of each variational modality, or, given per-modality
-    `assignments` (`compression: cluster_balance`), the KL of each one's batch mean against
-    the uniform distribution over k (one draw of H^m per step)."""
+    under every reading) is read by `compression`: the analytic VIB KL of each variational
+    modality (`gaussian_kl`), its estimate at this step's draw (`sampled`), the KL of each of
+    the per-modality `assignments`' batch mean against the uniform distribution over k
+    (`cluster_balance`, one draw of H^m per step), or no term (`none`: L_IB without it, and no
+    `vib` in the history)."""
     zero = out.hf.new_zeros(())
     rows = [feature_distribution(hm, feature_mi_input) for hm in out.h]
     rows_f = feature_distribution(out.hf, feature_mi_input)
-    if assignments is not None:
+    kl: torch.Tensor | None
+    if compression == "cluster_balance":
+        if assignments is None:
+            raise ValueError("compression 'cluster_balance' needs the per-modality assignments")
         kl = sum((cluster_balance(p) for p in assignments), zero)
+    elif compression in ("gaussian_kl", "sampled"):
+        kl = variational_kl(compression, out.h, out.mu, out.logvar, kl_reduction, zero)
+    elif compression == "none":
+        kl = None
     else:
-        kl = sum(
-            (
-                gaussian_kl(m, lv, kl_reduction)
-                for m, lv in zip(out.mu, out.logvar, strict=True)
-                if lv is not None
-            ),
-            zero,
-        )
+        raise ValueError(f"compression must be one of {COMPRESSION_READINGS}, got {compression!r}")
     mi_hh = sum(
         (mutual_information(rows[i], rows[j], eps) for i, j in combinations(range(len(rows)), 2)),
         zero,
     )
     mi_hf = sum((mutual_information(r, rows_f, eps) for r in rows), zero)
-    return {"vib": kl, "mi_hh": mi_hh, "mi_hf": mi_hf, "L_IB": kl - mi_hh - beta * mi_hf}
+    clustering = -mi_hh - beta * mi_hf
+    terms = {"mi_hh": mi_hh, "mi_hf": mi_hf, "L_IB": clustering}
+    if kl is not None:
+        terms["vib"] = kl
+        terms["L_IB"] = kl + clustering
+    return terms
 
 
 def calibration_terms(out: CLIBOutput, screened: Screened, terms: Terms) -> dict[str, torch.Tensor]:
@@ -255,16 +265,15 @@ def clib_loss(
     cfg = model.config
     alpha = cfg.alpha if alpha is None else alpha
     beta = cfg.beta if beta is None else beta
-    if cfg.compression == "cluster_balance":
-        assignments = model.view_assignments(out.h)
-    elif cfg.compression == "gaussian_kl":
-        assignments = None
-    else:
-        raise ValueError(
-            f"compression must be 'gaussian_kl' or 'cluster_balance', got {cfg.compression!r}"
-        )
+    assignments = model.view_assignments(out.h) if cfg.compression == "cluster_balance" else None
     terms = information_bottleneck(
-        out, beta, cfg.mi_eps, cfg.kl_reduction, cfg.feature_mi_input, assignments
+        out,
+        beta,
+        cfg.mi_eps,
+        cfg.kl_reduction,
+        cfg.feature_mi_input,
+        assignments,
+        cfg.compression,
     )
     total = terms["L_IB"]
     if warming_up:
@@ -277,4 +286,7 @@ def clib_loss(
         terms["L_Cal"] = sum(cal.values(), out.hf.new_zeros(()))
         total = total + alpha * terms["L_Cal"]
     terms["total"] = total
+    # The clustering terms alone (what the label-free rule reads, `protocols`): the total
+    # without the compression term.
+    terms["clustering"] = total - terms["vib"] if "vib" in terms else total
     return CLIBStep(terms=terms, screened=screened)

@@ -11,5 +11,6 @@ METHOD = DeepMethod(
     order=11,
     min_views=2,  # its contrastive loss pairs views: with one view there is none
     paper_protocol="mvc",
+    label_free_column="eval_ddc1",  # what mvc's code monitors (best.pt on its minimum)
     description="Trosten et al., CVPR 2021 (DanielTrosten/mvc), a compared method of both papers",
 )
