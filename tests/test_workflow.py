@@ -316,8 +316,8 @@ def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_ru
         base=repo / "config/demo.yaml",
         seeds=1,
         baselines={"methods": ["AmKM"]},
-        gib={"variants": ["GIB", "DDC"], "grid": {"seeds": 0}},
-        clib={"variants": ["CLIB"], "grid": {"seeds": 0}},
+        gib={"variants": ["GIB", "DDC"], "grid": {"seeds": 0}, "readings": {}},
+        clib={"variants": ["CLIB"], "grid": {"seeds": 0}, "readings": {}},
         **NO_COMPARED,
     )
     study = {"seeds": 2, "variants": {"GIB": ["GIB", "DDC"], "CLIB": ["CLIB"]}}
@@ -450,6 +450,10 @@ def test_demo_and_paper_job_counts(repo):
     # feature_mi_input: no ddc_input, no ddc2).
     assert len(planned_study(demo)) == 6 + 3 + 4 + 4
     assert len(planned_study(demo, trained_only=False)) == 6 + 6 + 4 + 4
+    # GIB and CLIB under 3 more readings of the compression term, 1 seed; the study's
+    # compression=cluster_balance points of GIB and CLIB are the same 2 runs
+    assert len(planned_readings(demo)) == 2 * 3
+    assert len(planned_points(demo)) == 17 + 6 - 2
     paper = yaml.safe_load((repo / "config/config.yaml").read_text())
     grid_only = planned_runs(paper) - planned_runs(paper, grid=False)
     assert len(grid_only) == 2 * 6 * (121 * 3 - 3)  # the default point's 3 seeds are shared
@@ -569,7 +573,8 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     gib_cells = table1[table1["method"] == "GIB"]
     assert (gib_cells["protocol_rule"] == "best_run_final").all()
     assert (gib_cells["bound_rule"] == "best_epoch_best_run").all()
-    assert (gib_cells["bound_mean"] >= gib_cells["protocol_mean"] - 1e-9).all()
+    gib_acc = gib_cells[gib_cells["metric"] == "ACC"]  # both readings choose by ACC
+    assert (gib_acc["bound_mean"] >= gib_acc["protocol_mean"] - 1e-9).all()
     assert gib_cells["protocol_mean"].notna().all()
     gain = gib_cells["protocol_mean"] - gib_cells["mean"]
     assert np.allclose(gib_cells["selection_gain"], gain)
@@ -643,8 +648,11 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert (workdir / "figures/resolutions.png").stat().st_size > 0
     grid = pd.read_csv(workdir / "results/grid.csv")
     acc = grid[grid["metric"] == "ACC"]
-    assert len(acc) == 2 * 2 * 2  # methods × datasets × points (0.5, 0.5) and (1, 0.5)
-    assert set(acc["p_alpha"]) == {0.5, 1.0} and (acc["n"] == 2).all()
+    configured = acc[acc["overrides"].isna()]
+    assert len(configured) == 2 * 2 * 2  # methods × datasets × points (0.5, 0.5) and (1, 0.5)
+    assert set(configured["p_alpha"]) == {0.5, 1.0} and (acc["n"] == 2).all()
+    none = acc[acc["overrides"] == "compression=none"]  # GIB's grid under the reading `none`
+    assert len(none) == 2 * 2 and set(none["method"]) == {"GIB"}
     tsne = pd.read_csv(workdir / "results/tsne/GIB_NGs.csv")
     assert set(tsne["epoch"]) == {0, 2} and len(tsne) == 2 * 200  # subsampled to 200
     history = next((workdir / "results/runs/GIB/NGs/GIB").rglob("seed0.history.csv"))

@@ -205,12 +205,9 @@ def information_bottleneck(
         zero,
     )
     mi_hf = sum((mutual_information(r, rows_f, eps) for r in rows), zero)
-    clustering = -mi_hh - beta * mi_hf
-    terms = {"mi_hh": mi_hh, "mi_hf": mi_hf, "L_IB": clustering}
-    if kl is not None:
-        terms["vib"] = kl
-        terms["L_IB"] = kl + clustering
-    return terms
+    if kl is None:
+        return {"mi_hh": mi_hh, "mi_hf": mi_hf, "L_IB": -mi_hh - beta * mi_hf}
+    return {"vib": kl, "mi_hh": mi_hh, "mi_hf": mi_hf, "L_IB": kl - mi_hh - beta * mi_hf}
 
 
 def calibration_terms(out: CLIBOutput, screened: Screened, terms: Terms) -> dict[str, torch.Tensor]:

@@ -269,7 +269,8 @@ def gib_loss(
             compression = alpha * vib
         terms["mi_yy"] = sum((mi(out.y[i], out.y[j]) for i, j in pairs), zero)
         terms["mi_ys"] = sum((mi(yi, out.ys) for yi in out.y), zero)
-        terms["L_Samples"] = compression + alpha * terms["mi_yy"] - beta * terms["mi_ys"]
+        kept = terms["mi_yy"] if vib is None else terms["vib"] + terms["mi_yy"]
+        terms["L_Samples"] = alpha * kept - beta * terms["mi_ys"]
         total = total + terms["L_Samples"]
 
     if terms_on.balls:
