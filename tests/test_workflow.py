@@ -536,7 +536,9 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
 
     runs = pd.read_csv(workdir / "results/runs.csv")
     assert set(runs["dataset"]) == {"3-sources", "NGs"}
-    assert len(runs) == (32 + 16 + 28) * len(records.METRICS) and set(runs["status"]) == {"done"}
+    # baselines, GIB (and its reading `none`: 2 datasets × 2 seeds), CLIB
+    assert len(runs) == (32 + 16 + 4 + 28) * len(records.METRICS)
+    assert set(runs["status"]) == {"done"}
     gib = runs[runs["method"] == "GIB"]
     assert set(gib["variant"]) == set(GIB_VARIANTS)
     assert gib["value"].notna().all() and (gib["p_epochs"] == 2).all()
