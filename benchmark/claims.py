@@ -39,7 +39,7 @@ import pandas as pd
 
 from benchmark import atomic, catalogue
 from benchmark.metrics import LOWER_IS_BETTER
-from benchmark.settings import COMPRESSION_WORDS
+from benchmark.settings import COMPRESSION_WORDS, reading_words
 from benchmark.tables import metric_text
 
 # paper → (its method, the tables whose "Ours vs Best Compared" it claims)
@@ -549,7 +549,7 @@ def claims_markdown(table: pd.DataFrame) -> str:
             "|---" * 8 + "|",
         ]
         for _, row in counts.iterrows():
-            cells = [row["paper"], reading_text(row["reading"])]
+            cells = [row["paper"], reading_words(row["reading"])]
             cells += [PROTOCOL_WORDS.get(row["protocol"], row["protocol"])]
             cells += [str(int(row[v])) for v in (*VERDICTS, "cells")]
             lines.append("| " + " | ".join(cells) + " |")
@@ -573,7 +573,7 @@ def claims_markdown(table: pd.DataFrame) -> str:
         cells = [row["paper"], _text(row["paper_table"]) or "–", row["dataset"], metric]
         cells += ["yes" if _true(row["claimed"]) else "no"]
         cells += [PROTOCOL_WORDS.get(row["protocol"], row["protocol"])]
-        cells += [reading_text(_text(row.get("reading"))), ours, best]
+        cells += [reading_words(_text(row.get("reading"))), ours, best]
         cells += [_margin_text(row), _p_text(row["p_value"]), row["verdict"]]
         cells += [
             _vs(row["published_margin"], row["published_like_for_like"], metric),
@@ -610,11 +610,6 @@ CLAIMS_LEGEND = (
     "and NMI; CLIB: ACC, NMI and ECE where its published value is the best of the column); "
     "the others are extra rows."
 )
-
-
-def reading_text(reading: str) -> str:
-    """A reading of the compression term in words ("" = the configured reading)."""
-    return COMPRESSION_WORDS.get(reading, reading) if reading else "configured"
 
 
 def _text(value: object) -> str:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import atomic, catalogue
-from benchmark.settings import COMPRESSION_WORDS
+from benchmark.settings import READING_KEY, reading_words
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ LAST_EPOCHS = 10
 # Fig. 5 speaks of a 100-epoch schedule ("stabilizes around 100 epochs"): a run of fewer than
 # half of it cannot show that, and its verdict is undecided (its numbers are still given).
 MIN_EPOCHS = 50
-READING_KEY = "compression"
 SENTENCES = {
     "Fig. 4": "Under most parameter settings, the clustering performance for each dataset tends "
     "to be consistent, indicating that the proposed method is not very sensitive to parameter "
@@ -91,10 +90,6 @@ def reading_of(overrides: object) -> str | None:
         return ""
     key, _, value = text.partition("=")
     return value if key == READING_KEY and "," not in text else None
-
-
-def reading_words(reading: str) -> str:
-    return COMPRESSION_WORDS.get(reading, reading) if reading else "configured"
 
 
 def _claimed_by(method: str) -> str:

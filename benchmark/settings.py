@@ -22,6 +22,7 @@ SigmaParam = Literal["softplus_offset", "exp_logvar"]
 KlReduction = Literal["mean", "sum"]
 Compression = Literal["gaussian_kl", "cluster_balance", "sampled", "none"]
 COMPRESSION_READINGS: tuple[str, ...] = ("gaussian_kl", "cluster_balance", "sampled", "none")
+READING_KEY = "compression"  # the key whose readings are rows of the tables and claims
 # Each reading of I(X; H) in words (a table row's label says which one it shows).
 COMPRESSION_WORDS = {
     "gaussian_kl": "I(X;H) as the analytic KL to N(0, I)",
@@ -29,6 +30,13 @@ COMPRESSION_WORDS = {
     "sampled": "I(X;H) as the KL sampled at the draw",
     "none": "no I(X;H) term",
 }
+
+
+def reading_words(reading: str) -> str:
+    """A reading of the compression term in words ("" = the configured reading)."""
+    return COMPRESSION_WORDS.get(reading, reading) if reading else "configured"
+
+
 FeatureMiInput = Literal["normalised", "softmax"]
 
 

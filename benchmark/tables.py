@@ -29,10 +29,9 @@ from benchmark import atomic, catalogue
 from benchmark.errors import MmcbenchError
 from benchmark.html_page import write_markdown_page
 from benchmark.metrics import LOWER_IS_BETTER, decimals
-from benchmark.settings import COMPRESSION_READINGS, COMPRESSION_WORDS, IBSettings
+from benchmark.settings import COMPRESSION_READINGS, COMPRESSION_WORDS, READING_KEY, IBSettings
 
 VERDICT_POINTS = 2.0
-READING_KEY = "compression"  # the key whose readings are rows of the tables
 COLLAPSE_WORDS = "below max(1.5, k/4) at the epoch the column reports"
 log = logging.getLogger("mmcbench")
 
