@@ -13,7 +13,7 @@ min_version("9.14.8")
 # command common.smk builds (also inside --use-conda environments, where it is not installed).
 sys.path.insert(0, workflow.basedir)
 
-from benchmark.config import validated_config
+from mmcbench.planning.config import validated_config
 
 if not workflow.configfiles:
 
@@ -46,8 +46,8 @@ onstart:
     # Under SLURM the GPU nodes decide.
     if workflow.local_exec and not workflow.remote_exec:
         from snakemake.exceptions import WorkflowError
-        from benchmark.config import check_devices
-        from benchmark.errors import ConfigError
+        from mmcbench.planning.config import check_devices
+        from mmcbench.core.errors import ConfigError
 
         try:
             check_devices(
@@ -58,7 +58,7 @@ onstart:
 
 
 onsuccess:
-    from benchmark.outcome import dag_summary
+    from mmcbench.summaries.outcome import dag_summary
 
     print(
         dag_summary(

@@ -1,9 +1,17 @@
-"""CI's check of the demo's claims: like for like (the baselines compete; on mfeat AmNcuts is
+"""CI's check of the demo's claims and of their one input, results/comparison.csv (each deep
+cell with the α and β of its runs): like for like (the baselines compete; on mfeat AmNcuts is
 above every deep method) and the columns of the stated test, both sides' runs and the
 published margins; GIB under each reading of its compression term in Table 1 and the claims,
 and GIB's figures checked (results/paper_checks.csv)."""
 
 import pandas as pd
+
+comparison = pd.read_csv("results/comparison.csv")  # what the tables, claims and figure read
+gib_cells = comparison[(comparison.method == "GIB") & comparison.absent.isna()]
+assert len(gib_cells) and gib_cells.alpha.notna().all() and gib_cells.beta.notna().all()
+pairs = set(zip(gib_cells.alpha, gib_cells.beta, strict=True))
+assert len(pairs) == 1, pairs  # one (α, β) per method, from the runs
+print(f"comparison: {len(comparison)} rows, GIB at (α, β) = {pairs.pop()}")
 
 claims = pd.read_csv("results/claims.csv")
 needed = {"claimed", "p_value", "ci_low", "ours_runs", "best_failed", "published_margin"}

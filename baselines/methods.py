@@ -12,7 +12,7 @@ from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import StandardScaler
 
-from benchmark import catalogue
+from mmcbench.planning import catalogue
 
 AssignLabels = Literal["discretize", "kmeans", "cluster_qr"]
 METHODS = tuple(catalogue.baseline_methods())  # KM, Ncuts, AmKM, AmNcuts

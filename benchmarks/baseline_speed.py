@@ -41,7 +41,7 @@ def _load(source: str) -> tuple[str, list[np.ndarray], np.ndarray, int]:
     if source == "synthetic":
         views, labels = synthetic_views()
         return "synthetic-12k", views, labels, SYNTHETIC_K
-    from benchmark.data.load import load_hdf5, scale_view
+    from mmcbench.data.load import load_hdf5, scale_view
 
     data = load_hdf5(source)
     return data.name, [scale_view(v, "minmax") for v in data.views], data.labels, data.n_clusters
@@ -49,7 +49,7 @@ def _load(source: str) -> tuple[str, list[np.ndarray], np.ndarray, int]:
 
 def _time_one(source: str, method: str, view: int | None, queue: mp.Queue) -> None:
     from baselines.methods import run_baseline
-    from benchmark.metrics import accuracy
+    from mmcbench.runs.metrics import accuracy
 
     name, views, labels, k = _load(source)
     start = time.perf_counter()
@@ -103,7 +103,7 @@ def main() -> None:
     rows = []
     for source, n_views in sources:
         if n_views is None:
-            from benchmark.data.load import load_hdf5
+            from mmcbench.data.load import load_hdf5
 
             n_views = len(load_hdf5(source).views)
         rows += time_source(source, n_views)
@@ -112,6 +112,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from benchmark.errors import run_script
+    from mmcbench.core.errors import run_script
 
     run_script("baseline_speed", main)

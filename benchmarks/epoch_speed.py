@@ -8,7 +8,7 @@ Each method trains at its own default batch size (SiMVC's is the authors' 100, G
 256) unless `--batch-size` sets one for all: issue 24's targets compare at 256.
 A method is a variant name of the catalogue (`GIB`, its ablation `DDC`, `CLIB`, `SiMVC`, …).
 Each round runs every method once, in turn (alternating, so that a slow spell of the machine
-falls on all of them), as its own process: `python -m benchmark train` with seed = round.
+falls on all of them), as its own process: `python -m mmcbench train` with seed = round.
 Printed per method: the median seconds per trained epoch over all rounds (the epoch as the
 history records it: its steps and its evaluation pass), the ratio to SiMVC's median, the
 share of the epochs spent on granular balls (history `ball_s`) and in the evaluation pass (the
@@ -22,7 +22,7 @@ warms up for 1 epoch, so that both phases are timed; MFLVC runs each of its thre
 (e.g. a `git worktree` of an older commit), alternating with this one, and prints each tree's
 rows: a before → after comparison measured in one sitting.
 
-`--save` stores this checkout's rows in benchmark/estimates/epoch_speed.csv (replacing the rows
+`--save` stores this checkout's rows in mmcbench/estimates/epoch_speed.csv (replacing the rows
 of the same method, variant, dataset and device), with the machine's CPU model in each row;
 `mmcbench estimate` and the train rule's SLURM runtime read it:
 
@@ -48,9 +48,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import catalogue
-from benchmark.atomic import store_rows
-from benchmark.runtime import TIMINGS_CSV
+from mmcbench.core.atomic import store_rows
+from mmcbench.planning import catalogue
+from mmcbench.planning.runtime import TIMINGS_CSV
 
 SAVED_FIELDS = [
     "method",
@@ -109,7 +109,7 @@ def one_run(
 ) -> dict:
     """Train one run in a fresh process; its epoch times, timed parts and start-up."""
     method = method_of(variant)
-    command = [sys.executable, "-m", "benchmark", "train", "--method", method]
+    command = [sys.executable, "-m", "mmcbench", "train", "--method", method]
     command += ["--variant", variant, "--data", str(data), "--seed", str(seed)]
     command += ["--device", args.device, "--embeddings-at", "--out", str(out)]
     command += schedule_args(method, args.epochs)
@@ -216,7 +216,7 @@ def parse_trees(values: list[str]) -> dict[str, Path | None]:
     for value in values:
         name, sep, folder = value.partition("=")
         path = Path(folder)
-        if not sep or not name or not (path / "benchmark" / "__init__.py").is_file():
+        if not sep or not name or not (path / "mmcbench" / "__init__.py").is_file():
             raise SystemExit(f"epoch_speed: --tree {value!r}: expected NAME=DIR of a checkout")
         trees[name] = path.resolve()
     return trees
@@ -256,7 +256,7 @@ def main() -> None:
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}")
     print(f"batch size: {args.batch_size or 'each method its own'}")
 
-    from benchmark.data.load import load_hdf5
+    from mmcbench.data.load import load_hdf5
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="epoch_speed_") as scratch:
@@ -300,6 +300,6 @@ def timing_key(row: dict) -> tuple:
 
 
 if __name__ == "__main__":
-    from benchmark.errors import run_script
+    from mmcbench.core.errors import run_script
 
     run_script("epoch_speed", main)

@@ -16,13 +16,13 @@ Each way trains the same runs (seeds 0 … runs-1) with `mmcbench train` on one 
 - packs in series: one Python process trains all the runs in turn (torch threads = slots),
   paying the start-up once.
 - batched pack K: one `mmcbench train-pack` process trains K runs (seeds 0 … K−1) at once as
-  one stacked model (benchmark/pack.py), for each K of `--batched` (K runs, not `--runs`); a
+  one stacked model (mmcbench/training/pack.py), for each K of `--batched` (K runs, not `--runs`); a
   K that does not fit in memory is reported as such and skipped.
 
 Prints wall time, runs per device-hour (3600 × runs / wall), the ratio to one process per
 run, and runs per hour per slot (per CPU core: compare `--slots 1`, what a pack of the SLURM
 profiles holds on CPU, with `--slots N`). `--save` appends the rows to
-benchmark/estimates/packing.csv.
+mmcbench/estimates/packing.csv.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-from benchmark.atomic import store_rows
-from benchmark.runtime import PACKING_CSV
+from mmcbench.core.atomic import store_rows
+from mmcbench.planning.runtime import PACKING_CSV
 
 FIELDS = [
     "way",
@@ -83,9 +83,7 @@ def train_args(args: argparse.Namespace, seed: int, out_dir: Path, threads: int)
 
 def run_process(argv: list[str]) -> None:
     """One `mmcbench train` process; its output is kept only when it fails."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmark.cli", *argv], capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-m", "mmcbench", *argv], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"mmcbench {' '.join(argv)} failed:\n{done.stderr[-2000:]}")
 
@@ -108,7 +106,7 @@ def packs_in_series(args: argparse.Namespace, out: Path) -> None:
     runs = [train_args(args, seed, out, args.slots) for seed in range(args.runs)]
     code = (
         "import sys, json\n"
-        "from benchmark.cli import main\n"
+        "from mmcbench.cli import main\n"
         "for argv in json.loads(sys.argv[1]):\n"
         "    if main(argv) != 0:\n"
         "        sys.exit(1)\n"
@@ -225,6 +223,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from benchmark.errors import run_script
+    from mmcbench.core.errors import run_script
 
     run_script("pack_speed", main)

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from benchmark.models.layers import ClusteringHead, running_stats_frozen
+from mmcbench.models.layers import ClusteringHead, running_stats_frozen
 
 
 def per_view(head: ClusteringHead, xs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -75,6 +75,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from benchmark.errors import run_script
+    from mmcbench.core.errors import run_script
 
     run_script("per_view_heads", main)

@@ -1,9 +1,17 @@
-"""Shared fixtures: the repository root, the local dataset mirror, small .mat writers."""
+"""Shared fixtures: the repository root, the local dataset mirror, small .mat writers, tiny
+settings of each deep method, and the Snakemake helpers with the session's shared DAGs: the
+smoke DAG run once (tests read it; those that change it work on a copy) and each config's plan
+made once."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import struct
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +66,7 @@ def mirror() -> Path:
 
 def write_dataset(path: Path, name: str, views: list[np.ndarray], labels: np.ndarray) -> Path:
     """A converted dataset (the suite's HDF5 format) from in-memory views and 0-based labels."""
-    from benchmark.data.convert import Converted, write_hdf5
+    from mmcbench.data.convert import Converted, write_hdf5
 
     labels = np.asarray(labels, dtype=np.int64)
     data = Converted(
@@ -119,7 +127,7 @@ def write_mat73(path: Path, variables: dict[str, object]) -> None:
 
 def fake_data(name: str = "toy", n_clusters: int = 2, view_names=("a",)):
     """A dataset's identity as a run record needs it (no values: for record fixtures)."""
-    from benchmark.data.load import MultiViewData
+    from mmcbench.data.load import MultiViewData
 
     return MultiViewData(
         name=name,
@@ -141,3 +149,189 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
+
+
+# ------------------------------------------------------------------ tiny settings
+# A deep method's settings small enough for a unit test to train it in a second or two: a
+# narrow network, small batches, one or two epochs. Keys of the method's config class, so
+# they are both a run's --hparams and a config section's hyper-parameters.
+TINY = {
+    "GIB": {
+        "epochs": 2,
+        "batch_size": 30,
+        "encoder_hidden": [16],
+        "latent_dim": 8,
+        "head_hidden": 8,
+    },
+    "CLIB": {
+        "epochs": 2,
+        "batch_size": 30,
+        "encoder_hidden": [16],
+        "latent_dim": 8,
+        "head_hidden": 8,
+        "warmup_epochs": 1,
+        "head_init_steps": 20,
+    },
+    "SiMVC": {"epochs": 2, "batch_size": 30, "n_hidden": 8},
+    "CoMVC": {"epochs": 2, "batch_size": 30, "n_hidden": 8},
+    "MFLVC": {
+        "mse_epochs": 1,
+        "con_epochs": 1,
+        "tune_epochs": 1,
+        "batch_size": 30,
+        "feature_dim": 16,
+        "high_feature_dim": 8,
+        "pseudo_label_n_init": 2,
+    },
+}
+
+
+def tiny_settings(method: str, **changes) -> dict:
+    """`method`'s tiny settings with `changes` on top, checked by the method's config class
+    (a key it does not have fails here rather than in the run)."""
+    from mmcbench.planning import catalogue
+
+    settings = {**TINY[method], **changes}
+    catalogue.config_class(method).from_dict(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Callable[..., dict]:
+    """tiny(method, **changes): a deep method's tiny settings (see TINY), for --hparams or a
+    config section."""
+    return tiny_settings
+
+
+# ------------------------------------------------------------------ Snakemake
+def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake on the repository's Snakefile in `workdir`, 2 cores, its output captured."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            "2",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """The "Job stats" table of a Snakemake (dry) run: jobs by rule, and their total."""
+    counts: dict[str, int] = {}
+    in_table = False
+    for line in stdout.splitlines():
+        parts = line.split()
+        if line.startswith("Job stats:"):
+            in_table = True
+        elif not parts:
+            in_table = False
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def write_config(path: Path, base: Path | None = None, **overrides) -> Path:
+    """A config file: `base` (a YAML file) with each top-level key of `overrides` set, a
+    dict merged one level deep into the base's section."""
+    import yaml
+
+    config = yaml.safe_load(base.read_text()) if base else {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            config.setdefault(key, {}).update(value)
+        else:
+            config[key] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def plan(repo, tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
+    """plan(configfile, *args): Snakemake with `args` (`-n`, `--summary`: a plan, nothing run)
+    on a config in an empty folder, made once per session for each config text and args."""
+    made: dict[tuple, subprocess.CompletedProcess] = {}
+
+    def planned(configfile: Path, *args: str) -> subprocess.CompletedProcess:
+        assert {"-n", "--summary"} & set(args), "a plan is a dry run or a summary"
+        key = (Path(configfile).read_text(), args)
+        if key not in made:
+            workdir = tmp_path_factory.mktemp("plan")
+            made[key] = snakemake(repo, workdir, *args, "--configfile", str(configfile))
+            assert not (workdir / "results").exists(), "planning wrote results"
+        return made[key]
+
+    return planned
+
+
+# The session's smoke DAG: config/smoke.yaml with the shared dataset mirror, in float64 (the
+# schema's precision for checks), so that the packed DAG's runs can be compared with its runs.
+SMOKE_OVERRIDES = {"train": {"precision": "float64"}}
+
+
+@dataclass(frozen=True)
+class FinishedDag:
+    """A DAG run to its end: its folder, its config file, and what Snakemake printed."""
+
+    workdir: Path
+    config: Path
+    stdout: str
+
+
+def listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder` with its size and modification time."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def smoke_dag(repo, mirror, tmp_path_factory) -> Iterator[FinishedDag]:
+    """The smoke DAG, run once per session (tests that use it are marked `dag`). Read it
+    only: a test that runs Snakemake in it, or changes a file, takes `smoke_copy`; the folder
+    is checked unchanged when the session ends."""
+    root = tmp_path_factory.mktemp("smoke_dag")
+    config = write_config(
+        root / "smoke.yaml",
+        base=repo / "config/smoke.yaml",
+        data={"mirror": str(mirror)},
+        **SMOKE_OVERRIDES,
+    )
+    workdir = root / "work"
+    result = snakemake(repo, workdir, "--configfile", str(config))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    before = listing(workdir)
+    yield FinishedDag(workdir, config, result.stdout)
+    assert listing(workdir) == before, "a test changed the shared smoke DAG: use smoke_copy"
+
+
+@pytest.fixture
+def smoke_copy(smoke_dag, tmp_path) -> Path:
+    """A copy of the finished smoke DAG's folder (times kept: Snakemake sees it finished)."""
+    copy = tmp_path / "smoke"
+    shutil.copytree(smoke_dag.workdir, copy, symlinks=True)
+    return copy
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that uses the session's smoke DAG runs it when it is the first: marked `dag`
+    and `slow`, so that `-m "not dag"` leaves the DAG out."""
+    for item in items:
+        if "smoke_dag" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dag)
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.workflow)

@@ -38,9 +38,21 @@ RUNS = {  # name → (method, variant, hyper-parameters besides the first readin
 }
 
 
+def _old_code() -> bool:
+    """Whether the package on the path is the old code (commit e583575, package `benchmark`)."""
+    try:
+        import benchmark  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def toy_data():
     """Three views of four Gaussian blobs (240 samples), as the HDF5 loader returns them."""
-    from benchmark.data.load import MultiViewData
+    if _old_code():
+        from benchmark.data.load import MultiViewData
+    else:
+        from mmcbench.data.load import MultiViewData
 
     rng = np.random.default_rng(7)
     labels = np.repeat(np.arange(4), 60)
@@ -69,13 +81,14 @@ def first_reading(method: str) -> dict:
 
 def reference_histories() -> dict[str, tuple[pd.DataFrame, dict]]:
     """name → (history, final metrics) of every reference run, 1 CPU thread."""
-    try:  # the method folders (issue 22)
-        from benchmark.methods.clib.config import CLIBConfig
-        from benchmark.methods.gib.config import GIBConfig
-    except ImportError:  # the old code (commit e583575)
+    if _old_code():
         from benchmark.models.clib import CLIBConfig
         from benchmark.models.gib import GIBConfig
-    from benchmark.train import train
+        from benchmark.train import train
+    else:
+        from mmcbench.methods.clib.config import CLIBConfig
+        from mmcbench.methods.gib.config import GIBConfig
+        from mmcbench.training.train import train
 
     classes = {"GIB": GIBConfig, "CLIB": CLIBConfig}
     threads = torch.get_num_threads()

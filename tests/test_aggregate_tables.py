@@ -8,10 +8,17 @@ import math
 import pandas as pd
 import pytest
 
-from benchmark import records
-from benchmark.aggregate import aggregate, runs_table, summarise
-from benchmark.errors import RecordError
-from benchmark.tables import CLIB_ABLATION, CLIB_RESULTS, TABLE1, TABLE2, load_published, render
+from mmcbench.core.errors import RecordError
+from mmcbench.report.tables import (
+    CLIB_ABLATION,
+    CLIB_RESULTS,
+    TABLE1,
+    TABLE2,
+    load_published,
+    render,
+)
+from mmcbench.runs import records
+from mmcbench.summaries.aggregate import aggregate, runs_table, summarise
 from tests.conftest import fake_data
 
 
@@ -167,11 +174,11 @@ def test_table1_compares_with_both_papers_and_picks_the_best_view(tmp_path, reco
 
 
 def test_bundled_published_numbers_are_the_specs(mirror, repo):
-    """benchmark/data/published.csv is a copy of ../shared/spec/published/published.csv."""
+    """mmcbench/data/published.csv is a copy of ../shared/spec/published/published.csv."""
     spec = mirror.parent / "spec" / "published" / "published.csv"
     if not spec.is_file():
         pytest.skip(f"spec copy not found at {spec}")
-    assert (repo / "benchmark/data/published.csv").read_bytes() == spec.read_bytes()
+    assert (repo / "mmcbench/data/published.csv").read_bytes() == spec.read_bytes()
     published = load_published()
     assert len(published) == 585 and set(published["paper"]) == {"GIB", "CLIB"}
 
@@ -241,7 +248,7 @@ def test_rows_the_summary_cannot_fill_are_listed_not_dropped_silently(tmp_path):
 
 
 def test_render_refuses_a_setting_out_of_the_schema_range(tmp_path, record_files):
-    from benchmark.errors import MmcbenchError
+    from mmcbench.core.errors import MmcbenchError
 
     summary = summarise(runs_table(record_files))
     with pytest.raises(MmcbenchError, match=r"alpha = 2: 2\.0 is greater than the maximum of 1"):
@@ -343,14 +350,14 @@ def test_lower_ece_ranks_first(tmp_path):
 
 
 def test_aggregate_counts_grid_points_as_separate_runs(tmp_path, caplog):
-    from benchmark.aggregate import aggregate_grid
+    from mmcbench.summaries.aggregate import aggregate_grid
 
     paths = []
     for alpha in (0.0, 0.5, 1.0):
         path = tmp_path / f"a{alpha:g}" / "seed0.json"
         records.write(path, gib_record("GIB", "mfeat", 0, 50.0, 1.0, alpha=alpha))
         paths.append(path)
-    with caplog.at_level("INFO", logger="benchmark.aggregate"):
+    with caplog.at_level("INFO", logger="mmcbench.summaries.aggregate"):
         grid = aggregate_grid(paths, tmp_path / "grid.csv")
     assert "aggregated 3 runs (3 done)" in caplog.text
     assert sorted(grid[grid["metric"] == "ACC"]["p_alpha"]) == [0.0, 0.5, 1.0]
@@ -404,7 +411,7 @@ def v1_record(nmi=40.0, status="done", **changes):
 
 
 def test_records_before_run_health_get_what_can_be_told():
-    from benchmark.health import record_health
+    from mmcbench.runs.health import record_health
 
     old = v1_record(nmi=3.0)
     assert record_health(old)["collapsed"] is None  # cluster sizes unknown
@@ -472,3 +479,114 @@ def test_tables_show_the_papers_protocol_beside_the_honest_value_and_judge_by_it
     assert "GIB: best_run_final, the run of highest ACC at the last epoch" in md  # the rule
     assert "the other reading of GIB's protocol, best_epoch_best_run" in md
     assert r"75.0 [+7.0] & +5.3" in (tmp_path / "t2.tex").read_text()
+
+
+# ---------------------------------------------------------------- results/comparison.csv
+REFERENCE = "reference/demo-5seeds"
+
+
+def reference_comparison(repo, tmp_path):
+    """comparison.csv of the committed reference summary, written and read back."""
+    from mmcbench.core.csv_input import SUMMARY, read_csv
+    from mmcbench.report.comparison import comparison_table, read_comparison, write_comparison
+
+    summary = read_csv(repo / REFERENCE / "summary.csv", "summary", columns=SUMMARY)
+    write_comparison(comparison_table(summary, load_published()), tmp_path / "comparison.csv")
+    return read_comparison(tmp_path / "comparison.csv")
+
+
+def test_the_tables_render_from_comparison_csv_at_its_rows_setting(repo, tmp_path):
+    """The reference tables, rendered from comparison.csv alone (no α/β given: the rows'), are
+    the committed ones; every deep row carries its α and β."""
+    from mmcbench.report.comparison import render_from_comparison
+
+    table = reference_comparison(repo, tmp_path)
+    assert set(table["table"]) == {"table1", "table2", "clib_results", "clib_ablation"}
+    deep = table[table["method"].isin(["GIB", "CLIB"])]
+    assert not deep.empty and (deep["alpha"] == 0.5).all() and (deep["beta"] == 0.5).all()
+    assert table.loc[table["method"] == "KM", "alpha"].isna().all()
+    for name, spec in (("table1", TABLE1), ("clib_results", CLIB_RESULTS)):
+        render_from_comparison(table, load_published(), spec, tmp_path / name, 0.05)
+        kept = (repo / REFERENCE / "tables" / f"{name}.md").read_text()
+        assert (tmp_path / f"{name}.md").read_text() == kept
+        fresh, stored = (
+            pd.read_csv(p)
+            for p in (tmp_path / f"{name}.csv", repo / REFERENCE / "tables" / f"{name}.csv")
+        )
+        pd.testing.assert_frame_equal(fresh, stored, check_exact=False, rtol=1e-9, atol=1e-9)
+    render_from_comparison(table, load_published(), TABLE2, tmp_path / "t2", 0.05)
+    md = (tmp_path / "t2.md").read_text()
+    assert "- DDC: not run on mfeat" in md and "GIB runs at α = 0.5, β = 0.5." in md
+
+
+def test_claims_and_the_figure_read_comparison_csv(repo, tmp_path):
+    """claims.csv from comparison.csv is the one from the rendered tables' CSVs; so are the
+    overview figure's cells."""
+    from mmcbench.cli import main
+    from mmcbench.report.figures.paper_vs_reproduced import load_comparisons
+
+    reference_comparison(repo, tmp_path)
+    comparison = str(tmp_path / "comparison.csv")
+    tables = []
+    for name in ("table1", "table2", "clib_results", "clib_ablation"):
+        args = ["render", name, "--comparison", comparison]
+        assert main([*args, "--out-prefix", str(tmp_path / name)]) == 0
+        tables.append(str(tmp_path / f"{name}.csv"))
+    assert main(["claims", "--comparison", comparison, "--out", str(tmp_path / "a.csv")]) == 0
+    assert main(["claims", "--tables", *tables, "--out", str(tmp_path / "b.csv")]) == 0
+    by_comparison, by_tables = (pd.read_csv(tmp_path / f) for f in ("a.csv", "b.csv"))
+    assert len(by_comparison) > 0
+    pd.testing.assert_frame_equal(by_comparison, by_tables)
+    figure, from_tables = load_comparisons([comparison]), load_comparisons(tables)
+    assert list(figure) == list(from_tables)
+    for name, frame in figure.items():
+        kept = from_tables[name]
+        assert len(frame) == len(kept) > 0
+        assert list(frame["mean"].fillna(-1)) == list(kept["mean"].fillna(-1))
+
+
+def test_comparison_takes_alpha_beta_from_the_rows_and_refuses_two_settings(tmp_path):
+    from mmcbench.core.errors import MmcbenchError
+    from mmcbench.report.comparison import comparison_table
+
+    paths = []
+    for variant, alpha in (("GIB", 0.9), ("DDC", 0.9), ("GIB", 0.3)):
+        path = tmp_path / variant / f"a{alpha}" / "seed0.json"
+        records.write(path, gib_record(variant, "Caltech-2V", 0, 60.0, 1.0, alpha=alpha))
+        paths.append(path)
+    table = comparison_table(summarise(runs_table(paths[:2])), load_published())
+    gib = table[(table["table"] == "table2") & (table["label"] == "GIB")]
+    assert len(gib) and (gib["alpha"] == 0.9).all() and (gib["beta"] == 0.5).all()
+    with pytest.raises(MmcbenchError, match=r"GIB runs at several \(α, β\): \(0.3, 0.5\), "):
+        comparison_table(summarise(runs_table(paths)), load_published())
+
+
+def test_aggregate_writes_the_comparison_with_the_summary(tmp_path, record_files):
+    from mmcbench.report.comparison import read_comparison
+
+    out = tmp_path / "comparison.csv"
+    aggregate(record_files, tmp_path / "runs.csv", tmp_path / "summary.csv", comparison_csv=out)
+    table = read_comparison(out)
+    assert set(table["table"]) == {"table1"}  # no GIB or CLIB runs: the baselines' table only
+    km = table[(table["method"] == "KM") & (table["metric"] == "ACC") & (table["paper"] == "GIB")]
+    assert km["mean"].tolist() == [42.0] and km["published"].tolist() == [41.6]
+
+
+def test_render_from_a_comparison_refuses_a_chosen_setting(tmp_path, capsys):
+    from mmcbench.cli import main
+
+    (tmp_path / "comparison.csv").write_text("x\n")
+    args = ["render", "table1", "--comparison", str(tmp_path / "comparison.csv")]
+    assert main([*args, "--setting", "GIB", "0.5", "0.5", "--out-prefix", str(tmp_path / "t")]) == 2
+    assert "--setting do(es) not apply with --comparison" in capsys.readouterr().err
+    both = [
+        "claims",
+        "--comparison",
+        "c.csv",
+        "--tables",
+        "t.csv",
+        "--out",
+        str(tmp_path / "c.csv"),
+    ]
+    assert main(both) == 2
+    assert "give either --comparison or --tables" in capsys.readouterr().err

@@ -8,9 +8,9 @@ import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
 from baselines.methods import concatenate_standardised, knn_affinity, run_baseline
-from benchmark import records
-from benchmark.baseline_run import BaselineParams, parse_variant, run
-from benchmark.metrics import accuracy
+from mmcbench.runs import records
+from mmcbench.runs.metrics import accuracy
+from mmcbench.training.baseline_run import BaselineParams, parse_variant, run
 from tests.conftest import write_dataset
 
 

@@ -18,8 +18,9 @@ import pytest
 import yaml
 from sklearn.datasets import make_blobs
 
-from benchmark import catalogue, config, methods
-from benchmark.cli import main
+from mmcbench import methods
+from mmcbench.cli import main
+from mmcbench.planning import catalogue, config
 from tests.conftest import REPO, write_dataset
 
 # ------------------------------------------------------------ the toy method's folder, toy/
@@ -28,7 +29,7 @@ TOY_FILES = {
     "__init__.py": '''
         """Toy: one linear map per view, fused by softmax weights (tests/test_catalogue.py)."""
 
-        from benchmark.methods import DeepMethod
+        from mmcbench.methods import DeepMethod
 
         METHOD = DeepMethod(name="Toy", section="toy", config="ToyConfig", trainer="ToyTrainer")
         ''',
@@ -37,76 +38,44 @@ TOY_FILES = {
 
         from dataclasses import dataclass
 
-        from benchmark.settings import Epochs, TrainingSettings
+        from mmcbench.core.settings import Epochs, TrainingSettings, setting
 
         VARIANTS = {"Toy": None}
 
 
-        @dataclass(frozen=True)
+        @dataclass(frozen=True)  # its config section (toy:) is generated from these fields
         class ToyConfig(Epochs, TrainingSettings):
-            temperature: float = 1.0
+            temperature: float = setting(1.0, "softmax temperature", exclusiveMinimum=0)
         ''',
-    "schema.yaml": """
-        description: The toy method of tests/test_catalogue.py.
-        type: object
-        additionalProperties: false
-        default: {}
-        properties:
-          variants: {type: array, items: {enum: [Toy]}, uniqueItems: true, default: []}
-          epochs: {type: integer, minimum: 0, default: 10}
-          batch_size: {type: integer, minimum: 2, default: 256}
-          lr: {type: number, exclusiveMinimum: 0, default: 0.01}
-          init: {enum: [he, torch_default], default: he}
-          grad_clip: {type: [number, "null"], exclusiveMinimum: 0, default: 5.0}
-          temperature: {type: number, exclusiveMinimum: 0, default: 1.0}
-          embeddings_at: {type: array, items: {type: integer, minimum: 0}, default: [0]}
-          device: {enum: [auto, cpu, cuda], default: cpu}
-          threads: {type: integer, minimum: 1, default: 1}
-        """,
     "trainer.py": '''
-        """benchmark.trainers.Trainer of the toy method: maximise the batch's cluster balance and
-        each sample's confidence (a minimal clustering loss)."""
-
-        import dataclasses
+        """The toy method's trainer (mmcbench.training.trainers.Trainer holds the whole contract):
+        maximise the batch's cluster balance and each sample's confidence."""
 
         import torch
         from torch import nn
 
-        from benchmark.batches import batch_plan
-        from benchmark.trainers import StepOutcome
-
-
-        class Fusion(nn.Module):
-            def __init__(self, n_views):
-                super().__init__()
-                self.logits = nn.Parameter(torch.zeros(n_views))
-
-            @property
-            def weights(self):
-                return torch.softmax(self.logits, 0)
+        from mmcbench.training.batches import batch_plan
+        from mmcbench.training.trainers import StepOutcome, Trainer
 
 
         class ToyModel(nn.Module):
             def __init__(self, dims, k):
                 super().__init__()
                 self.heads = nn.ModuleList(nn.Linear(d, k) for d in dims)
-                self.fusion = Fusion(len(dims))
+                self.fusion = nn.Parameter(torch.zeros(len(dims)))  # softmax → view weights
 
             def forward(self, views):
                 logits = torch.stack([h(v) for h, v in zip(self.heads, views, strict=True)])
-                return (self.fusion.weights[:, None, None] * logits).sum(0)
+                return (torch.softmax(self.fusion, 0)[:, None, None] * logits).sum(0)
 
 
-        class ToyTrainer:
-            def __init__(self, data, views, variant, seed, config, device):
-                self.views, self.config, self.n = views, config, data.n_samples
-                self.model = ToyModel([v.shape[1] for v in views], data.n_clusters).to(device)
+        class ToyTrainer(Trainer):
+            def __init__(self, data, variant, seed, config, device):
+                super().__init__(data, variant, seed, config, device)  # self.views, .config, …
+                self.model = ToyModel(data.view_dims, data.n_clusters).to(device)
 
             def batches(self, epoch, generator):
-                return batch_plan(self.n, self.config.batch_size, 2, generator)
-
-            def before_epoch(self, epoch):
-                pass
+                return batch_plan(self.n_samples, self.config.batch_size, 2, generator)
 
             def step(self, idx):
                 logits = self.model([v[idx] for v in self.views])
@@ -115,18 +84,12 @@ TOY_FILES = {
                 balance = (p.mean(0) * p.mean(0).clamp_min(1e-9).log()).sum()
                 return StepOutcome({"total": confidence + balance})
 
-            def after_epoch(self):
-                return {}
-
             def predict(self, views):
                 logits = self.model(views)
                 return torch.softmax(logits, 1), logits
 
-            def params(self):
-                return dataclasses.asdict(self.config)
-
-            def diagnostics(self, history):
-                return {}
+            def fusion_weights(self):  # optional: the history's w_<view> columns
+                return torch.softmax(self.model.fusion, 0)
         ''',
 }
 
@@ -178,7 +141,7 @@ def test_a_new_method_folder_trains_and_aggregates_from_the_command_line(tmp_pat
     runs = tmp_path / "runs"
     for seed in (0, 1):
         out = runs / "Toy/blobs/Toy/default" / f"seed{seed}.json"
-        args = ["benchmark", "train", "--method", "Toy", "--variant", "Toy", "--data", str(blobs)]
+        args = ["mmcbench", "train", "--method", "Toy", "--variant", "Toy", "--data", str(blobs)]
         args += ["--seed", str(seed), "--hparams", hparams, "--threads", "1", "--out", str(out)]
         result = run(args, toy_env, tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -187,8 +150,10 @@ def test_a_new_method_folder_trains_and_aggregates_from_the_command_line(tmp_pat
     assert record["status"] == "done" and record["data"]["file"] == str(blobs)
     history = pd.read_csv(runs / "Toy/blobs/Toy/default/seed0.history.csv")
     assert list(history["epoch"]) == [0, 1, 2, 3] and history["total"].notna().sum() == 3
+    weights = history.filter(like="w_")  # its optional fusion_weights(), one column per view
+    assert weights.shape[1] == 2 and np.allclose(weights.sum(axis=1), 1)
     summary_csv = tmp_path / "summary.csv"
-    args = ["benchmark", "aggregate", "--runs-dir", str(runs)]
+    args = ["mmcbench", "aggregate", "--runs-dir", str(runs)]
     args += ["--runs-csv", str(tmp_path / "runs.csv"), "--summary-csv", str(summary_csv)]
     result = run(args, toy_env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -230,7 +195,8 @@ def test_a_wrong_hyper_parameter_of_a_method_folder_is_refused(
     tmp_path, toy_methods, blobs, monkeypatch
 ):
     """In this process: the toy method added to the catalogue as discover() finds it, its
-    schema.yaml composed into the config schema; a wrong key or value exits with status 2."""
+    section generated from its settings class into the config schema; a wrong key or value
+    exits with status 2."""
     monkeypatch.setenv(methods.EXTRA_FOLDERS_VARIABLE, str(toy_methods))
     monkeypatch.setattr(methods, "__path__", list(methods.__path__))  # discover() extends it
     package, entry = methods.discover().methods["Toy"]
@@ -265,7 +231,10 @@ def test_schema_enums_are_the_catalogues(schema):
 
 
 def test_the_catalogue_loads_without_torch():
-    code = "import sys, benchmark.catalogue, benchmark.config; print('torch' in sys.modules)"
+    code = (
+        "import sys, mmcbench.planning.catalogue, mmcbench.planning.config; "
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 
@@ -278,6 +247,6 @@ def test_unknown_method_is_a_clear_error():
 
 @pytest.fixture
 def schema(repo):
-    """The composed config schema: workflow/schemas/config.schema.yaml with every method
-    folder's schema.yaml as its section."""
+    """The composed config schema: workflow/schemas/config.schema.yaml with every method's
+    section (generated from its settings class)."""
     return config.load_schema(repo / "workflow/schemas/config.schema.yaml")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from benchmark.cli import build_parser, main
-from benchmark.data.registry import dataset_names
+from mmcbench.cli import build_parser, main
+from mmcbench.data.registry import dataset_names
 
 
 def test_datasets_lists_every_entry_with_availability(capsys, tmp_path, monkeypatch):
@@ -70,12 +70,12 @@ def test_every_subcommand_says_what_it_does_and_shows_defaults(capsys):
 
 
 def test_version_and_sys_info(capsys):
-    import benchmark
+    import mmcbench
 
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
-    assert capsys.readouterr().out.strip() == f"mmcbench {benchmark.__version__}"
+    assert capsys.readouterr().out.strip() == f"mmcbench {mmcbench.__version__}"
     assert main(["sys-info", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["versions"]["torch"] and report["cuda_available"] in (True, False)
@@ -94,7 +94,7 @@ def test_datasets_into_a_closed_pipe_ends_quietly(tmp_path, json_output):
     os.close(read_end)  # the reader is gone before the first line is written
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "benchmark", "datasets", "--offline"]
+            [sys.executable, "-m", "mmcbench", "datasets", "--offline"]
             + (["--json"] if json_output else []),
             stdout=write_end,
             stderr=subprocess.PIPE,
@@ -129,3 +129,16 @@ def test_a_hyper_parameter_set_twice_is_refused_naming_both(capsys, tmp_path, co
     err = capsys.readouterr().err
     assert "--set grad_clip=1 and --set grad_clip=null both set grad_clip" in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_config_keys_lists_each_methods_generated_keys_with_their_defaults(capsys):
+    """`mmcbench config-keys` prints the schema the DAG validates against, a method's keys
+    from its settings class; an unknown section is one paragraph, status 2."""
+    from mmcbench.methods.gib.config import GIBConfig
+
+    assert main(["config-keys", "--section", "gib"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"gib.alpha = {GIBConfig().alpha}" in [line.split("  #")[0] for line in lines]
+    assert any(line.startswith("gib.balls.") for line in lines)  # nested settings, dotted
+    assert main(["config-keys", "--section", "nope"]) == 2
+    assert "no section 'nope'" in capsys.readouterr().err

@@ -16,11 +16,10 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-from benchmark import records
-from benchmark.cli import main
-from benchmark.methods.clib.config import VARIANTS
-from benchmark.methods.clib.head_init import initialise_heads
-from benchmark.methods.clib.model import (
+from mmcbench.cli import main
+from mmcbench.methods.clib.config import VARIANTS
+from mmcbench.methods.clib.head_init import initialise_heads
+from mmcbench.methods.clib.model import (
     CAL_TERMS,
     CLIB,
     CLIBConfig,
@@ -32,7 +31,8 @@ from benchmark.methods.clib.model import (
     screen,
     screen_all,
 )
-from benchmark.train import run_from_file
+from mmcbench.runs import records
+from mmcbench.training.train import run_from_file
 from tests.conftest import write_dataset
 
 TINY = {
@@ -279,8 +279,8 @@ def test_run_ece_equals_an_independent_computation(tiny_file):
 
 
 def test_reliability_diagram_from_saved_runs_and_a_clear_error_for_a_bad_file(tmp_path, capsys):
-    from benchmark.figures.reliability import pooled_bins
-    from benchmark.metrics import ece
+    from mmcbench.report.figures.reliability import pooled_bins
+    from mmcbench.runs.metrics import ece
 
     rng = np.random.default_rng(0)
     files = []

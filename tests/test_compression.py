@@ -11,10 +11,10 @@ import math
 import pytest
 import torch
 
-from benchmark.catalogue import inert_reason
-from benchmark.losses import cluster_balance, gaussian_kl, sampled_kl
-from benchmark.methods.clib.model import CLIB, CLIBConfig, clib_loss
-from benchmark.methods.gib.model import GIB, GIBConfig, gib_loss
+from mmcbench.losses import cluster_balance, gaussian_kl, sampled_kl
+from mmcbench.methods.clib.model import CLIB, CLIBConfig, clib_loss
+from mmcbench.methods.gib.model import GIB, GIBConfig, gib_loss
+from mmcbench.planning.catalogue import inert_reason
 
 # ------------------------------------------------------------------ the balance term
 

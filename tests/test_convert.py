@@ -11,13 +11,13 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 
-from benchmark import atomic
-from benchmark.data.convert import build, convert_from_manifest, write_hdf5
-from benchmark.data.fetch import sha256sum
-from benchmark.data.load import load_hdf5, minmax_columns, scale_view
-from benchmark.data.readers import read_file, read_mat
-from benchmark.data.registry import Dataset, Location, SourceFile, View, get_dataset
-from benchmark.errors import DataError
+from mmcbench.core import atomic
+from mmcbench.core.errors import DataError
+from mmcbench.data.convert import build, convert_from_manifest, write_hdf5
+from mmcbench.data.fetch import sha256sum
+from mmcbench.data.load import load_hdf5, minmax_columns, scale_view
+from mmcbench.data.readers import read_file, read_mat
+from mmcbench.data.registry import Dataset, Location, SourceFile, View, get_dataset
 from tests.conftest import EXTENDED_DATASETS, write_mat73
 
 RNG = np.random.default_rng(0)

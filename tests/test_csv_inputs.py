@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark import records
-from benchmark.cli import main
+from mmcbench.cli import main
+from mmcbench.runs import records
+from tests.conftest import tiny_settings
 from tests.test_run_outcomes import SIMVC_TINY, tiny  # noqa: F401 (a fixture)
 
-GIB_TINY = {"encoder_hidden": [16], "latent_dim": 8, "head_hidden": 8, "batch_size": 30}
+GIB_TINY = {k: v for k, v in tiny_settings("GIB").items() if k != "epochs"}
 
 
 @pytest.fixture(scope="module")
@@ -256,8 +257,8 @@ def test_claims_say_how_many_runs_collapsed_on_each_side(outputs):
 
 def test_a_compared_method_that_collapsed_in_every_run_is_never_the_best():
     """Uniform assignments score ECE near 0: a fully collapsed method would win an ECE claim."""
-    from benchmark.claims import claim_rows, extended_claim_rows
-    from benchmark.tables import load_published
+    from mmcbench.report.claims import claim_rows, extended_claim_rows
+    from mmcbench.report.tables import load_published
 
     def row(method, mean, n_collapsed):
         return {
@@ -312,7 +313,7 @@ def test_the_report_shows_claims_inline(repo):
 
 def test_a_record_is_still_read_after_the_checks(runs):
     """The fixture's own files pass every check (the checks refuse what is wrong only)."""
-    from benchmark.histories import read_history
+    from mmcbench.runs.histories import read_history
 
     path = runs / SIMVC_HISTORY.replace(".history.csv", ".json")
     history = read_history(runs / SIMVC_HISTORY, records.read(path))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 
-from benchmark.cli import main
-from benchmark.figures.dynamics import loss_terms, panels
+from mmcbench.cli import main
+from mmcbench.report.figures.dynamics import loss_terms, panels
 from tests.conftest import write_dataset
 
 
@@ -57,3 +58,80 @@ def test_a_history_without_eval_losses_shows_scores_and_total_and_says_so(gib_hi
     assert main(args) == 0 and (tmp / "x.png").is_file()
     shown = dict(panels(pd.read_csv(old / "seed0.history.csv")))
     assert set(shown) == {"ACC (%)", "NMI (%)", "ECE (%)"}  # the figure adds the total loss
+
+
+def test_loss_panels_carry_the_papers_names_and_views_their_dataset_names(gib_histories):
+    from mmcbench.report.figures.convergence import load_histories
+    from mmcbench.report.figures.dynamics import dynamics_figure
+    from mmcbench.report.figures.inputs import read_record_beside
+    from mmcbench.report.figures.names import term_name, view_names
+
+    _, paths = gib_histories
+    history = pd.read_csv(paths[0])
+    shown = dict(panels(history, "GIB"))
+    assert shown[r"$\Sigma_i\, I(X^i; H^i)$ [vib]"] == ["vib", "eval_vib"]
+    assert shown[r"$L_{Samples}$ (Eq. 6) [L_Samples]"] == ["L_Samples", "eval_L_Samples"]
+    assert term_name("GIB", "sigma_mean") == "sigma_mean"  # no paper name: the column's
+    record = read_record_beside(paths[0], ".history.csv")
+    views = view_names(record, history, "blobs")
+    assert views == ["a", "b"]  # write_dataset's view names, by the run record
+    assert view_names(None, history) == ["a", "b"]  # by the fusion-weight columns w_a, w_b
+    assert view_names(None, history.drop(columns=["w_a", "w_b"])) is None
+    fig = dynamics_figure("GIB", "blobs", load_histories(paths), views=views)
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    view_legend = [lg for lg in legends if lg.get_title().get_text() == "view"]
+    assert [t.get_text() for t in view_legend[0].get_texts()] == ["a", "b"]
+    assert all("v0" not in t.get_text() for lg in legends for t in lg.get_texts())
+    titles = [ax.get_title() for ax in fig.axes]
+    assert r"$\Sigma_{i<j}\, I(C^i; C^j)$ [mi_cc]" in titles
+
+
+def stage_history(path, seed):
+    """An MFLVC-like history: stages 1 (epochs 1–2), 2 (3–4), 3 (5–6); `label` only in 2."""
+    epochs = np.arange(0, 7)
+    stage = [np.nan, 1, 1, 2, 2, 3, 3]
+    label = [np.nan, np.nan, np.nan, 5.0, 4.0, np.nan, np.nan]
+    frame = pd.DataFrame(
+        {
+            "epoch": epochs,
+            "ACC": 10.0 + epochs + seed,
+            "NMI": 5.0 + epochs,
+            "ECE": 9.0 - epochs,
+            "total": np.r_[np.nan, 1.0 / epochs[1:]],
+            "label": label,
+            "eval_label": label,
+            "eval_total": np.r_[np.nan, 1.0 / epochs[1:]],
+            "stage": stage,
+        }
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_stages_are_marked_where_they_end_and_named_in_the_title(tmp_path):
+    from mmcbench.report.figures.convergence import convergence_figure, load_histories
+    from mmcbench.report.figures.dynamics import dynamics_figure
+
+    paths = [stage_history(tmp_path / f"seed{s}.history.csv", s) for s in (0, 1)]
+    histories = load_histories(paths)
+
+    def stage_lines(ax):
+        return sorted(
+            line.get_xdata()[0]
+            for line in ax.lines
+            if line.get_linestyle() == ":" and line.get_xdata()[0] == line.get_xdata()[1]
+        )
+
+    fig = convergence_figure("MFLVC", "toy", histories, warmup=1)
+    title = fig._suptitle.get_text()
+    assert "pre-training 1–2, contrastive 3–4, fine-tuning 5–6" in title
+    assert all(stage_lines(ax) == [2, 4] for ax in fig.axes)  # the warm-up line is not drawn
+    fig = dynamics_figure("MFLVC", "toy", histories)
+    assert "pre-training 1–2" in fig._suptitle.get_text()
+    by_title = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    assert stage_lines(by_title["ACC (%)"]) == [2, 4]
+    assert stage_lines(by_title[r"$\Sigma_{v<w}\, \ell_L$ (label contrast) [label]"]) == []
+    unknown = convergence_figure("SiMVC", "toy", histories)  # stages without names
+    assert "stage 1 1–2, stage 2 3–4, stage 3 5–6" in unknown._suptitle.get_text()
+    flat = convergence_figure("MFLVC", "toy", histories.drop(columns="stage"))
+    assert "stages" not in flat._suptitle.get_text()

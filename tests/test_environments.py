@@ -64,3 +64,19 @@ def test_ci_runs_the_readme_commands(repo):
     assert len(ci) == 2
     for command in ci:
         assert f"\n{command}\n" in readme, f"README lacks the CI command: {command}"
+
+
+def test_pytest_names_the_slowest_tests_and_registers_every_marker(repo):
+    """`python -m pytest` (the README's command) lists skips and the 25 slowest tests; every
+    marker a test uses is registered, so that `-m "not dag"` or `-m "not slow"` select what a
+    developer expects."""
+    options = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["pytest"]
+    options = options["ini_options"]
+    assert {"-ra", "--durations=25"} <= set(options["addopts"].split())
+    registered = {marker.split(":")[0] for marker in options["markers"]}
+    assert {"workflow", "dag", "slow"} <= registered
+    used = set()
+    for path in (repo / "tests").glob("*.py"):
+        used |= set(re.findall(r"pytest\.mark\.(\w+)", path.read_text()))
+    builtin = {"parametrize", "filterwarnings", "skip", "skipif", "xfail", "usefixtures"}
+    assert used - builtin <= registered, used - builtin - registered

@@ -1,4 +1,5 @@
-"""`mmcbench estimate`: runs per rule from the real DAG, device-hours from stored timings."""
+"""`mmcbench estimate`: runs per rule from the workflow's plan, device-hours from stored
+timings."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.data.registry import get_dataset
-from benchmark.errors import MmcbenchError
-from benchmark.runtime import (
+from mmcbench.core.errors import MmcbenchError
+from mmcbench.data.registry import get_dataset
+from mmcbench.planning.runtime import (
     TIMINGS_CSV,
     load_timings,
     seconds_per_epoch,
@@ -100,7 +101,7 @@ def test_slurm_runtime_is_a_multiple_of_the_estimate_with_a_floor():
 
 def estimate(repo: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "benchmark", "estimate", "--directory", str(tmp_path), *args],
+        [sys.executable, "-m", "mmcbench", "estimate", "--directory", str(tmp_path), *args],
         capture_output=True,
         text=True,
         cwd=repo,
@@ -108,7 +109,6 @@ def estimate(repo: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
     )
 
 
-@pytest.mark.workflow
 def test_estimate_counts_the_dags_runs_and_costs_them(repo, tmp_path):
     config = repo / "config/smoke.yaml"
     smoke = yaml.safe_load(config.read_text())
@@ -141,7 +141,7 @@ def test_estimate_counts_the_dags_runs_and_costs_them(repo, tmp_path):
     assert f"{longest:.1f} min; the SLURM profiles ask {slurm_runtime(longest)} min" in done.stdout
 
 
-@pytest.mark.workflow
+@pytest.mark.slow
 def test_estimate_of_the_paper_config_counts_every_planned_run(repo, tmp_path):
     done = estimate(repo, tmp_path, "--configfile", str(repo / "config/config.yaml"))
     assert done.returncode == 0, done.stderr
@@ -157,7 +157,7 @@ def test_estimate_names_a_missing_config_file(repo, tmp_path):
 
 
 def test_a_study_point_path_is_a_deep_run_of_its_method_dataset_and_variant():
-    from benchmark.run_paths import parse_run_path
+    from mmcbench.planning.run_paths import parse_run_path
 
     point = parse_run_path("r/GIB/mfeat/DDC/a0.5_b0.5/grad_clip=null/seed2.json", "r")
     assert point and point.method == "GIB" and point.variant == "DDC"
@@ -169,7 +169,7 @@ def test_a_study_point_path_is_a_deep_run_of_its_method_dataset_and_variant():
     assert parse_run_path("r/KM/NGs/view0/seed0-old.json", "r") is None
 
 
-@pytest.mark.workflow
+@pytest.mark.slow
 def test_estimate_counts_packed_runs_as_runs_and_prices_batched_packs(repo, tmp_path):
     """With train.pack_size the DAG's pack rules make the same records: the estimate counts
     them as the one-run rules' and prices them with the stored batched speed-up."""
@@ -224,7 +224,7 @@ PACKING_HEADER = (
     ],
 )
 def test_a_garbage_packing_csv_is_refused_not_read_as_no_measurement(tmp_path, content, fragment):
-    from benchmark.runtime import load_packing
+    from mmcbench.planning.runtime import load_packing
 
     path = tmp_path / "packing.csv"
     if isinstance(content, bytes):
@@ -237,7 +237,7 @@ def test_a_garbage_packing_csv_is_refused_not_read_as_no_measurement(tmp_path, c
 
 
 def test_a_packing_csv_named_but_absent_is_refused_the_default_absent_is_none(tmp_path):
-    from benchmark.runtime import load_packing
+    from mmcbench.planning.runtime import load_packing
 
     absent = tmp_path / "absent.csv"
     assert load_packing(absent) == []  # the stored default not there: no measurement
@@ -249,13 +249,13 @@ def test_a_packing_csv_named_but_absent_is_refused_the_default_absent_is_none(tm
 
 @pytest.fixture
 def no_planning(monkeypatch):
-    """Replace `snakemake --summary` by a fixed plan; record which Snakefile and folder it was
-    asked for (empty: never called)."""
-    from benchmark import estimate as module
+    """Replace the plan by a fixed one; record which Snakefile and folder it was asked for
+    (empty: never called)."""
+    from mmcbench.planning import estimate as module
 
     asked = {}
 
-    def planned(snakefile, configfiles, directory, cores=1):
+    def planned(config, directory, snakefile, configfiles):
         asked.update(snakefile=Path(snakefile), directory=Path(directory))
         return [
             module.PlannedRun("train", "GIB", "mfeat", "GIB", pending=True),
@@ -272,8 +272,8 @@ def test_estimate_uses_the_working_folders_own_snakefile_and_says_so(
 ):
     """In a clone, `snakemake` runs the clone's Snakefile: its runs are planned against that
     one, not the installed checkout's."""
-    from benchmark.cli import main
-    from benchmark.estimate import CHECKOUT_SNAKEFILE
+    from mmcbench.cli import main
+    from mmcbench.planning.estimate import CHECKOUT_SNAKEFILE
 
     clone = tmp_path / "clone"
     clone.mkdir()
@@ -297,7 +297,7 @@ def test_estimate_uses_the_working_folders_own_snakefile_and_says_so(
 def test_estimate_refuses_a_missing_directory_and_does_not_create_it(
     repo, tmp_path, capsys, no_planning
 ):
-    from benchmark.cli import main
+    from mmcbench.cli import main
 
     missing = tmp_path / "nonexistent"
     config = str(repo / "config/demo.yaml")
@@ -309,7 +309,7 @@ def test_estimate_refuses_a_missing_directory_and_does_not_create_it(
 def test_estimate_refuses_a_garbage_packing_csv_before_planning(
     repo, tmp_path, capsys, no_planning
 ):
-    from benchmark.cli import main
+    from mmcbench.cli import main
 
     garbage = tmp_path / "packing.csv"
     garbage.write_text("hello world\n")
@@ -324,11 +324,11 @@ def test_runs_without_a_timing_on_the_device_are_said_not_costed_before_any_tota
     repo, tmp_path, capsys, no_planning
 ):
     """--device cuda with CPU timings only: no "0.0 GPU-hours" for runs that are not costed."""
-    from benchmark.cli import main
+    from mmcbench.cli import main
 
     timings = write_timings(tmp_path / "t.csv", [row("GIB", "GIB", "mfeat", 12.0)])
     argv = ["estimate", "--configfile", str(repo / "config/demo.yaml"), "--timings", str(timings)]
-    assert main([*argv, "--directory", str(tmp_path), "--device", "cuda"]) == 0
+    assert main([*argv, "--directory", str(tmp_path), "--device", "cuda", "--details"]) == 0
     out = capsys.readouterr().out
     assert "GPU-hours" in out and "0.0 GPU-hours" not in out
     table = out.index("method dataset")
@@ -336,7 +336,7 @@ def test_runs_without_a_timing_on_the_device_are_said_not_costed_before_any_tota
     assert out.index("not costed: 2 of the 2 deep runs to train have no cuda timing") < table
     assert "deep runs to train: 2; not costed, so no GPU-hours are estimated" in out
     # Costed in part (GIB on the CPU, not CLIB): the total says it covers the costed runs only.
-    assert main([*argv, "--directory", str(tmp_path), "--device", "cpu"]) == 0
+    assert main([*argv, "--directory", str(tmp_path), "--device", "cpu", "--details"]) == 0
     out = capsys.readouterr().out
     epochs = yaml.safe_load((repo / "config/demo.yaml").read_text())["gib"]["epochs"]
     assert out.index("not costed: 1 of the 2 deep runs") < out.index("method dataset")
@@ -347,8 +347,8 @@ def test_runs_without_a_timing_on_the_device_are_said_not_costed_before_any_tota
 
 
 def test_batched_packs_of_runs_not_costed_are_not_priced_at_zero():
-    from benchmark.estimate import Line, Speedup, render_packs
-    from benchmark.runtime import Timing
+    from mmcbench.planning.estimate import Line, Speedup, render_packs
+    from mmcbench.planning.runtime import Timing
 
     gain = Speedup("GIB", 4, 2.0, "mfeat")
     unknown = [Line("train", "GIB", "mfeat", "GIB", 3, 3, 100, None)]
@@ -362,8 +362,8 @@ def test_batched_packs_of_runs_not_costed_are_not_priced_at_zero():
 def test_the_batched_packs_total_counts_every_deep_method():
     """A method with no measured gain (SiMVC, CoMVC, MFLVC) was left out of "in all"; it is
     counted at one process per run, and named."""
-    from benchmark.estimate import Line, Speedup, render_packs
-    from benchmark.runtime import Timing
+    from mmcbench.planning.estimate import Line, Speedup, render_packs
+    from mmcbench.planning.runtime import Timing
 
     lines = [
         Line("train", "GIB", "mfeat", "GIB", 2, 2, 100, Timing(36.0, "measured")),
@@ -381,7 +381,7 @@ def test_the_batched_packs_total_counts_every_deep_method():
 def test_batched_pack_gains_come_from_each_methods_newest_measurement():
     """An older pack measurement timed older code: a method's gain is the best K of its newest
     date, even when an older date stored a higher one."""
-    from benchmark.estimate import batched_speedups
+    from mmcbench.planning.estimate import batched_speedups
 
     def row(method, k, ratio, when, device="cpu"):
         return {
@@ -407,3 +407,75 @@ def test_batched_pack_gains_come_from_each_methods_newest_measurement():
     assert "2026-12-05" in gains["GIB"].basis
     assert gains["CLIB"].ratio == 1.45
     assert batched_speedups(rows, "cuda")["GIB"].ratio == 3.0
+
+
+def smoke_config(repo: Path) -> dict:
+    from mmcbench.planning.estimate import CHECKOUT_SNAKEFILE, load_config
+
+    return load_config(CHECKOUT_SNAKEFILE, [repo / "config/smoke.yaml"])
+
+
+def test_a_fresh_folder_is_planned_without_snakemake(repo, tmp_path, monkeypatch):
+    """No record there: every planned run is still to run, and Snakemake is not asked."""
+    from mmcbench.planning import estimate as module
+
+    def never(*args, **kwargs):
+        raise AssertionError("snakemake was run for a folder with no record")
+
+    monkeypatch.setattr(module, "remade_records", never)
+    smoke = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+    runs = module.planned_runs(smoke_config(repo), tmp_path, repo / "Snakefile", [])
+    assert all(run.pending for run in runs)
+    rules = [run.rule for run in runs]
+    assert rules.count("train") == len(planned_runs(smoke))  # smoke: the study's defaults are
+    assert rules.count("train_point") == len(planned_points(smoke))  # table runs
+    assert rules.count("baseline") == planned_baselines(smoke)
+
+
+def test_records_there_are_done_unless_snakemake_would_remake_them(repo, tmp_path, monkeypatch):
+    """A record in the folder may be remade (a changed parameter, command or input): Snakemake
+    decides, once, for the same Snakefile and config files."""
+    from mmcbench.planning import estimate as module
+    from mmcbench.planning.plan import Plan
+
+    config = smoke_config(repo)
+    first, second, *_ = [r.path for r in Plan(config).runs() if r.kind == "deep"]
+    for path in (first, second):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("{}")
+    asked = []
+
+    def remade(snakefile, configfiles, directory, cores=1):
+        asked.append((snakefile, list(configfiles), directory))
+        return {second}
+
+    monkeypatch.setattr(module, "remade_records", remade)
+    configfile = repo / "config/smoke.yaml"
+    runs = module.planned_runs(config, tmp_path, repo / "Snakefile", [configfile])
+    assert asked == [(repo / "Snakefile", [configfile], tmp_path)]
+    done = [run for run in runs if not run.pending]
+    assert len(done) == 1 and len(runs) - len([r for r in runs if r.pending]) == 1
+    record = first.split("/")
+    assert (done[0].method, done[0].dataset, done[0].variant) == tuple(record[2:5])
+
+
+def test_the_summary_counts_measured_and_scaled_runs_per_method_and_details_on_request():
+    from mmcbench.planning.estimate import Line, render
+    from mmcbench.planning.runtime import Timing
+
+    lines = [
+        Line("train", "GIB", "mfeat", "GIB", 2, 2, 100, Timing(36.0, "measured")),
+        Line("train", "GIB", "BDGP", "GIB", 3, 3, 100, Timing(18.0, "scaled by samples × views")),
+        Line("train_point", "GIB", "BDGP", "GIB", 1, 1, 100, None),
+        Line("train", "CLIB", "mfeat", "CLIB", 4, 4, 100, Timing(72.0, "measured (CLIB's time)")),
+        Line("baseline", "KM", "mfeat", "view0", 5, 5, None, None),
+    ]
+    text = render(lines, "cpu")
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line}
+    # GIB: 6 to run, 2 × 1 h + 3 × 0.5 h, 2 measured, 3 scaled, 1 without a timing
+    assert rows["GIB"] == ["cpu", "6", "3.50", "2", "3", "1"]
+    assert rows["CLIB"] == ["cpu", "4", "8.00", "4", "0", "0"]
+    assert "method dataset" not in text and text.endswith("--details")
+    detailed = render(lines, "cpu", details=True)
+    assert "method dataset" in detailed and "scaled by samples × views" in detailed
+    assert "rule baseline: 5 runs, 5 still to run" in detailed

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.data.fetch import FetchOptions, fetch_file, fetch_group, git_blob_sha1, verify
-from benchmark.data.registry import Archive, SourceFile, get_dataset
-from benchmark.errors import DataError
+from mmcbench.core.errors import DataError
+from mmcbench.data.fetch import FetchOptions, fetch_file, fetch_group, git_blob_sha1, verify
+from mmcbench.data.registry import Archive, SourceFile, get_dataset
 
 
 def sha(data: bytes) -> str:
@@ -97,7 +97,7 @@ def test_embedded_mfeat_comes_from_the_installed_package_offline(tmp_path):
     manifest = fetch_group("mfeat", FetchOptions(raw_dir=tmp_path / "raw", offline=True))
     files = json.loads(manifest.read_text())["files"]
     assert len(files) == 6
-    assert {e["origin"] for e in files.values()} == {"package:benchmark"}
+    assert {e["origin"] for e in files.values()} == {"package:mmcbench"}
 
 
 def test_offline_without_a_source_is_a_clear_error(tmp_path):
@@ -191,8 +191,8 @@ def test_git_blob_checksum(tmp_path):
 def test_packaged_gzip_file_is_verified_after_decompression(tmp_path):
     import gzip
 
-    from benchmark.data.fetch import _copy_packaged
-    from benchmark.data.registry import SourceFile
+    from mmcbench.data.fetch import _copy_packaged
+    from mmcbench.data.registry import SourceFile
 
     packed = tmp_path / "x.csv.gz"
     packed.write_bytes(gzip.compress(b"a,b\n1,2\n"))

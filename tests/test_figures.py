@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import records
-from benchmark.aggregate import runs_table, summarise
-from benchmark.cli import main
-from benchmark.errors import MmcbenchError
-from benchmark.figures import style
-from benchmark.figures.convergence import convergence_figure, load_histories, warmup_epochs
-from benchmark.figures.grid import best_cell, grid_figure, grid_matrix, load_grid
-from benchmark.figures.paper_vs_reproduced import load_comparisons, paper_vs_reproduced_figure
-from benchmark.figures.tsne import tsne_coordinates, tsne_figure
-from benchmark.tables import TABLE2, load_published, render
+from mmcbench.cli import main
+from mmcbench.core.errors import MmcbenchError
+from mmcbench.report.figures import style
+from mmcbench.report.figures.convergence import convergence_figure, load_histories, warmup_epochs
+from mmcbench.report.figures.grid import best_cell, grid_figure, grid_matrix, load_grid
+from mmcbench.report.figures.paper_vs_reproduced import load_comparisons, paper_vs_reproduced_figure
+from mmcbench.report.figures.tsne import tsne_coordinates, tsne_figure
+from mmcbench.report.tables import TABLE2, load_published, render
+from mmcbench.runs import records
+from mmcbench.summaries.aggregate import runs_table, summarise
 
 
 def assert_not_blank(path):
@@ -340,3 +340,46 @@ def test_plot_commands_write_png_and_pdf_or_fail_clearly(tmp_path, grid_csv, cap
         == 0
     )
     assert_not_blank(out.with_suffix(".png"))
+
+
+def test_tsne_title_names_the_samples_and_seeds_and_the_legend_whole_classes(tmp_path):
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 20)
+    path = tmp_path / "run.embeddings.npz"
+    np.savez(
+        path, epoch_0=rng.normal(size=(60, 4)), epoch_2=rng.normal(size=(60, 4)), labels=labels
+    )
+    csv = tmp_path / "xy.csv"
+    tsne_coordinates(path, seed=3, perplexity=5, max_samples=40).to_csv(csv, index=False)
+    coordinates = pd.read_csv(csv, dtype={"label": float, "epoch": float})  # as a CSV reads back
+    fig = tsne_figure(coordinates, "GIB", "toy", seed=3, n_samples=60, run_seed=1)
+    title = fig._suptitle.get_text()
+    assert "(run seed 1)" in title and "40 of 60 samples" in title and "t-SNE seed 3" in title
+    assert [ax.get_title() for ax in fig.axes] == ["epoch 0", "epoch 2"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["0", "1", "2"]
+    whole = tsne_figure(coordinates, "GIB", "toy", n_samples=40)._suptitle.get_text()
+    assert "40 samples" in whole and " of " not in whole.split("\n")[1] and "seed" not in whole
+
+
+def test_grid_title_names_the_epoch_and_the_protocol(grid_csv):
+    grid = load_grid(grid_csv)
+    title = grid_figure(grid, "GIB", "mfeat", "ACC", epochs=12).axes[0].get_title()
+    assert "epoch 12 (protocol final: each run's last epoch)" in title
+    other = grid.assign(protocol="label_free")
+    title = grid_figure(other, "GIB", "mfeat", "ACC", epochs=12).axes[0].get_title()
+    assert "protocol label_free" in title and "epoch 12" not in title
+
+
+def test_plot_commands_take_the_epochs_and_the_tsne_seed(tmp_path, grid_csv):
+    prefix = tmp_path / "g"
+    argv = ["plot", "grid", "--grid", str(grid_csv), "--method", "GIB", "--dataset", "mfeat"]
+    assert main([*argv, "--metric", "ACC", "--epochs", "12", "--out-prefix", str(prefix)]) == 0
+    coordinates = pd.DataFrame(
+        {"epoch": 0, "sample": range(6), "x": range(6), "y": range(6), "label": [0, 1] * 3}
+    )
+    coordinates.to_csv(tmp_path / "xy.csv", index=False)
+    argv = ["plot", "tsne", "--coordinates", str(tmp_path / "xy.csv"), "--seed", "4"]
+    argv += ["--method", "GIB", "--dataset", "toy", "--out-prefix", str(tmp_path / "t")]
+    assert main(argv) == 0
+    assert_not_blank(tmp_path / "t.png")
+    assert_not_blank(prefix.with_suffix(".png"))

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark.methods.clib.model import CLIBConfig
-from benchmark.methods.gib.model import GIBConfig
+from mmcbench.methods.clib.model import CLIBConfig
+from mmcbench.methods.gib.model import GIBConfig
 from tests.first_reading_reference import DATA_DIR, FIRST_READING, REPO, RUNS, reference_histories
 
 OLD_COMMIT = "e583575"  # the last commit before the revised keys
@@ -145,7 +145,7 @@ def test_the_revised_defaults_give_another_record():
     """The comparison can fail: without the first-reading keys GIB trains otherwise."""
     import torch
 
-    from benchmark.train import train
+    from mmcbench.training.train import train
     from tests.first_reading_reference import toy_data
 
     method, variant, hparams = RUNS["GIB"]

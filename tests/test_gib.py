@@ -10,16 +10,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.losses import (
+from mmcbench.losses import (
     ddc_loss,
     feature_distribution,
     gaussian_kl,
     grouped_mutual_information,
     mutual_information,
 )
-from benchmark.methods.gib.config import VARIANTS
-from benchmark.methods.gib.model import FUSED, GIB, GIBConfig, gib_loss
-from benchmark.models.granular import (
+from mmcbench.methods.gib.config import VARIANTS
+from mmcbench.methods.gib.model import FUSED, GIB, GIBConfig, gib_loss
+from mmcbench.models.granular import (
     OUT_OF_ROUNDS,
     PURE,
     REJECTED,
@@ -28,7 +28,7 @@ from benchmark.models.granular import (
     granular_balls,
     kmeans,
 )
-from benchmark.models.layers import VariationalEncoder
+from mmcbench.models.layers import VariationalEncoder
 
 # ------------------------------------------------------------------ mutual information
 
@@ -304,7 +304,7 @@ def test_ball_centres_are_member_means_with_gradient():
 
 
 def test_kmeans_recovers_separated_clusters():
-    from benchmark.metrics import accuracy
+    from mmcbench.runs.metrics import accuracy
 
     g = torch.Generator().manual_seed(3)
     labels = torch.arange(4).repeat_interleave(50)

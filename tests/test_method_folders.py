@@ -1,7 +1,7 @@
 """A user's method folder (MMCBENCH_METHODS, README "Add a method") that is broken gives one
 paragraph naming the folder, the file and what is wrong, and never breaks the commands that do
 not use it; a folder that would shadow or replace a built-in method is refused the same way. And
-a method that follows the README's example without the optional `config_params` keeps its
+a method that follows the README's example (the Trainer's default `config_params`) keeps its
 finished runs under --keep-finished."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import methods, records
+from mmcbench import methods
+from mmcbench.runs import records
 from tests.test_catalogue import TOY_FILES, toy_env_for
 from tests.test_run_outcomes import tiny  # noqa: F401 (a fixture)
 
@@ -55,7 +56,7 @@ def declaring(extra: str):
 
 def run(args: list[str], root: Path, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "benchmark", *args],
+        [sys.executable, "-m", "mmcbench", *args],
         env=toy_env_for(root),
         cwd=cwd,
         capture_output=True,
@@ -77,6 +78,11 @@ BROKEN = {
         "toy",
         replace("__init__.py", 'trainer="ToyTrainer"', 'trainer="ToyTrainr"'),
         "defines no ToyTrainr",
+    ),
+    "trainer-outside-the-contract": (
+        "toy",
+        replace("trainer.py", "class ToyTrainer(Trainer):", "class ToyTrainer:"),
+        "class ToyTrainer derives from nothing",
     ),
     "bogus-protocol": (
         "toy",
@@ -105,7 +111,7 @@ BROKEN = {
             replace("__init__.py", 'name="Toy"', 'name="GIB"')(f),
             replace("config.py", '{"Toy": None}', '{"GIB": None}')(f),
         ),
-        "METHOD.name 'GIB' is taken by benchmark.methods.gib",
+        "METHOD.name 'GIB' is taken by mmcbench.methods.gib",
     ),
 }
 
@@ -135,8 +141,8 @@ def test_using_a_broken_method_folder_gives_its_paragraph(tmp_path, toy_folder, 
 
 
 def test_a_config_naming_a_broken_folders_section_gets_its_paragraph(tmp_path, toy_folder):
-    from benchmark import catalogue, config
-    from benchmark.errors import ConfigError
+    from mmcbench.core.errors import ConfigError
+    from mmcbench.planning import catalogue, config
 
     root = user_folder(tmp_path / "methods", toy_folder, "toy", BROKEN["no-config"][1])
     broken = methods.BrokenFolder(root / "toy", ("toy",), "config.py: missing")
@@ -152,7 +158,7 @@ def test_the_built_in_methods_are_unchanged_beside_a_clashing_folder(tmp_path, t
     """A user's folder declaring section gib never replaces GIB's config section."""
     root = user_folder(tmp_path / "methods", toy_folder, "toy", BROKEN["gib-section"][1])
     code = (
-        "from benchmark import config; import json; "
+        "from mmcbench.planning import config; import json; "
         "print(json.dumps(sorted(config.config_schema()['properties']['gib']['properties'])))"
     )
     result = subprocess.run(
@@ -163,8 +169,9 @@ def test_the_built_in_methods_are_unchanged_beside_a_clashing_folder(tmp_path, t
 
 
 def test_keep_finished_keeps_a_run_of_a_method_without_config_params(tmp_path, toy_folder, tiny):  # noqa: F811
-    """The README's example has no `config_params`: the params its trainer records are taken
-    from the trainer built for the run, so a finished run is kept, not retrained."""
+    """The README's example writes no `config_params`: the Trainer's default (the settings'
+    fields) is what its record holds and what --keep-finished compares, so a finished run is
+    kept, not retrained."""
     root = user_folder(tmp_path / "methods", toy_folder)
     out = tmp_path / "toy.json"
     args = ["train", "--method", "Toy", "--variant", "Toy", "--data", str(tiny), "--seed", "0"]

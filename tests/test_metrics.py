@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.metrics import accuracy, ari, cluster_to_class_map, clustering_scores, ece, nmi
+from mmcbench.runs.metrics import accuracy, ari, cluster_to_class_map, clustering_scores, ece, nmi
 
 labelings = st.integers(2, 6).flatmap(
     lambda k: st.lists(st.integers(0, k - 1), min_size=k, max_size=60).filter(
@@ -88,7 +88,7 @@ def test_nmi_and_ari_are_sklearns_very_floats():
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
     from sklearn.metrics.cluster import contingency_matrix as sklearn_contingency
 
-    from benchmark.metrics import adjusted_rand, contingency_matrix, normalized_mutual_info
+    from mmcbench.runs.metrics import adjusted_rand, contingency_matrix, normalized_mutual_info
 
     for labels, clusters in sklearn_cases():
         expected_nmi = normalized_mutual_info_score(labels, clusters, average_method="arithmetic")
@@ -161,7 +161,7 @@ def test_ece_matches_torchmetrics(seed, k):
 
 
 def test_health_reads_the_effective_number_of_clusters():
-    from benchmark.health import run_health
+    from mmcbench.runs.health import run_health
 
     balanced = run_health(np.array([0, 1, 2, 3]), 4)
     assert balanced["clusters_used"] == 4 and balanced["clusters_effective"] == pytest.approx(4)
@@ -185,7 +185,7 @@ def k_minus_2_clustering(k: int = 10) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_health_an_honest_clustering_with_two_empty_clusters_is_not_collapsed():
-    from benchmark.health import run_health
+    from mmcbench.runs.health import run_health
 
     labels, predicted = k_minus_2_clustering(10)
     assert 65 < nmi(labels, predicted) < 75
@@ -197,7 +197,7 @@ def test_health_an_honest_clustering_with_two_empty_clusters_is_not_collapsed():
 def test_health_one_giant_cluster_with_nine_small_ones_is_collapsed():
     """The issue's first counter-example: every cluster used, but 1,865 of 2,000 samples in one
     (the rule of "at most k/2 clusters used, or NMI < 5" called it healthy)."""
-    from benchmark.health import run_health
+    from mmcbench.runs.health import run_health
 
     labels = np.repeat(np.arange(10), 200)
     predicted = np.zeros(2000, dtype=int)
@@ -214,7 +214,7 @@ def test_health_one_giant_cluster_with_nine_small_ones_is_collapsed():
 def test_health_a_clean_merge_of_class_pairs_is_not_collapsed():
     """The issue's second counter-example: classes merged in pairs into 5 of 10 equal clusters
     (NMI 82): a clustering with merged classes, not a collapse."""
-    from benchmark.health import run_health
+    from mmcbench.runs.health import run_health
 
     labels = np.repeat(np.arange(10), 100)
     predicted = labels // 2
@@ -226,7 +226,7 @@ def test_health_a_clean_merge_of_class_pairs_is_not_collapsed():
 
 @pytest.mark.parametrize("share,collapsed", [(0.70, False), (0.80, False), (0.85, True)])
 def test_health_bound_on_one_dominant_cluster(share, collapsed):
-    from benchmark.health import run_health
+    from mmcbench.runs.health import run_health
 
     big = int(share * 900)
     predicted = np.concatenate([np.zeros(big, dtype=int), 1 + np.arange(900 - big) % 9])
@@ -247,7 +247,7 @@ def old_record(used: int | None = None, health: dict | None = None) -> dict:
 
 @pytest.mark.parametrize("used", [8, 5, 3, 2, 1])
 def test_record_health_reads_a_stored_health_by_the_current_rule(used):
-    from benchmark.health import record_health, run_health
+    from mmcbench.runs.health import record_health, run_health
 
     fresh = run_health(np.arange(40) % used, 10)
     assert fresh["collapsed"] is (used < 2.5)
@@ -257,7 +257,7 @@ def test_record_health_reads_a_stored_health_by_the_current_rule(used):
 
 
 def test_record_health_without_an_effective_number_is_unknown_unless_one_cluster():
-    from benchmark.health import record_health
+    from mmcbench.runs.health import record_health
 
     assert record_health(old_record())["collapsed"] is None
     assert record_health(old_record(5))["collapsed"] is None  # schema version 1
@@ -271,7 +271,7 @@ def test_record_health_without_an_effective_number_is_unknown_unless_one_cluster
 def test_uniform_assignments_win_ece_but_not_nll_or_brier():
     """Uniform soft assignments (a collapse): ECE 0, but NLL log k and Brier 1 − 1/k, worse
     than a confident clustering that is mostly right."""
-    from benchmark.metrics import soft_scores
+    from mmcbench.runs.metrics import soft_scores
 
     labels = np.repeat(np.arange(10), 50)
     uniform = soft_scores(labels, np.full((500, 10), 0.1))

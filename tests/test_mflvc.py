@@ -15,9 +15,9 @@ import torch
 from sklearn.datasets import make_blobs
 from sklearn.preprocessing import minmax_scale
 
-from benchmark.data.load import MultiViewData
-from benchmark.methods.mflvc.config import VARIANTS, MFLVCConfig
-from benchmark.methods.mflvc.losses import (
+from mmcbench.data.load import MultiViewData
+from mmcbench.methods.mflvc.config import VARIANTS, MFLVCConfig
+from mmcbench.methods.mflvc.losses import (
     contrastive_terms,
     entropy_gap,
     entropy_term,
@@ -27,8 +27,9 @@ from benchmark.methods.mflvc.losses import (
     pseudo_label_ce,
     reconstruction,
 )
-from benchmark.methods.mflvc.model import MFLVC
-from benchmark.methods.mflvc.trainer import MFLVCTrainer
+from mmcbench.methods.mflvc.model import MFLVC
+from mmcbench.methods.mflvc.trainer import MFLVCTrainer
+from mmcbench.training.trainers import TrainingData, score_predictions
 
 CPU = torch.device("cpu")
 
@@ -255,7 +256,8 @@ def make_trainer(data: MultiViewData, seed: int = 0, variant: str = "MFLVC", **c
     fields = {"feature_dim": 32, "high_feature_dim": 16, "pseudo_label_n_init": 3, **changes}
     torch.manual_seed(seed)
     views = [torch.from_numpy(v) for v in data.views]
-    return MFLVCTrainer(data, views, variant, seed, MFLVCConfig(**fields), CPU), views
+    given = TrainingData(data.name, views, data.n_clusters)
+    return MFLVCTrainer(given, variant, seed, MFLVCConfig(**fields), CPU), views
 
 
 def test_stages_and_batches():
@@ -397,5 +399,7 @@ def test_diagnostics_reads_end_of_stage2(two_runs):
     diag = trainer.diagnostics(table)
     assert diag["stage2_end_epoch"] == 6 and diag["stage2_end"] == {"ACC": 60.0}
     assert diag["pseudo_labels"]["epoch"] == 7
-    json.dumps(diag)
+    scored = score_predictions(diag, blobs(n=90).labels)  # the trainer never sees the labels
+    assert all(0 <= acc <= 100 for acc in scored["pseudo_labels"]["acc"])
+    json.dumps(scored)
     assert dataclasses.asdict(trainer.config) == trainer.params()

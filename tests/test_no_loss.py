@@ -19,13 +19,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.datasets import make_blobs
 
-from benchmark import records, run_paths
-from benchmark.cli import main
-from benchmark.config import check_devices, validated_config
-from benchmark.errors import ConfigError, RecordError
-from tests.conftest import REPO, write_dataset
+from mmcbench.cli import main
+from mmcbench.core.errors import ConfigError, RecordError
+from mmcbench.planning import run_paths
+from mmcbench.planning.config import check_devices, validated_config
+from mmcbench.runs import records
+from tests.conftest import REPO, tiny_settings, write_dataset
 
-TINY = {"encoder_hidden": [16], "latent_dim": 8, "head_hidden": 8, "batch_size": 64, "epochs": 2}
+TINY = tiny_settings("GIB", batch_size=64)
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 

@@ -1,4 +1,5 @@
-"""Packs (benchmark.pack): K runs trained as one stacked model give each run's history alone."""
+"""Packs (mmcbench.training.pack): K runs trained as one stacked model give each run's history
+alone."""
 
 from __future__ import annotations
 
@@ -11,28 +12,29 @@ import pytest
 import torch
 from sklearn.datasets import make_blobs
 
-from benchmark import records
-from benchmark.cli import main
-from benchmark.data.load import MultiViewData
-from benchmark.methods.clib.config import CLIBConfig
-from benchmark.methods.clib.trainer import CLIBTrainer
-from benchmark.methods.comvc.config import CoMVCConfig
-from benchmark.methods.comvc.trainer import CoMVCTrainer
-from benchmark.methods.gib.config import GIBConfig
-from benchmark.methods.gib.trainer import GIBTrainer
-from benchmark.methods.mflvc.config import MFLVCConfig
-from benchmark.methods.mflvc.trainer import MFLVCTrainer
-from benchmark.methods.simvc.config import SiMVCConfig
-from benchmark.methods.simvc.trainer import SiMVCTrainer
-from benchmark.models.granular import (
+from mmcbench.cli import main
+from mmcbench.core.settings import BallSettings
+from mmcbench.data.load import MultiViewData
+from mmcbench.methods.clib.config import CLIBConfig
+from mmcbench.methods.clib.trainer import CLIBTrainer
+from mmcbench.methods.comvc.config import CoMVCConfig
+from mmcbench.methods.comvc.trainer import CoMVCTrainer
+from mmcbench.methods.gib.config import GIBConfig
+from mmcbench.methods.gib.trainer import GIBTrainer
+from mmcbench.methods.mflvc.config import MFLVCConfig
+from mmcbench.methods.mflvc.trainer import MFLVCTrainer
+from mmcbench.methods.simvc.config import SiMVCConfig
+from mmcbench.methods.simvc.trainer import SiMVCTrainer
+from mmcbench.models.granular import (
     ball_generators,
     granular_balls,
     granular_balls_representations,
     granular_balls_runs,
 )
-from benchmark.pack import Member, train_pack
-from benchmark.settings import BallSettings
-from benchmark.train import train
+from mmcbench.runs import records
+from mmcbench.training.pack import Member, train_pack
+from mmcbench.training.train import train
+from mmcbench.training.trainers import TrainingData
 from tests.conftest import write_dataset
 
 SMALL = dict(encoder_hidden=(16, 16), latent_dim=8, head_hidden=8, batch_size=50, epochs=4)
@@ -299,11 +301,12 @@ def test_an_evaluation_reuses_its_encodings_and_then_drops_them(
     all samples: GIB's, CLIB's and MFLVC's encoders' output, SiMVC's and CoMVC's fused DDC
     output, BatchNorm at its running statistics): the same eval losses as a pass over each
     batch; afterwards (and after a training step) nothing is kept."""
-    from benchmark.loop import evaluate
-    from benchmark.trainers import evaluation_losses
+    from mmcbench.training.loop import evaluate
+    from mmcbench.training.trainers import evaluation_losses
 
     views = [torch.as_tensor(v, dtype=torch.float64) for v in blobs.views]
-    trainer = trainer_class(blobs, views, variant, 0, config, CPU)
+    given = TrainingData(blobs.name, views, blobs.n_clusters)
+    trainer = trainer_class(given, variant, 0, config, CPU)
     for e in range(1, epoch + 1):
         trainer.before_epoch(e)  # CLIB: the heads from k-means; MFLVC: its stage
     trainer.step(torch.arange(32))  # BatchNorm's running statistics move off their start

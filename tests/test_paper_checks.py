@@ -1,5 +1,5 @@
-"""GIB's figures as claims (benchmark.paper_checks): the rules on hand-made grids and histories,
-and `mmcbench paper-checks` end to end on written files."""
+"""GIB's figures as claims (mmcbench.report.paper_checks): the rules on hand-made grids and
+histories, and `mmcbench paper-checks` end to end on written files."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
-from benchmark.paper_checks import (
+from mmcbench.cli import main
+from mmcbench.report.paper_checks import (
     MAX_SPREAD,
     convergence_verdict,
     grid_checks,

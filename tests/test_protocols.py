@@ -1,5 +1,5 @@
-"""Selection protocols (benchmark.protocols) on hand-made histories, and the eval-mode losses the
-training loop records for them."""
+"""Selection protocols (mmcbench.summaries.protocols) on hand-made histories, and the eval-mode
+losses the training loop records for them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,26 @@ import pytest
 import torch
 from sklearn.datasets import make_blobs
 
-from benchmark import catalogue, records
-from benchmark.data.load import MultiViewData
-from benchmark.protocols import LABEL_COLUMNS, ProtocolError, RunHistory, choose, values_at
-from benchmark.train import train
+from mmcbench.data.load import MultiViewData
+from mmcbench.methods.simvc import METHOD as SIMVC
+from mmcbench.planning import catalogue
+from mmcbench.runs import records
+from mmcbench.summaries.protocols import (
+    LABEL_COLUMNS,
+    ProtocolError,
+    RunHistory,
+    choose,
+    values_at,
+)
+from mmcbench.training.train import train
+
+# what the `mvc` rule reads, as SiMVC's (and CoMVC's) folder declares it
+MVC = {
+    "label_free_column": SIMVC.label_free_column,
+    "run_select_columns": dict(SIMVC.run_select_columns),
+}
+# label-derived columns: the loop's scores and methods' own (CLIB, MFLVC)
+SCRAMBLED = (*LABEL_COLUMNS, "screened_acc", "pseudo_acc")
 
 
 def run(seed, acc, total=None, eval_total=None, eval_ddc1=None, **params):
@@ -76,19 +92,31 @@ def test_mvc_picks_the_lowest_eval_ddc1_among_every_4th_epoch_then_the_lowest_ru
         run(0, [0] * 10, eval_ddc1=ddc1_a, eval_total=[1] * 10),
         run(1, [0] * 10, eval_ddc1=ddc1_b, eval_total=[1] * 10),
     ]
-    per_run = [choose("mvc", [r]).epochs for r in runs]
+    per_run = [choose("mvc", [r], **MVC).epochs for r in runs]
     assert per_run == [(4,), (4,)]  # run 0: 4 and 8 tie at 0.4, the earlier is kept
-    assert choose("mvc", runs).seeds == (1,)  # 0.3 < 0.4
+    assert choose("mvc", runs, **MVC).seeds == (1,)  # 0.3 < 0.4
+
+
+def test_the_shared_protocol_code_spells_no_methods_column():
+    """The columns a method's rules read come from its folder's entry (DeepMethod)."""
+    from pathlib import Path
+
+    from mmcbench.summaries import protocol_rows, protocols
+
+    for module in (protocols, protocol_rows):
+        code = Path(module.__file__).read_text()
+        for column in ('"eval_ddc1"', '"eval_clustering"', '"screened_acc"', '"ddc_1"'):
+            assert column not in code, (module.__name__, column)
 
 
 def test_mvc_keys_last_checkpoint_and_total_run_selection():
     a = run(0, [0] * 9, eval_ddc1=[np.nan] + [0.1] * 8, eval_total=[np.nan] + [2.0] * 8)
     b = run(1, [0] * 9, eval_ddc1=[np.nan] + [0.5] * 8, eval_total=[np.nan] + [1.0] * 8)
     last = [RunHistory(r.seed, r.history, {"checkpoint_select": "last"}, r.name) for r in (a, b)]
-    assert choose("mvc", last).epochs == (8,)
+    assert choose("mvc", last, **MVC).epochs == (8,)
     tot = [RunHistory(r.seed, r.history, {"run_select_loss": "tot"}, r.name) for r in (a, b)]
-    assert choose("mvc", tot).seeds == (1,)
-    assert choose("mvc", [a, b]).seeds == (0,)  # ddc_1 by default
+    assert choose("mvc", tot, **MVC).seeds == (1,)
+    assert choose("mvc", [a, b], **MVC).seeds == (0,)  # ddc_1 by default
 
 
 def test_fixed_seed_last_takes_the_papers_seed_or_the_first():
@@ -164,11 +192,7 @@ def test_a_label_free_protocol_never_reads_a_label(rule):
         RunHistory(
             r.seed,
             r.history.assign(
-                **{
-                    c: rng.permutation(r.history[c].to_numpy())
-                    for c in LABEL_COLUMNS
-                    if c in r.history
-                }
+                **{c: rng.permutation(r.history[c].to_numpy()) for c in SCRAMBLED if c in r.history}
             ),
             r.params,
             r.name,
@@ -183,14 +207,14 @@ def test_a_history_without_the_column_a_protocol_reads_names_the_run_and_the_col
     with pytest.raises(ProtocolError, match=r"run0\.json.*'eval_total'.*label_free"):
         choose("label_free", runs)
     with pytest.raises(ProtocolError, match=r"run0\.json.*'eval_ddc1'.*mvc"):
-        choose("mvc", runs)
+        choose("mvc", runs, **MVC)
     for rule in ("best_epoch_best_run", "best_run_final"):
         with pytest.raises(ProtocolError, match=rf"run0\.json.*'total'.*{rule}"):
             choose(rule, [run(0, [0, 1, 2])])
 
 
 def test_each_deep_method_names_a_known_paper_protocol():
-    from benchmark.protocols import RULES
+    from mmcbench.summaries.protocols import RULES
 
     rules = {m: catalogue.get(m).paper_protocol for m in catalogue.deep_methods()}
     assert set(rules.values()) <= set(RULES)
@@ -230,9 +254,9 @@ def test_every_trained_epoch_records_its_eval_mode_losses(blobs, method):
 
 
 def test_summary_csv_has_a_row_per_protocol_and_the_tables_read_each_beside_honest(tmp_path):
-    from benchmark.aggregate import aggregate
-    from benchmark.cli import main
-    from benchmark.tables import read_summary
+    from mmcbench.cli import main
+    from mmcbench.report.tables import read_summary
+    from mmcbench.summaries.aggregate import aggregate
     from tests.conftest import write_dataset
 
     x, y = make_blobs(n_samples=120, centers=3, n_features=6, cluster_std=0.5, random_state=1)
@@ -292,7 +316,7 @@ def test_label_free_leaves_clib_warm_up_out_of_a_history_without_stage():
 
 
 def test_clib_writes_the_stage_of_every_epoch(tmp_path):
-    from benchmark.methods.clib.config import CLIBConfig
+    from mmcbench.methods.clib.config import CLIBConfig
 
     x, y = make_blobs(n_samples=60, centers=3, n_features=6, random_state=0)
     data = MultiViewData(
@@ -309,17 +333,17 @@ def test_the_mvc_rule_reports_nmi_with_mvcs_geometric_normalisation():
     """simvc.nmi_average (geometric, mvc's evaluation) is read by the paper row."""
     history = run(0, [0, 50, 60], eval_ddc1=[np.nan, 0.2, 0.1], nmi_average="geometric")
     history.history["NMI_geometric"] = [0.0, 41.0, 42.0]
-    choice = choose("mvc", [history])
+    choice = choose("mvc", [history], **MVC)
     assert values_at(choice, [history], "NMI", "mvc") == [42.0]
     assert values_at(choice, [history], "NMI", "final") == [60.0]
     arithmetic = run(0, [0, 50, 60], eval_ddc1=[np.nan, 0.2, 0.1], nmi_average="arithmetic")
-    assert values_at(choose("mvc", [arithmetic]), [arithmetic], "NMI", "mvc") == [60.0]
+    assert values_at(choose("mvc", [arithmetic], **MVC), [arithmetic], "NMI", "mvc") == [60.0]
 
 
 def test_the_loop_records_nmi_geometric_as_sklearn_computes_it():
     from sklearn.metrics import normalized_mutual_info_score
 
-    from benchmark.metrics import nmi
+    from mmcbench.runs.metrics import nmi
 
     rng = np.random.default_rng(0)
     for _ in range(50):

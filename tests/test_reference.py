@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from mmcbench.cli import main
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 # the table → the --setting options the DAG's table rule gives it (GIB's and CLIB's α, β)

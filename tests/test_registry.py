@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from benchmark.data.fetch import verify
-from benchmark.data.registry import DATASETS, dataset_names, get_dataset, group_files
-from benchmark.errors import DataError
+from mmcbench.core.errors import DataError
+from mmcbench.data.fetch import verify
+from mmcbench.data.registry import DATASETS, dataset_names, get_dataset, group_files
 from tests.conftest import EXTENDED_DATASETS, PAPER_DATASETS
 
 PAPER = set(PAPER_DATASETS)
@@ -87,7 +87,7 @@ def test_registry_checksums_match_the_mirrored_files(mirror, name):
 def test_registry_imports_without_numpy():
     """The Snakefile imports the registry and config checks in Snakemake's own process."""
     code = (
-        "import sys, benchmark.data.registry, benchmark.config; "
+        "import sys, mmcbench.data.registry, mmcbench.data.user, mmcbench.planning.config; "
         "assert 'numpy' not in sys.modules, 'numpy imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,17 +16,17 @@ import scipy.io
 import yaml
 from sklearn.datasets import make_blobs
 
-from benchmark import atomic
-from benchmark.cli import main
-from benchmark.config import check_train_arguments, config_schema, validated_config
-from benchmark.data.convert import convert_from_manifest
-from benchmark.data.fetch import FetchOptions, fetch_group, sha256sum
-from benchmark.data.load import load_hdf5
-from benchmark.data.registry import Dataset, Location, SourceFile, View
-from benchmark.errors import ConfigError, DataError
-from tests.conftest import write_dataset
+from mmcbench.cli import main
+from mmcbench.core import atomic
+from mmcbench.core.errors import ConfigError, DataError
+from mmcbench.data.convert import convert_from_manifest
+from mmcbench.data.fetch import FetchOptions, fetch_group, sha256sum
+from mmcbench.data.load import load_hdf5
+from mmcbench.data.registry import Dataset, Location, SourceFile, View
+from mmcbench.planning.config import check_train_arguments, config_schema, validated_config
+from tests.conftest import tiny_settings, write_dataset
 
-TINY = {"encoder_hidden": [8], "latent_dim": 4, "head_hidden": 4, "batch_size": 30, "epochs": 1}
+TINY = tiny_settings("GIB", encoder_hidden=[8], latent_dim=4, head_hidden=4, epochs=1)
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +273,7 @@ def test_view_with_no_features_is_refused_before_writing(tmp_path):
     manifest.write_text(
         json.dumps({"files": {"zero.mat": {"path": str(path), "sha256": sha256sum(path)}}})
     )
-    import benchmark.data.convert as convert
+    import mmcbench.data.convert as convert
 
     original = convert.get_dataset
     convert.get_dataset = lambda name: spec
@@ -332,12 +332,12 @@ def test_hand_made_hdf5_is_checked_against_the_format(
 
 
 def test_unwritable_output_is_refused_before_any_compute(tiny_file, tmp_path, capsys, monkeypatch):
-    import benchmark.train
+    import mmcbench.training.train
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the output cannot be written")
 
-    monkeypatch.setattr(benchmark.train, "run_from_file", no_training)
+    monkeypatch.setattr(mmcbench.training.train, "run_from_file", no_training)
     (tmp_path / "a_file").write_text("")
     assert train(tiny_file, tmp_path / "a_file" / "r.json") == 2
     assert f"cannot write {tmp_path / 'a_file' / 'r.json'}" in error_of(capsys)
@@ -351,7 +351,7 @@ def test_unwritable_output_is_refused_before_any_compute(tiny_file, tmp_path, ca
 def test_disk_full_while_writing_is_one_paragraph_naming_the_path(
     tiny_file, tmp_path, capsys, monkeypatch
 ):
-    from benchmark import records
+    from mmcbench.runs import records
 
     def full(path, record):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -427,10 +427,33 @@ def test_reliability_refuses_runs_of_another_dataset_or_setting(tmp_path, capsys
     assert reliability(tmp_path, ("CLIB", first)) == 0  # one run of the figure's dataset
 
 
+def test_reliability_diagram_has_the_suites_style_and_its_legend_clear_of_the_bars(tmp_path):
+    from mmcbench.report.figures import style
+    from mmcbench.report.figures.reliability import reliability_diagram
+
+    runs = {"GIB": [saved_run(tmp_path / "g.embeddings.npz", 3)]}
+    runs["CLIB"] = [saved_run(tmp_path / f"c{s}.embeddings.npz", 3, seed=s) for s in (1, 2)]
+    fig = reliability_diagram("toy", runs)
+    assert fig.get_size_inches()[0] <= style.FULL_IN  # the paper's text width, as every figure
+    assert all(ax.get_legend() is None for ax in fig.axes)  # no legend over the bars
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "perfect calibration",
+        "accuracy of the bin",
+        "share of samples in the bin",
+    ]
+    fig.canvas.draw()
+    legend, panels = fig.legends[0].get_window_extent(), [ax.get_window_extent() for ax in fig.axes]
+    assert all(legend.y1 <= p.y0 for p in panels)  # below the panels, not over them
+    accuracy = fig.axes[0].patches[0].get_facecolor()[:3]
+    assert np.allclose(accuracy, style.palette(1)[0])  # the suite's colour-blind-safe palette
+    assert "pooled over 2 seeds" in fig.axes[1].get_title()
+    assert "per seed" in fig.axes[1].get_title() and "per seed" not in fig.axes[0].get_title()
+
+
 def test_reliability_refuses_an_unknown_figure_extension_before_reading(
     tmp_path, capsys, monkeypatch
 ):
-    import benchmark.figures.reliability as figure
+    import mmcbench.report.figures.reliability as figure
 
     def no_reading(path):
         raise AssertionError("read the runs although the figure cannot be written")
@@ -477,8 +500,8 @@ def test_render_refuses_settings_it_cannot_show_before_reading(tmp_path, capsys,
 
 
 def test_render_says_when_a_setting_has_no_rows_in_the_table(tmp_path, capsys, caplog):
-    from benchmark import records
-    from benchmark.aggregate import aggregate
+    from mmcbench.runs import records
+    from mmcbench.summaries.aggregate import aggregate
     from tests.test_aggregate_tables import gib_record
 
     record = tmp_path / "seed0.json"
@@ -528,7 +551,7 @@ def test_next_write_removes_stale_temporaries_of_its_target_only(tmp_path):
 
 
 def test_km_keeps_scikit_learns_warnings(tmp_path):
-    from benchmark.baseline_run import BaselineParams, run
+    from mmcbench.training.baseline_run import BaselineParams, run
 
     path = write_dataset(
         tmp_path / "c.h5",
@@ -557,6 +580,8 @@ def dag(repo, workdir, config, *args):
 
 
 @pytest.mark.workflow
+@pytest.mark.dag
+@pytest.mark.slow
 def test_replaced_manual_file_reruns_fetch_and_what_follows(repo, tmp_path):
     workdir = tmp_path / "work"
     manual = workdir / "resources" / "manual" / "WVU" / "WVU.mat"
@@ -592,6 +617,6 @@ def test_scaling_reaches_every_run_as_a_rule_parameter(repo, tmp_path):
     )
     plan = dag(repo, tmp_path, config, "-n", "-p")
     assert plan.returncode == 0, plan.stderr
-    commands = [line for line in plan.stdout.splitlines() if "python -m benchmark" in line]
+    commands = [line for line in plan.stdout.splitlines() if "python -m mmcbench" in line]
     runs = [c for c in commands if " train " in c or " baseline " in c]
     assert len(runs) == 6 + 2 and all("--scaling none" in c for c in runs)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import records
-from benchmark.cli import main
-from tests.conftest import write_dataset
-from tests.test_catalogue import TOY_FILES, toy_env_for
+from mmcbench.cli import main
+from mmcbench.runs import records
+from tests.conftest import tiny_settings, write_dataset
+from tests.test_catalogue import toy_env_for
 
-SIMVC_TINY = {"batch_size": 30, "n_hidden": 8}
+SIMVC_TINY = {k: v for k, v in tiny_settings("SiMVC").items() if k != "epochs"}
 
 
 @pytest.fixture(scope="module")
@@ -114,36 +114,24 @@ RAISING_TRAINER = """
 import torch
 from torch import nn
 
-from benchmark.batches import batch_plan
-from benchmark.trainers import StepOutcome
+from mmcbench.training.batches import batch_plan
+from mmcbench.training.trainers import Trainer
 
 
-class BadTrainer:
-    def __init__(self, data, views, variant, seed, config, device):
-        self.views, self.config, self.n = views, config, data.n_samples
-        self.model = nn.Linear(views[0].shape[1], data.n_clusters)
+class BadTrainer(Trainer):
+    def __init__(self, data, variant, seed, config, device):
+        super().__init__(data, variant, seed, config, device)
+        self.model = nn.Linear(data.view_dims[0], data.n_clusters)
 
     def batches(self, epoch, generator):
-        return batch_plan(self.n, self.config.batch_size, 2, generator)
-
-    def before_epoch(self, epoch):
-        pass
+        return batch_plan(self.n_samples, self.config.batch_size, 2, generator)
 
     def step(self, idx):
         raise RuntimeError("a bug in the step")
 
-    def after_epoch(self):
-        return {}
-
     def predict(self, views):
         logits = self.model(views[0])
         return torch.softmax(logits, 1), logits
-
-    def params(self):
-        return {"batch_size": self.config.batch_size}
-
-    def diagnostics(self, history):
-        return {}
 """
 
 
@@ -153,7 +141,7 @@ def method_folder(root: Path, trainer: str, name: str = "Bad") -> Path:
     folder = root / name.lower()
     folder.mkdir(parents=True)
     (folder / "__init__.py").write_text(
-        "from benchmark.methods import DeepMethod\n\n"
+        "from mmcbench.methods import DeepMethod\n\n"
         f'METHOD = DeepMethod(name="{name}", section="{name.lower()}", config="{name}Config", '
         f'trainer="{name}Trainer")\n'
     )
@@ -162,7 +150,7 @@ def method_folder(root: Path, trainer: str, name: str = "Bad") -> Path:
             f"""
             from dataclasses import dataclass
 
-            from benchmark.settings import Epochs, TrainingSettings
+            from mmcbench.core.settings import Epochs, TrainingSettings
 
             VARIANTS = {{"{name}": None}}
 
@@ -173,8 +161,6 @@ def method_folder(root: Path, trainer: str, name: str = "Bad") -> Path:
             """
         )
     )
-    schema = textwrap.dedent(TOY_FILES["schema.yaml"]).replace("Toy", name).splitlines()
-    (folder / "schema.yaml").write_text("\n".join(x for x in schema if "temperature" not in x))
     (folder / "trainer.py").write_text(trainer.replace("BadTrainer", f"{name}Trainer"))
     return root
 
@@ -188,7 +174,7 @@ def test_a_method_whose_step_raises_ends_with_an_error_record(tmp_path, tiny):
     folder = method_folder(tmp_path / "methods", RAISING_TRAINER)
     out = tmp_path / "bad.json"
     result = subprocess.run(
-        [sys.executable, "-m", "benchmark", *train_args("Bad", tiny, out, "--epochs", "2")],
+        [sys.executable, "-m", "mmcbench", *train_args("Bad", tiny, out, "--epochs", "2")],
         env=toy_env_for(folder),
         capture_output=True,
         text=True,
@@ -223,7 +209,7 @@ def test_a_trainer_refusing_its_setting_is_one_paragraph(tmp_path, tiny, capsys)
 
 
 def test_a_config_planning_a_view_pair_method_on_one_view_is_refused():
-    from benchmark.catalogue import views_problem
+    from mmcbench.planning.catalogue import views_problem
 
     assert views_problem("MFLVC", 1, "x") == (
         "MFLVC needs at least 2 views (its contrastive loss pairs views) and x has 1"

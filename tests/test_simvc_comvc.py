@@ -14,10 +14,10 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import minmax_scale
 
-from benchmark.data.load import MultiViewData
-from benchmark.methods.comvc.config import VARIANTS as COMVC_VARIANTS
-from benchmark.methods.comvc.config import CoMVCConfig
-from benchmark.methods.comvc.losses import (
+from mmcbench.data.load import MultiViewData
+from mmcbench.methods.comvc.config import VARIANTS as COMVC_VARIANTS
+from mmcbench.methods.comvc.config import CoMVCConfig
+from mmcbench.methods.comvc.losses import (
     NoNegatives,
     adaptive_weight,
     draw_negatives,
@@ -26,14 +26,14 @@ from benchmark.methods.comvc.losses import (
     positive_pairs,
     sampled_contrastive_loss,
 )
-from benchmark.methods.comvc.trainer import ONE_CLUSTER_STOP, CoMVCTrainer
-from benchmark.methods.simvc.config import VARIANTS as SIMVC_VARIANTS
-from benchmark.methods.simvc.config import SiMVCConfig
-from benchmark.methods.simvc.losses import simvc_terms
-from benchmark.methods.simvc.model import SiMVC
-from benchmark.methods.simvc.trainer import SiMVCTrainer, epoch_batches
-from benchmark.models.layers import ClusteringHead, SoftmaxFusion
-from benchmark.trainers import RunStopped
+from mmcbench.methods.comvc.trainer import ONE_CLUSTER_STOP, CoMVCTrainer
+from mmcbench.methods.simvc.config import VARIANTS as SIMVC_VARIANTS
+from mmcbench.methods.simvc.config import SiMVCConfig
+from mmcbench.methods.simvc.losses import simvc_terms
+from mmcbench.methods.simvc.model import SiMVC
+from mmcbench.methods.simvc.trainer import SiMVCTrainer, epoch_batches
+from mmcbench.models.layers import ClusteringHead, SoftmaxFusion
+from mmcbench.training.trainers import RunStopped, TrainingData
 
 CPU = torch.device("cpu")
 # float() of a loss term that still carries its graph
@@ -247,9 +247,10 @@ def blobs(n: int = 150, n_views: int = 2, seed: int = 0) -> MultiViewData:
 def make_trainer(data: MultiViewData, method: str = "CoMVC", seed: int = 0, **changes):
     torch.manual_seed(seed)
     views = [torch.from_numpy(v) for v in data.views]
+    given = TrainingData(data.name, views, data.n_clusters)
     if method == "SiMVC":
-        return SiMVCTrainer(data, views, "SiMVC", seed, SiMVCConfig(**changes), CPU), views
-    return CoMVCTrainer(data, views, "CoMVC", seed, CoMVCConfig(**changes), CPU), views
+        return SiMVCTrainer(given, "SiMVC", seed, SiMVCConfig(**changes), CPU), views
+    return CoMVCTrainer(given, "CoMVC", seed, CoMVCConfig(**changes), CPU), views
 
 
 def one_cluster(trainer) -> None:

@@ -2,7 +2,9 @@
 
 The real run starts a single-node SLURM on localhost (tests/slurm/start_local_slurm.sh: Debian's
 slurm-wlm and munge, installed when missing; needs root) and runs the smoke DAG with the
-shipped profile, changed only where a one-node cluster without accounting needs it. It changes
+shipped profile, changed only where a one-node cluster without accounting needs it, up to
+SLURM_TARGETS: every job SLURM runs, and the tables; the figures that only local rules draw are
+the local smoke DAG's (tests/test_workflow.py). It changes
 the machine (system packages, /etc/slurm, a munge key), so it runs only when asked:
 MMCBENCH_SLURM_TEST=1 (CI sets it); the daemons it started are stopped when it ends.
 """
@@ -22,8 +24,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark import records
-from tests.test_workflow import planned_points, planned_training, write_config
+from mmcbench.runs import records
+from tests.test_workflow import job_counts, planned_points, planned_training, write_config
 
 PROFILES = ("slurm", "slurm-gres")
 LOCAL_RULES = (
@@ -39,6 +41,19 @@ LOCAL_RULES = (
     "tsne_figure",
     "paper_vs_reproduced",
 )
+
+
+# The real-SLURM run's targets: what the rules that SLURM runs make (baseline, train and its
+# packs, tsne) and the tables built from it; test_slurm_targets_plan_every_job_slurm_runs
+# checks that they ask for every such job of the smoke DAG.
+SLURM_TARGETS = [
+    "results/runs.csv",
+    "results/grid.csv",
+    "results/resolutions.csv",
+    "results/tables/table1.md",
+    "figures/paper_vs_reproduced.png",
+    *(f"results/tsne/{m}_{d}.csv" for m in ("GIB", "CLIB") for d in ("3-sources", "NGs")),
+]
 
 
 def profile(repo: Path, name: str) -> dict:
@@ -88,7 +103,7 @@ def test_gpu_and_gres_profiles_differ_only_in_how_they_ask_for_the_gpu(repo):
 
 def test_train_runtime_comes_from_the_stored_timings():
     """The train rule asks SLURM for 3 × the run's estimate (at least 5 min), not a flat 4 h."""
-    from benchmark.runtime import run_minutes, slurm_runtime
+    from mmcbench.planning.runtime import run_minutes, slurm_runtime
 
     minutes = run_minutes("GIB", "GIB", "mfeat", 100)
     assert minutes is not None and 0 < minutes < 60
@@ -172,6 +187,25 @@ def deep_records(workdir: Path) -> list[Path]:
 
 
 @pytest.mark.workflow
+def test_slurm_targets_plan_every_job_slurm_runs(repo, plan):
+    """SLURM_TARGETS plan every job of the smoke DAG that is no local rule (a rule without
+    `localrule: True`: baselines, training, t-SNE), and the tables its assertions read."""
+    smoke = repo / "config/smoke.yaml"
+    whole, targeted = (
+        job_counts(plan(smoke, "-n").stdout),
+        job_counts(plan(smoke, "-n", *SLURM_TARGETS).stdout),
+    )
+    blocks = rule_blocks(repo)
+    rules = set(whole) - {"all", "total"}
+    remote = {r for r in rules if "localrule: True" not in blocks.get(r, "")}
+    assert {"baseline", "train", "train_point", "tsne"} <= remote
+    assert {r: targeted.get(r) for r in remote} == {r: whole[r] for r in remote}
+    assert targeted["table"] >= 1 and targeted["paper_vs_reproduced"] == 1
+
+
+@pytest.mark.workflow
+@pytest.mark.dag
+@pytest.mark.slow
 def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, local_slurm, mirror):
     config = write_config(
         tmp_path / "smoke.yaml", base=repo / "config/smoke.yaml", data={"mirror": str(mirror)}
@@ -180,7 +214,7 @@ def test_smoke_dag_runs_to_completion_under_a_real_slurm(repo, tmp_path, local_s
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     command = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile")]
-    command += ["-d", str(workdir), "--configfile", str(config)]
+    command += ["-d", str(workdir), *SLURM_TARGETS, "--configfile", str(config)]
     command += ["--profile", str(local_profile(repo, tmp_path / "profile"))]
     result = subprocess.run(
         command,

@@ -30,7 +30,7 @@ argv, result = json.loads(sys.argv[1]), sys.argv[2]
 HEAVY = ("torch", "torch._dynamo", "sklearn", "scipy", "pandas")
 seen = {{}}
 {setup}
-from benchmark.cli import main
+from mmcbench.cli import main
 try:
     rc = main(argv)
 except SystemExit as exit:
@@ -57,10 +57,10 @@ def probe(tmp_path: Path, argv: list[str], setup: str = "") -> dict:
     return json.loads(result.read_text())
 
 
-# `estimate` plans the DAG with `snakemake --summary` in a process of its own (the Snakefile's
-# imports are checked below): here a fixed plan stands in for it, as in tests/test_estimate.py.
+# `estimate` plans its runs with mmcbench.planning.plan (Snakemake only for records already
+# there): here a fixed plan stands in for it, as in tests/test_estimate.py.
 FIXED_PLAN = """
-from benchmark import estimate
+from mmcbench.planning import estimate
 estimate.planned_runs = lambda *args, **kwargs: [
     estimate.PlannedRun("train", "GIB", "mfeat", "GIB", pending=True),
     estimate.PlannedRun("baseline", "KM", "mfeat", "view0", pending=True),
@@ -86,7 +86,7 @@ def test_commands_that_train_nothing_import_no_torch(tmp_path, argv):
 
 
 def test_aggregate_and_render_import_no_torch_sklearn_or_scipy(tmp_path):
-    from benchmark import records
+    from mmcbench.runs import records
     from tests.test_aggregate_tables import make_record
 
     paths = []
@@ -113,16 +113,16 @@ def test_aggregate_and_render_import_no_torch_sklearn_or_scipy(tmp_path):
 def test_the_snakefiles_imports_are_torch_free(tmp_path):
     """What the Snakefile and its rules import (in the snakemake process `estimate` starts)."""
     modules = [
-        "benchmark.config",
-        "benchmark.outcome",
-        "benchmark.tables",
-        "benchmark.aggregate",
-        "benchmark.resolutions",
-        "benchmark.run_paths",
-        "benchmark.runtime",
-        "benchmark.study",
-        "benchmark.catalogue",
-        "benchmark.data.registry",
+        "mmcbench.planning.config",
+        "mmcbench.summaries.outcome",
+        "mmcbench.report.tables",
+        "mmcbench.summaries.aggregate",
+        "mmcbench.summaries.resolutions",
+        "mmcbench.planning.run_paths",
+        "mmcbench.planning.runtime",
+        "mmcbench.planning.study",
+        "mmcbench.planning.catalogue",
+        "mmcbench.data.registry",
     ]
     code = (
         f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
@@ -143,7 +143,8 @@ def test_the_snakefiles_imports_are_torch_free(tmp_path):
 # Every deep method's modules are imported first (none may import scikit-learn or pandas at
 # import time), then one GIB run records the modules imported when its first epoch begins.
 AT_FIRST_EPOCH = """
-from benchmark import catalogue, loop
+from mmcbench.planning import catalogue
+from mmcbench.training import loop
 for method in catalogue.deep_methods():
     catalogue.trainer_class(method)
 logged = loop._log_epoch

@@ -1,5 +1,6 @@
-"""The resolution study: planning (benchmark.study), `mmcbench train --set`, the study CSV,
-table and figure (benchmark.resolutions), and the config checks of the `resolution` section."""
+"""The resolution study: planning (mmcbench.planning.study), `mmcbench train --set`, the study
+CSV, table and figure (mmcbench.summaries.resolutions), and the config checks of the
+`resolution` section."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ import pytest
 import yaml
 from sklearn.datasets import make_blobs
 
-from benchmark import records
-from benchmark.cli import main
-from benchmark.config import check_config, load_schema
-from benchmark.errors import ConfigError
-from benchmark.resolutions import read_study, render_study, study_table
-from benchmark.study import (
+from mmcbench.cli import main
+from mmcbench.core.errors import ConfigError
+from mmcbench.planning.config import check_config, load_schema
+from mmcbench.planning.study import (
     DEFAULT,
     format_value,
     parse_assignment,
@@ -24,7 +23,9 @@ from benchmark.study import (
     point_dir,
     study_points,
 )
-from tests.conftest import fake_data, write_dataset
+from mmcbench.runs import records
+from mmcbench.summaries.resolutions import read_study, render_study, study_table
+from tests.conftest import fake_data, tiny_settings, write_dataset
 
 # ------------------------------------------------------------------ planning
 
@@ -104,7 +105,7 @@ def tiny_file(tmp_path_factory):
     )
 
 
-TINY = {"encoder_hidden": [16], "latent_dim": 8, "head_hidden": 8, "batch_size": 60, "epochs": 1}
+TINY = tiny_settings("GIB", batch_size=60, epochs=1)
 
 
 def train(tiny_file, out, *extra):
@@ -217,7 +218,7 @@ def test_study_table_without_a_plan_reads_the_points_from_the_records(study_reco
 
 
 def test_study_table_and_figure_render_from_the_csv(tmp_path, study_records):
-    from benchmark.figures.resolutions import figure_rows, resolutions_figure
+    from mmcbench.report.figures.resolutions import figure_rows, resolutions_figure
 
     csv = tmp_path / "resolutions.csv"
     study_table(study_records, PLAN, ["toy"]).to_csv(csv, index=False)

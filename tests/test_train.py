@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,22 +11,17 @@ import pytest
 import torch
 from sklearn.datasets import make_blobs
 
-from benchmark import records
-from benchmark.batches import batch_plan
-from benchmark.cli import main
-from benchmark.methods.gib import model as gib_module
-from benchmark.methods.gib.model import GIBConfig
-from benchmark.metrics import accuracy, ece
-from benchmark.train import run_from_file
-from tests.conftest import write_dataset
+from mmcbench.cli import main
+from mmcbench.core.settings import TrainingSettings
+from mmcbench.methods.gib import model as gib_module
+from mmcbench.methods.gib.model import GIBConfig
+from mmcbench.runs import records
+from mmcbench.runs.metrics import accuracy, ece
+from mmcbench.training.batches import batch_plan
+from mmcbench.training.train import run_from_file
+from tests.conftest import tiny_settings, write_dataset
 
-TINY = {
-    "encoder_hidden": [32, 32],
-    "latent_dim": 16,
-    "head_hidden": 8,
-    "batch_size": 64,
-    "epochs": 3,
-}
+TINY = tiny_settings("GIB", encoder_hidden=[32, 32], latent_dim=16, batch_size=64, epochs=3)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +150,7 @@ def test_a_non_finite_loss_is_recorded_as_diverged(tmp_path, tiny_file, monkeypa
             step.terms["total"] = step.terms["total"] * float("nan")
         return step
 
-    monkeypatch.setattr("benchmark.methods.gib.trainer.gib_loss", exploding)
+    monkeypatch.setattr("mmcbench.methods.gib.trainer.gib_loss", exploding)
     record = train_cli(tiny_file, tmp_path / "seed0.json")
     assert record["status"] == "diverged"
     assert record["metrics"] == dict.fromkeys(records.METRICS)
@@ -238,3 +234,88 @@ def test_history_tracks_the_encoders_sigma_and_mu(tiny_file):
         "GIB", "GIB", tiny_file, 0, deterministic, device="cpu", embeddings_at=[]
     ).history
     assert "sigma_mean" not in history
+
+
+# ------------------------------------------------------------------ the trainer contract
+def test_a_capability_is_its_flag_and_its_method_together():
+    """`has_eval_step` / `packable` without their method (or the method without the flag) is
+    refused when the class is defined, not found missing in the middle of a run."""
+    from mmcbench.training.trainers import StepOutcome, Trainer
+
+    with pytest.raises(TypeError, match="has_eval_step = True but does not define eval_step"):
+
+        class Flagged(Trainer):
+            has_eval_step = True
+
+    with pytest.raises(TypeError, match="packable = True but defines pack_step"):
+
+        class Unflagged(Trainer):
+            def pack_step(self, state, idx, pack, *run_values) -> StepOutcome:
+                raise AssertionError
+
+    class Plain(Trainer):
+        def batches(self, epoch, generator):
+            return []
+
+        def step(self, idx):
+            raise AssertionError
+
+        def predict(self, views):
+            raise AssertionError
+
+    assert not Plain.has_eval_step and not Plain.packable
+
+
+def test_a_trainer_gets_views_and_sizes_never_labels_and_its_settings_checked():
+    from mmcbench.training.trainers import FlooredBatches, TrainingData
+
+    views = [torch.zeros(10, 3), torch.zeros(10, 4)]
+    data = TrainingData("d", views, 2)
+    assert (data.n_samples, data.view_dims) == (10, [3, 4])
+    assert not hasattr(data, "labels")
+
+    @dataclasses.dataclass(frozen=True)
+    class NoFloor(TrainingSettings):
+        pass
+
+    class Floored(FlooredBatches):
+        def step(self, idx):
+            raise AssertionError
+
+        def predict(self, views):
+            raise AssertionError
+
+    with pytest.raises(TypeError, match="min_batch_factor"):
+        Floored(data, "v", 0, NoFloor(), torch.device("cpu"))
+    trainer = Floored(data, "v", 0, Floor(), torch.device("cpu"))
+    params = trainer.params()  # the settings' fields, tuples as lists (JSON's)
+    assert params == {**dataclasses.asdict(Floor()), "dims": [1, 2]}
+    assert trainer.lr_factor(7) == 1.0 and trainer.fusion_weights() is None
+
+
+@dataclasses.dataclass(frozen=True)
+class Floor(TrainingSettings):
+    min_batch_factor: int = 1
+    dims: tuple[int, ...] = (1, 2)
+
+
+def test_the_loop_scores_what_a_trainer_reports_for_scoring():
+    from mmcbench.training.trainers import Predicted, score_predictions
+
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    found = {
+        "all": Predicted(np.array([1, 1, 2, 2, 0, 0])),
+        "some": [Predicted(np.array([0, 1]), np.array([0, 2]))],
+        "n": 3,
+    }
+    assert score_predictions(found, labels) == {"all": 100.0, "some": [100.0], "n": 3}
+
+
+def test_a_trainer_class_outside_the_contract_is_refused(monkeypatch):
+    from mmcbench.core.errors import MmcbenchError
+    from mmcbench.planning import catalogue
+    from mmcbench.training.train import trainer_of
+
+    monkeypatch.setattr(catalogue, "trainer_class", lambda method: object)
+    with pytest.raises(MmcbenchError, match="not a subclass of"):
+        trainer_of("GIB")

@@ -1,5 +1,5 @@
 """Mistakes in a dataset a user makes by hand: refused by every method before training, as one
-paragraph with exit status 2 (the check lives in benchmark.data.load, which every run reads
+paragraph with exit status 2 (the check lives in mmcbench.data.load, which every run reads
 its data through)."""
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import catalogue
-from benchmark.cli import main
-from benchmark.data.load import load_hdf5
-from benchmark.errors import DataError
+from mmcbench.cli import main
+from mmcbench.core.errors import DataError
+from mmcbench.data.load import load_hdf5
+from mmcbench.planning import catalogue
 
 
 def write_claiming_k(path: Path, labels: list[int], n_clusters: int) -> Path:
     """A dataset file in the suite's format whose n_clusters attribute says `n_clusters`, with
     the given labels (convert never writes one with an empty class; a hand-made file can)."""
-    from benchmark.data.convert import Converted, write_hdf5
+    from mmcbench.data.convert import Converted, write_hdf5
 
     labels_ = np.asarray(labels, dtype=np.int64)
     rng = np.random.default_rng(0)
@@ -83,6 +83,7 @@ def test_every_method_refuses_more_clusters_than_samples_or_an_empty_class(
 
 
 @pytest.mark.workflow
+@pytest.mark.dag
 def test_a_manual_folder_with_a_space_reaches_fetch_as_one_argument(repo, tmp_path):
     """data.manual_dir with a space: the fetch rule passes it quoted (common.smk fetch_flags),
     not as two arguments (`unrecognized arguments`)."""

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import catalogue
-from benchmark.claims import claims, load_printed, welch
-from benchmark.cli import main
-from benchmark.published_audit import audit, shared_cells
-from benchmark.tables import load_published
+from mmcbench.cli import main
+from mmcbench.planning import catalogue
+from mmcbench.report.claims import claims, load_printed, welch
+from mmcbench.report.published_audit import audit, shared_cells
+from mmcbench.report.tables import load_published
 
 NO_PUBLISHED = pd.DataFrame(columns=["paper", "table", "dataset", "method", "metric", "value"])
 
@@ -126,7 +126,7 @@ def test_a_failed_run_shows_in_n_and_the_runs():
 
 
 def claims_page(long: pd.DataFrame) -> str:
-    from benchmark.claims import claims_markdown
+    from mmcbench.report.claims import claims_markdown
 
     return claims_markdown(claims([long], NO_PUBLISHED))
 
@@ -226,7 +226,7 @@ def test_a_collapsed_run_is_left_out_of_a_calibration_claim():
 def test_collapse_is_judged_at_the_epoch_each_protocol_reports():
     """Both runs are healthy at their best-ACC epoch (what GIB's paper protocol reports) and
     collapsed at the last epoch (the honest row)."""
-    from benchmark.protocol_rows import protocol_rows
+    from mmcbench.summaries.protocol_rows import protocol_rows
 
     histories = {
         f"seed{seed}.json": pd.DataFrame(
@@ -269,7 +269,7 @@ def test_uniform_outputs_score_no_ece_but_the_worst_nll_and_brier_in_the_loop():
     """The loop's evaluation writes NLL, Brier and the effective number of clusters."""
     import torch
 
-    from benchmark.loop import evaluate
+    from mmcbench.training.loop import evaluate
 
     class Uniform:
         model = torch.nn.Linear(1, 1)
@@ -286,7 +286,7 @@ def test_uniform_outputs_score_no_ece_but_the_worst_nll_and_brier_in_the_loop():
 
 
 def test_the_claims_page_counts_the_claimed_cells_first():
-    from benchmark.claims import claims_markdown, verdict_counts
+    from mmcbench.report.claims import claims_markdown, verdict_counts
 
     rows = [
         cell("GIB", 80.0, dataset="WVU", paper="GIB", paper_table="table1"),

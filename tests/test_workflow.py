@@ -1,13 +1,11 @@
-"""The Snakemake DAG itself: lint, dry runs of every config, a real smoke run, DAG-level errors."""
+"""The Snakemake DAG itself: lint, dry runs of every config, the smoke DAG (run once per
+session: conftest.py's smoke_dag) read, resumed, reported and packed, DAG-level errors."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -16,44 +14,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark import records
-from benchmark.config import load_schema
-from benchmark.data.registry import get_dataset
+from mmcbench.data.registry import get_dataset
+from mmcbench.planning.config import load_schema
+from mmcbench.runs import records
+from tests.conftest import job_counts, snakemake, write_config  # other tests import them here
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(repo / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--cores",
-            "2",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=1200,
-    )
-
-
-def job_counts(stdout: str) -> dict[str, int]:
-    """The "Job stats" table of a Snakemake (dry) run."""
-    counts = {}
-    for line in stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def planned_baselines(config: dict) -> int:
@@ -82,7 +48,7 @@ def planned_runs(config: dict, grid: bool = True) -> set[tuple]:
     """Distinct deep runs: the tables' (variants × datasets × seeds at the method's α, β, or
     its default setting for a method without them) and, with `grid`, the α/β grid's (full
     model × points × grid seeds)."""
-    from benchmark import catalogue
+    from mmcbench.planning import catalogue
 
     defaults = {"GIB": GIB_VARIANTS, "CLIB": CLIB_VARIANTS}  # the others: [] (opt-in)
     runs = set()
@@ -167,7 +133,7 @@ def planned_study(config: dict, trained_only: bool = True) -> set[tuple]:
 def planned_readings(config: dict) -> set[tuple]:
     """The full models' runs under each reading (`readings`): (method, dataset, variant, key,
     value as spelt, seed, α, β), at the tables' seeds and, with grid.readings, the grid's."""
-    from benchmark import catalogue
+    from mmcbench.planning import catalogue
 
     defaults = {"GIB": GIB_VARIANTS, "CLIB": CLIB_VARIANTS}
     runs = set()
@@ -200,7 +166,7 @@ def planned_readings(config: dict) -> set[tuple]:
 def planned_points(config: dict) -> set[tuple]:
     """Every run with a study path part: the study's changed points (at the tables' α, β) and
     the readings' runs, a run both ask for counted once."""
-    from benchmark import catalogue
+    from mmcbench.planning import catalogue
 
     study = set()
     for method, dataset, variant, key, value, seed in planned_study(config):
@@ -219,7 +185,7 @@ def planned_study_defaults(config: dict) -> set[tuple]:
         return set()
     variants = study.get("variants", STUDY_DEFAULTS["variants"]["default"])
     runs = set()
-    from benchmark import catalogue
+    from mmcbench.planning import catalogue
 
     for method, method_variants in variants.items():
         section = config.get(method.lower(), {})
@@ -233,9 +199,10 @@ def planned_study_defaults(config: dict) -> set[tuple]:
     return runs
 
 
-def planned_records(repo: Path, workdir: Path, configfile: Path) -> set[str]:
-    """Deep run records a config's DAG makes (train, train_point and packs), from --summary."""
-    result = snakemake(repo, workdir, "--summary", "--configfile", str(configfile))
+def planned_records(plan, configfile: Path) -> set[str]:
+    """Deep run records a config's DAG makes (train, train_point and packs), from --summary
+    (`plan`: conftest.py's session cache of plans)."""
+    result = plan(configfile, "--summary")
     assert result.returncode == 0, result.stderr[-3000:]
     records = set()
     for line in result.stdout.splitlines():
@@ -249,7 +216,7 @@ def planned_records(repo: Path, workdir: Path, configfile: Path) -> set[str]:
 def planned_figures(config: dict) -> dict[str, int]:
     """Figure jobs per rule: per method whose full model runs (GIB, CLIB by default, the
     compared methods where the config names them) and dataset."""
-    from benchmark import catalogue
+    from mmcbench.planning import catalogue
 
     n = len(config["datasets"])
     grids = sum(1 for m in ("gib", "clib") if config.get(m, {}).get("grid", {}).get("seeds"))
@@ -272,26 +239,17 @@ def planned_figures(config: dict) -> dict[str, int]:
     }
 
 
-def write_config(path: Path, base: Path | None = None, **overrides) -> Path:
-    config = yaml.safe_load(base.read_text()) if base else {}
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            config.setdefault(key, {}).update(value)
-        else:
-            config[key] = value
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def test_lint(repo, tmp_path):
     result = snakemake(repo, tmp_path, "--lint", "--configfile", str(repo / "config/demo.yaml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "smoke.yaml", "config.yaml"])
-def test_dry_run_plans_every_run(repo, tmp_path, name):
+@pytest.mark.parametrize(
+    "name", ["demo.yaml", "smoke.yaml", pytest.param("config.yaml", marks=pytest.mark.slow)]
+)
+def test_dry_run_plans_every_run(repo, plan, name):
     config = yaml.safe_load((repo / "config" / name).read_text())
-    result = snakemake(repo, tmp_path, "-n", "--configfile", str(repo / "config" / name))
+    result = plan(repo / "config" / name, "-n")  # nothing written: checked by the fixture
     assert result.returncode == 0, result.stdout + result.stderr
     counts = job_counts(result.stdout)
     assert counts["baseline"] == planned_baselines(config)
@@ -308,10 +266,12 @@ def test_dry_run_plans_every_run(repo, tmp_path, name):
         + counts.get("resolution_figure", 0)
         == study
     )
-    assert not (tmp_path / "results").exists()
 
 
-def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_runs(repo, tmp_path):
+@pytest.mark.slow
+def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_runs(
+    repo, tmp_path, plan
+):
     base = dict(
         base=repo / "config/demo.yaml",
         seeds=1,
@@ -324,7 +284,7 @@ def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_ru
     first = write_config(
         tmp_path / "a.yaml", **base, resolution={**study, "keys": {"kl_reduction": ["mean", "sum"]}}
     )
-    before = planned_records(repo, tmp_path / "work", first)
+    before = planned_records(plan, first)
     default = "a0.5_b0.5"
     # The default points: the tables' runs (seed 0) and the study's second seed, once each;
     # kl_reduction = mean is the configured value, so no run path names it.
@@ -348,7 +308,7 @@ def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_ru
         **base,
         resolution={**study, "keys": {"kl_reduction": ["mean", "sum"], "ddc2": ["samples"]}},
     )
-    after = planned_records(repo, tmp_path / "work", second)
+    after = planned_records(plan, second)
     assert after - before == {
         f"results/runs/GIB/mfeat/{v}/{default}/ddc2=samples/seed{s}.json"
         for v in ("GIB", "DDC")
@@ -357,16 +317,18 @@ def test_study_plans_each_default_point_once_and_a_new_value_adds_exactly_its_ru
     assert before <= after
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [2, 3, 50])
-def test_packs_make_exactly_the_runs_of_one_run_per_process(repo, tmp_path, size):
+def test_packs_make_exactly_the_runs_of_one_run_per_process(repo, tmp_path, plan, size):
     """train.pack_size only regroups the runs: the same records, none added, in packs that
     end at every seed count (smoke: 2 seeds, grid 2, study 1)."""
-    alone = planned_records(repo, tmp_path / "alone", repo / "config/smoke.yaml")
+    alone = planned_records(plan, repo / "config/smoke.yaml")
     config = write_config(
         tmp_path / "packed.yaml", base=repo / "config/smoke.yaml", train={"pack_size": size}
     )
-    assert planned_records(repo, tmp_path / "packed", config) == alone
-    result = snakemake(repo, tmp_path / "packed", "-n", "--configfile", str(config))
+    assert planned_records(plan, config) == alone
+    result = plan(config, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
     assert "train" not in counts and "train_point" not in counts  # every seed is in a pack
     smoke = yaml.safe_load((repo / "config/smoke.yaml").read_text())
@@ -380,7 +342,7 @@ def test_packs_make_exactly_the_runs_of_one_run_per_process(repo, tmp_path, size
 
 
 @pytest.mark.parametrize("size", [1, 2])
-def test_a_method_with_its_own_seeds_plans_only_those(repo, tmp_path, size):
+def test_a_method_with_its_own_seeds_plans_only_those(repo, tmp_path, plan, size):
     """`<method>.seeds` below the top-level seeds: that method's table runs are seeds
     0…seeds−1 (alone or packed), the other methods keep the top-level seeds."""
     config = write_config(
@@ -390,7 +352,7 @@ def test_a_method_with_its_own_seeds_plans_only_those(repo, tmp_path, size):
         clib={"seeds": 1, "grid": {"alphas": [0.5, 1.0], "betas": [0.5], "seeds": 1}},
         train={"pack_size": size},
     )
-    planned = planned_records(repo, tmp_path / "work", config)
+    planned = planned_records(plan, config)
     table_seeds = {
         method: {int(p.rsplit("seed", 1)[1][:-5]) for p in planned if f"/{method}/" in p}
         for method in ("GIB", "CLIB")
@@ -403,7 +365,7 @@ def test_a_method_with_its_own_seeds_plans_only_those(repo, tmp_path, size):
     )
 
 
-def test_a_method_with_its_own_seeds_keeps_the_tsne_seed_among_them(repo, tmp_path):
+def test_a_method_with_its_own_seeds_keeps_the_tsne_seed_among_them(repo, tmp_path, plan):
     config = write_config(
         tmp_path / "tsne.yaml",
         base=repo / "config/smoke.yaml",
@@ -411,12 +373,12 @@ def test_a_method_with_its_own_seeds_keeps_the_tsne_seed_among_them(repo, tmp_pa
         clib={"seeds": 1},
         figures={"tsne_seed": 1},
     )
-    result = snakemake(repo, tmp_path, "-n", "--configfile", str(config))
+    result = plan(config, "-n")
     assert result.returncode != 0
     assert "clib.seeds" in result.stdout + result.stderr
 
 
-def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path):
+def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path, plan):
     config = write_config(
         tmp_path / "grid.yaml",
         base=repo / "config/demo.yaml",
@@ -427,7 +389,7 @@ def test_grid_point_at_the_default_setting_is_not_trained_twice(repo, tmp_path):
         resolution={"seeds": 0},  # no study: its default points would add runs of other variants
         **NO_COMPARED,
     )
-    result = snakemake(repo, tmp_path, "-n", "--configfile", str(config))
+    result = plan(config, "-n")
     assert result.returncode == 0, result.stdout + result.stderr
     # 3 table seeds at (0.5, 0.5) + 4 grid points × 2 seeds, of which (0.5, 0.5) seeds 0-1
     # are the tables' runs: 3 + 8 - 2 = 9 jobs, each output planned once.
@@ -467,6 +429,7 @@ def test_demo_and_paper_job_counts(repo):
     assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
 
 
+@pytest.mark.slow
 def test_default_config_is_the_paper_setting(repo, tmp_path):
     result = snakemake(repo, tmp_path, "-n", "--config", "seeds=2")
     assert result.returncode == 0, result.stderr
@@ -495,6 +458,7 @@ def test_bad_config_stops_before_anything_runs(repo, tmp_path, content, fragment
     assert not (workdir / "results").exists() and not (workdir / "resources").exists()
 
 
+@pytest.mark.dag  # runs the fetch job
 def test_manual_dataset_stops_the_dag_with_instructions(repo, tmp_path):
     config = write_config(tmp_path / "wvu.yaml", datasets=["WVU"], seeds=1)
     result = snakemake(repo, tmp_path / "work", "--configfile", str(config))
@@ -505,6 +469,7 @@ def test_manual_dataset_stops_the_dag_with_instructions(repo, tmp_path):
     assert not (tmp_path / "work" / "resources" / "raw" / "WVU" / "manifest.json").exists()
 
 
+@pytest.mark.dag  # runs the fetch job
 def test_corrupt_mirror_file_stops_the_dag_naming_both_hashes(repo, tmp_path, mirror):
     spec = get_dataset("NGs").files[0]
     fake_mirror = tmp_path / "mirror"
@@ -526,14 +491,14 @@ def test_corrupt_mirror_file_stops_the_dag_naming_both_hashes(repo, tmp_path, mi
     assert not (tmp_path / "work" / "resources" / "raw" / "NGs" / "NGs.mat").exists()
 
 
-def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
-    config = write_config(
-        tmp_path / "smoke.yaml", base=repo / "config/smoke.yaml", data={"mirror": str(mirror)}
-    )
-    workdir = tmp_path / "work"
-    result = snakemake(repo, workdir, "--configfile", str(config))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+# ------------------------------------------------------------------ the smoke DAG
+# conftest.py's smoke_dag runs config/smoke.yaml once per session (float64, the mirror as
+# data.mirror); the tests below read its folder, and those that run Snakemake in it work on a
+# copy (smoke_copy).
 
+
+def test_the_smoke_dag_runs_and_records_every_run(smoke_dag):
+    workdir = smoke_dag.workdir
     runs = pd.read_csv(workdir / "results/runs.csv")
     assert set(runs["dataset"]) == {"3-sources", "NGs"}
     # baselines, GIB (and its reading `none`: 2 datasets × 2 seeds), CLIB
@@ -545,6 +510,7 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     clib = runs[runs["method"] == "CLIB"]
     assert set(clib["variant"]) == set(CLIB_VARIANTS)
     assert clib["value"].notna().all() and (clib["p_epochs"] == 3).all()
+    assert (runs["p_precision"].dropna() == "float64").all() and len(gib) + len(clib) > 0
     no_warmup = clib[clib["variant"] == "no-warmup"]
     assert (no_warmup["p_warmup_epochs"] == 0).all()
     assert runs["max_rss_mb"].notna().all()  # Snakemake benchmark files were picked up
@@ -555,6 +521,20 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     readings = runs[runs["overrides"].notna()]
     assert set(readings["overrides"]) == {"compression=none"}
     assert set(readings["method"]) == {"GIB"} and set(readings["variant"]) == {"GIB"}
+    for record in (workdir / "results/runs").rglob("seed*.json"):
+        records.read(record)
+    # The closing summary (onsuccess): every planned run done, and where the tables are.
+    planned = len(list((workdir / "results/runs").rglob("seed*.json")))
+    assert f"mmcbench: {planned} runs planned: {planned} done" in smoke_dag.stdout
+    assert "results/tables/table1.md" in smoke_dag.stdout and "--report" in smoke_dag.stdout
+    history = next((workdir / "results/runs/GIB/NGs/GIB").rglob("seed0.history.csv"))
+    assert pd.read_csv(history)["epoch"].tolist() == [0, 1, 2]
+    manifest = json.loads((workdir / "resources/raw/NGs/manifest.json").read_text())
+    assert manifest["files"]["NGs.mat"]["origin"].startswith("mirror:")
+
+
+def test_the_smoke_dag_summary_and_tables(smoke_dag):
+    workdir = smoke_dag.workdir
     summary = pd.read_csv(workdir / "results/summary.csv")
     acc = summary[summary["metric"] == "ACC"]
     final = acc[acc["protocol"] == "final"]
@@ -566,8 +546,6 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert (deep.loc[deep["protocol"].isin(["paper", "paper_bound"]), "n"] == 1).all()
     assert (deep.loc[deep["protocol"] == "label_free", "n"] == 2).all()
     assert set(acc.loc[~acc["method"].isin(["GIB", "CLIB"]), "protocol"]) == {"final"}
-    for record in (workdir / "results/runs").rglob("seed*.json"):
-        records.read(record)
     md = (workdir / "results/tables/table1.md").read_text()
     assert "| 3-sources | AmNcuts |" in md and "| NGs | KM (view" in md
     # each deep cell of a table: the honest mean, its paper's-protocol value and the gain
@@ -583,12 +561,19 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert table1.loc[table1["method"] == "KM", "protocol_mean"].isna().all()
     assert "ACC paper's protocol [gain]" in md
     assert "| NGs | GIB |" in md
+    assert "| NGs | GIB (no I(X;H) term) |" in md  # GIB's reading `none`: rows of its own
     table2 = (workdir / "results/tables/table2.md").read_text()
     assert "| 3-sources | DDC+Balls |" in table2
     clib_results = (workdir / "results/tables/clib_results.md").read_text()
     assert "| NGs | CLIB |" in clib_results and "ECE" in clib_results
     clib_ablation = (workdir / "results/tables/clib_ablation.md").read_text()
     assert "| 3-sources | IB+cluH+con |" in clib_ablation
+    page = (workdir / "results/tables/clib_ablation.html").read_text()
+    assert "<table>" in page and "<td>3-sources</td>" in page  # the report shows it as a table
+
+
+def test_the_smoke_dag_claims_paper_checks_and_audit(smoke_dag):
+    workdir = smoke_dag.workdir
     # the claims: like for like (baselines compete), Welch verdicts with n on both sides (2
     # seeds each), extra rows only (no paper has these datasets); the published audit
     claims = pd.read_csv(workdir / "results/claims.csv")
@@ -601,7 +586,6 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert claims["verdict"].str.match(r"holds|does not hold|undecided").all()
     none = claims[claims["reading"] == "none"]  # GIB's reading `none`: its own verdicts
     assert len(none) and set(none["ours"]) == {"GIB"} and (none["ours_n"] == 2).all()
-    assert "| NGs | GIB (no I(X;H) term) |" in md
     # GIB's figures as claims: Fig. 4 over the grid (configured reading and `none`), Fig. 5
     # undecided on a 2-epoch schedule (the figure speaks of 100)
     checks = pd.read_csv(workdir / "results/paper_checks.csv", keep_default_na=False)
@@ -614,12 +598,10 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert "not very sensitive" in (workdir / "results/paper_checks.html").read_text()
     audit = pd.read_csv(workdir / "results/published_audit.csv")
     assert set(audit["check"]) == {"printed row", "shared cell", "same rows, other views"}
-    page = (workdir / "results/tables/clib_ablation.html").read_text()
-    assert "<table>" in page and "<td>3-sources</td>" in page  # the report shows it as a table
-    # The closing summary (onsuccess): every planned run done, and where the tables are.
-    planned = len(list((workdir / "results/runs").rglob("seed*.json")))
-    assert f"mmcbench: {planned} runs planned: {planned} done" in result.stdout
-    assert "results/tables/table1.md" in result.stdout and "--report" in result.stdout
+
+
+def test_the_smoke_dag_figures(smoke_dag):
+    workdir = smoke_dag.workdir
     for dataset in ("3-sources", "NGs"):
         assert (workdir / f"figures/reliability/{dataset}.png").stat().st_size > 0
         for method in ("GIB", "CLIB"):
@@ -630,6 +612,13 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
                 for ext in ("png", "pdf"):
                     assert (workdir / f"figures/{stem}.{ext}").stat().st_size > 0, stem
     assert (workdir / "figures/paper_vs_reproduced.png").stat().st_size > 0
+    assert (workdir / "figures/resolutions.png").stat().st_size > 0
+    tsne = pd.read_csv(workdir / "results/tsne/GIB_NGs.csv")
+    assert set(tsne["epoch"]) == {0, 2} and len(tsne) == 2 * 200  # subsampled to 200
+
+
+def test_the_smoke_dag_study_and_grid(smoke_dag):
+    workdir = smoke_dag.workdir
     # The two-key study: ddc_input is GIB's only, kl_reduction is inert for GIB's DDC.
     study = pd.read_csv(workdir / "results/resolutions.csv")
     study = study[study["metric"] == "ACC"].set_index(["variant", "key", "dataset"]).sort_index()
@@ -647,7 +636,6 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
         "| GIB | DDC | NGs | kl_reduction | sum | not trained"
         in (workdir / "results/tables/resolutions.md").read_text()
     )
-    assert (workdir / "figures/resolutions.png").stat().st_size > 0
     grid = pd.read_csv(workdir / "results/grid.csv")
     acc = grid[grid["metric"] == "ACC"]
     configured = acc[acc["overrides"].isna()]
@@ -655,50 +643,51 @@ def test_smoke_run_end_to_end_and_resumable(repo, tmp_path, mirror):
     assert set(configured["p_alpha"]) == {0.5, 1.0} and (acc["n"] == 2).all()
     none = acc[acc["overrides"] == "compression=none"]  # GIB's grid under the reading `none`
     assert len(none) == 2 * 2 and set(none["method"]) == {"GIB"}
-    tsne = pd.read_csv(workdir / "results/tsne/GIB_NGs.csv")
-    assert set(tsne["epoch"]) == {0, 2} and len(tsne) == 2 * 200  # subsampled to 200
-    history = next((workdir / "results/runs/GIB/NGs/GIB").rglob("seed0.history.csv"))
-    assert pd.read_csv(history)["epoch"].tolist() == [0, 1, 2]
-    manifest = json.loads((workdir / "resources/raw/NGs/manifest.json").read_text())
-    assert manifest["files"]["NGs.mat"]["origin"].startswith("mirror:")
 
-    again = snakemake(repo, workdir, "--configfile", str(config))
+
+def test_a_finished_smoke_dag_has_nothing_to_do(repo, smoke_dag, smoke_copy):
+    again = snakemake(repo, smoke_copy, "--configfile", str(smoke_dag.config))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    report = workdir / "report.zip"
-    made = snakemake(repo, workdir, "--configfile", str(config), "--report", str(report))
+
+def test_the_smoke_dags_report_has_its_tables(repo, smoke_dag, smoke_copy):
+    report = smoke_copy / "report.zip"
+    made = snakemake(
+        repo, smoke_copy, "--configfile", str(smoke_dag.config), "--report", str(report)
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     assert report.stat().st_size > 0
     with zipfile.ZipFile(report) as bundle:  # tables are in the report as HTML pages
         assert any(name.endswith("/table1.html") for name in bundle.namelist())
 
-    # An interrupted run (two records and the aggregates missing) resumes with just those two.
-    shutil.rmtree(workdir / "results/runs/KM/NGs/view1")
+
+def test_an_interrupted_smoke_dag_resumes_with_just_what_is_missing(repo, smoke_dag, smoke_copy):
+    """Two records and the aggregates missing: the plan runs just those two and aggregates."""
+    shutil.rmtree(smoke_copy / "results/runs/KM/NGs/view1")
     for path in ["results/runs.csv", "results/summary.csv"]:
-        (workdir / path).unlink()
-    partial = snakemake(repo, workdir, "--configfile", str(config), "-n")
+        (smoke_copy / path).unlink()
+    partial = snakemake(repo, smoke_copy, "--configfile", str(smoke_dag.config), "-n")
     counts = job_counts(partial.stdout)
     assert counts["baseline"] == 2 and counts["aggregate"] == 1 and "convert" not in counts
     assert "train" not in counts
 
 
-def test_packed_smoke_dag_gives_the_tables_of_one_run_per_process(repo, tmp_path, mirror):
-    """The smoke DAG with packs of 2 (float64, where rounding stays small) gives every run's
-    metrics, and so every table, of the DAG that trains one run per process."""
+def test_packed_smoke_dag_gives_the_tables_of_one_run_per_process(repo, smoke_dag, smoke_copy):
+    """The smoke DAG's deep runs trained again in packs of 2 (float64, where rounding stays
+    small; data and baselines kept from the shared DAG): every run's metrics, and so every
+    table, are those of the shared DAG, which trains one run per process."""
+    for method in ("GIB", "CLIB"):
+        shutil.rmtree(smoke_copy / "results/runs" / method)
+    config = write_config(
+        smoke_copy.parent / "packed.yaml", base=smoke_dag.config, train={"pack_size": 2}
+    )
     targets = ["results/runs.csv", "results/grid.csv", "results/resolutions.csv"]
-    outputs = {}
-    for name, train in (("alone", {"precision": "float64"}), ("packed", {"pack_size": 2})):
-        train = {"precision": "float64", **train}
-        config = write_config(
-            tmp_path / f"{name}.yaml",
-            base=repo / "config/smoke.yaml",
-            data={"mirror": str(mirror)},
-            train=train,
-        )
-        result = snakemake(repo, tmp_path / name, *targets, "--configfile", str(config))
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        outputs[name] = tmp_path / name / "results"
-    assert list((tmp_path / "packed/logs/runs/GIB/NGs/GIB/a0.5_b0.5").glob("pack0-1.log"))
+    result = snakemake(repo, smoke_copy, *targets, "--configfile", str(config))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ran = job_counts(result.stderr)  # what packs train, and the summaries of it
+    assert ran["train_pack_0_1"] > 0 and not {"train", "train_point", "baseline"} & set(ran)
+    assert list((smoke_copy / "logs/runs/GIB/NGs/GIB/a0.5_b0.5").glob("pack0-1.log"))
+    outputs = {"alone": smoke_dag.workdir / "results", "packed": smoke_copy / "results"}
     key = ["method", "variant", "dataset", "seed", "metric", "p_alpha", "p_beta", "overrides"]
     alone, packed = (pd.read_csv(outputs[n] / "runs.csv") for n in ("alone", "packed"))
     assert (packed["p_precision"].dropna() == "float64").all()

@@ -12,7 +12,8 @@ import yaml
 
 from tests.test_workflow import snakemake
 
-pytestmark = pytest.mark.workflow
+# Every test reads `finished`, a DAG of about 20 s.
+pytestmark = [pytest.mark.workflow, pytest.mark.dag, pytest.mark.slow]
 
 CONFIG = {
     "datasets": ["mfeat"],

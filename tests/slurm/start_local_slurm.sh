@@ -9,8 +9,13 @@ set -euo pipefail
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     command -v apt-get >/dev/null || { echo "no slurmctld/munged and no apt-get" >&2; exit 1; }
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+    # The package lists already here first (no download of them); fresh lists only if the
+    # install fails with those (none yet, or versions the mirror no longer has).
+    install=(apt-get install -y -qq --no-install-recommends slurm-wlm munge)
+    if ! "${install[@]}" >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null
+        "${install[@]}" >/dev/null
+    fi
 fi
 
 if sinfo -h -o %T 2>/dev/null | grep -q -E "idle|mix|alloc"; then

@@ -1,4 +1,6 @@
-# Run records -> results/runs.csv (tidy) and results/summary.csv.
+# Run records (and the deep runs' histories, which the protocol rows read) -> results/runs.csv
+# (tidy), results/summary.csv and results/comparison.csv (every paper table's cells, published
+# vs reproduced: what the tables, the claims and the overview figure read).
 # The summaries are update() outputs: Snakemake keeps the previous files while the job runs and
 # puts them back if it fails (a bad record), instead of deleting them; the script writes the new
 # ones only once every record has been read and checked.
@@ -7,9 +9,11 @@
 rule aggregate:
     input:
         records=all_records(),
+        histories=table_histories(),
     output:
         runs=update("results/runs.csv"),
         summary=update("results/summary.csv"),
+        comparison=update("results/comparison.csv"),
     log:
         "logs/aggregate.log",
     localrule: True

@@ -1,4 +1,4 @@
-# Baselines (benchmark.catalogue): single-view ones per view, the others on all views.
+# Baselines (mmcbench.planning.catalogue): single-view ones per view, the others on all views.
 
 
 rule baseline:

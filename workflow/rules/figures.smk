@@ -64,9 +64,13 @@ rule grid_figure:
     params:
         cli=MMCBENCH,
         style=config["figures"]["grid_style"],
+        epochs=lambda wildcards: catalogue.total_epochs(
+            wildcards.method, deep_section(wildcards.method), wildcards.method
+        ),
     shell:
         "{params.cli} plot grid --grid {input} --method {wildcards.method}"
         " --dataset {wildcards.dataset} --metric {wildcards.metric} --style {params.style}"
+        " --epochs {params.epochs}"
         " --out-prefix figures/grid/{wildcards.method}_{wildcards.dataset}_{wildcards.metric}"
         " > {log} 2>&1"
 
@@ -181,15 +185,17 @@ rule tsne_figure:
         "../envs/mmcbench.yaml"
     params:
         cli=MMCBENCH,
+        seed=config["figures"]["tsne_seed"],
     shell:
         "{params.cli} plot tsne --coordinates {input.coordinates} --history {input.history}"
+        " --seed {params.seed}"
         " --method {wildcards.method} --dataset {wildcards.dataset}"
         " --out-prefix figures/tsne/{wildcards.method}_{wildcards.dataset} > {log} 2>&1"
 
 
 rule paper_vs_reproduced:
     input:
-        [t for t in table_targets() if t.endswith(".csv")],
+        "results/comparison.csv",
     output:
         png=report(
             "figures/paper_vs_reproduced.png",

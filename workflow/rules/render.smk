@@ -1,9 +1,10 @@
-# CSVs -> tables (Markdown, LaTeX, CSV).
+# CSVs -> tables (Markdown, LaTeX, CSV). The paper tables and the claims read
+# results/comparison.csv only (its rows carry the (α, β) they show).
 
 
 rule table:
     input:
-        "results/summary.csv",
+        "results/comparison.csv",
     output:
         md="results/tables/{table}.md",
         html=report(
@@ -24,10 +25,9 @@ rule table:
         "../envs/mmcbench.yaml"
     params:
         cli=MMCBENCH,
-        settings=lambda wildcards: table_settings(wildcards.table),
         level=config["claims"]["level"],
     shell:
-        "{params.cli} render {wildcards.table} --summary {input} {params.settings}"
+        "{params.cli} render {wildcards.table} --comparison {input}"
         " --level {params.level} --out-prefix results/tables/{wildcards.table} > {log} 2>&1"
 
 
@@ -58,7 +58,7 @@ rule resolution_table:
 
 rule claims:
     input:
-        [t for t in table_targets() if t.endswith(".csv")],
+        "results/comparison.csv",
     output:
         csv="results/claims.csv",
         html=report(
@@ -76,7 +76,7 @@ rule claims:
         cli=MMCBENCH,
         level=config["claims"]["level"],
     shell:
-        "{params.cli} claims --tables {input} --level {params.level} --out {output.csv}"
+        "{params.cli} claims --comparison {input} --level {params.level} --out {output.csv}"
         " > {log} 2>&1"
 
 

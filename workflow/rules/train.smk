@@ -1,6 +1,7 @@
-# Deep runs (benchmark.catalogue: GIB, CLIB and their ablations, the compared methods), per
-# dataset, variant, setting (`a{α}_b{β}` for methods whose path spells α and β, else `default`)
-# and seed.
+# Deep runs (mmcbench.planning.catalogue: GIB, CLIB and their ablations, the compared methods),
+# per dataset, variant, setting (`a{α}_b{β}` for methods whose path spells α and β, else
+# `default`) and seed. A run writes three files: its record, history and embeddings
+# (`run_files`, common.smk). Which runs the config asks for: mmcbench.planning.plan.
 #
 # A finished run is never retrained by accident: a run's files are update() outputs (Snakemake
 # neither deletes them before the job nor keeps a failed job's half), and the job passes
@@ -14,9 +15,7 @@ rule train:
     input:
         "resources/hdf5/{dataset}.h5",
     output:
-        record=update(run_pattern(".json")),
-        history=update(run_pattern(".history.csv")),
-        embeddings=update(run_pattern(".embeddings.npz")),
+        update(run_files()),
     log:
         run_pattern(".log", root="logs/runs"),
     benchmark:
@@ -36,10 +35,8 @@ rule train:
         runtime=train_runtime,
     params:
         cli=MMCBENCH,
-        hparams=lambda wildcards: deep_hparams(wildcards.method),
-        embeddings=lambda wildcards: " ".join(
-            str(e) for e in deep_section(wildcards.method)["embeddings_at"]
-        ),
+        hparams=hparams,
+        embeddings=embeddings_at,
         device=run_device,
         point=point_flags,
         setting=setting_flags,
@@ -62,9 +59,7 @@ rule train:
 # A resolution-study point: the same run with one hyper-parameter changed, named in its path.
 use rule train as train_point with:
     output:
-        record=update(run_pattern(".json", point=True)),
-        history=update(run_pattern(".history.csv", point=True)),
-        embeddings=update(run_pattern(".embeddings.npz", point=True)),
+        update(run_files(point=True)),
     log:
         run_pattern(".log", point=True, root="logs/runs"),
     benchmark:
@@ -123,10 +118,8 @@ for point in (False, True):
             params:
                 cli=MMCBENCH,
                 seeds=" ".join(str(seed) for seed in seeds),
-                hparams=lambda wildcards: deep_hparams(wildcards.method),
-                embeddings=lambda wildcards: " ".join(
-                    str(e) for e in deep_section(wildcards.method)["embeddings_at"]
-                ),
+                hparams=hparams,
+                embeddings=embeddings_at,
                 device=run_device,
                 point=point_flags,
                 setting=setting_flags,

@@ -1,4 +1,5 @@
-"""Snakemake script for rules `aggregate` (runs.csv, summary.csv), `grid_summary` (grid.csv)
+"""Snakemake script for rules `aggregate` (runs.csv, summary.csv, comparison.csv), `grid_summary`
+(grid.csv)
 and `resolution_summary` (resolutions.csv, with the study's plan from the rule's params).
 
 A script rather than a shell command so that thousands of record paths need no command line.
@@ -11,9 +12,9 @@ from pathlib import Path
 smk = globals()["snakemake"]  # injected by Snakemake
 sys.path.insert(0, str(Path(smk.scriptdir).resolve().parents[1]))  # the checkout's package
 
-from benchmark.aggregate import aggregate, aggregate_grid  # noqa: E402
-from benchmark.errors import MmcbenchError  # noqa: E402
-from benchmark.resolutions import write_study_csv  # noqa: E402
+from mmcbench.core.errors import MmcbenchError  # noqa: E402
+from mmcbench.summaries.aggregate import aggregate, aggregate_grid  # noqa: E402
+from mmcbench.summaries.resolutions import write_study_csv  # noqa: E402
 
 logging.basicConfig(
     filename=smk.log[0],
@@ -33,7 +34,13 @@ try:
             roots["runs_root"],
         )
     else:
-        aggregate(smk.input.records, Path(smk.output.runs), Path(smk.output.summary), **roots)
+        aggregate(
+            smk.input.records,
+            Path(smk.output.runs),
+            Path(smk.output.summary),
+            comparison_csv=Path(smk.output.comparison),
+            **roots,
+        )
 except MmcbenchError as exc:  # a bad record: one paragraph (and the previous files kept)
     logging.error("%s", exc)
     print(f"mmcbench {smk.rule}: error: {exc}", file=sys.stderr)

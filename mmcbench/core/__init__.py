@@ -1,0 +1,1 @@
+"""Shared plumbing: clear errors, atomic writes, checked CSV reading, settings key groups."""

@@ -1,0 +1,1 @@
+"""Results CSVs into what a reader sees: tables, claims, paper checks, figures, HTML pages."""

@@ -1,0 +1,1 @@
+"""Training: the one loop, the trainer contract, packs, one deep or baseline run."""
