@@ -177,7 +177,8 @@ def test_the_workflow_plans_the_runs_of_a_new_method_folder(tmp_path, toy_env):
         "clib": {"variants": []},
         "resolution": {"seeds": 0},
         "data": {"offline": True},
-        "toy": {"variants": ["Toy"], "epochs": 2},
+        # embeddings_at: the generated default [0, 5, 100] is beyond 2 epochs (refused)
+        "toy": {"variants": ["Toy"], "epochs": 2, "embeddings_at": [0, 2]},
     }
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(plan))
