@@ -352,7 +352,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub,
         "claims",
-        'the papers\' "Ours vs Best Compared", reproduced, from rendered tables',
+        'the papers\' "Ours vs Best Compared", reproduced, from comparison.csv',
         "Per paper table, dataset and metric: the paper's method (GIB, CLIB) minus the best "
         "of the competing methods the suite runs (baselines included), with a one-sided Welch "
         "t-test (holds, does not hold, undecided), n and failed and collapsed runs on both "
