@@ -15,8 +15,9 @@ share of the epochs spent on granular balls (history `ball_s`) and in the evalua
 record's `eval_share`),
 and the start-up: seconds from launching the process to the start of its first epoch (the log
 line of the untrained evaluation, epoch 0, which the loop writes just before epoch 1). CLIB
-warms up for 1 epoch, so that both phases are timed; MFLVC runs each of its three stages for
-`--epochs` epochs and its median is the stages' medians weighted by its default schedule.
+warms up for 1 epoch, so that both phases are timed; MFLVC, DealMVC, DIVIDE and COPER run each
+of their stages for `--epochs` epochs and their median is the stages' medians weighted by their
+default schedule (`STAGED`).
 
 `--tree NAME=DIR` (repeatable) runs every method also from another checkout of the package
 (e.g. a `git worktree` of an older commit), alternating with this one, and prints each tree's
@@ -28,7 +29,8 @@ of the same method, variant, dataset and device), with the machine's CPU model i
 
     for d in resources/hdf5/*.h5; do
         python benchmarks/epoch_speed.py $d --threads 1 --rounds 1 --epochs 3 --save \
-            --methods GIB DDC DDC+Balls DDC+Samples CLIB IB+cluH SiMVC CoMVC MFLVC
+            --methods GIB DDC DDC+Balls DDC+Samples CLIB IB+cluH SiMVC CoMVC MFLVC \
+                DIVIDE DealMVC COPER
     done
 """
 
@@ -94,13 +96,39 @@ def method_of(variant: str) -> str:
     raise SystemExit(f"epoch_speed: unknown method or variant {variant!r}")
 
 
+# Methods whose epochs differ by stage: (the hyper-parameters of a short schedule that runs
+# every stage for `epochs` epochs, the default schedule's epochs per stage); the median s/epoch
+# is the stages' medians (history `stage`) weighted by the default schedule.
+STAGED = {
+    "MFLVC": (
+        lambda e: {"mse_epochs": e, "con_epochs": e, "tune_epochs": e},
+        lambda c: {1: c.mse_epochs, 2: c.con_epochs, 3: c.tune_epochs},
+    ),
+    "DealMVC": (
+        lambda e: {"mse_epochs": e, "con_epochs": e, "tune_epochs": e},
+        lambda c: {1: c.mse_epochs, 2: c.con_epochs, 3: c.tune_epochs},
+    ),
+    "DIVIDE": (  # plain InfoNCE, then the random walk's targets
+        lambda e: {"epochs": 2 * e, "rectify_start_epoch": e, "warmup_epochs": 1},
+        lambda c: {1: c.rectify_start_epoch, 2: c.epochs - c.rectify_start_epoch},
+    ),
+    "COPER": (  # stage I, II (soft CE), III (permuted CE)
+        lambda e: {"epochs": 3 * e, "stage2_epoch": e, "stage3_epoch": 2 * e},
+        lambda c: {
+            1: c.stage2_epoch,
+            2: c.stage3_epoch - c.stage2_epoch,
+            3: c.epochs - c.stage3_epoch,
+        },
+    ),
+}
+
+
 def schedule_args(method: str, epochs: int) -> list[str]:
     """CLI arguments of a short schedule that times every phase of the method."""
     if method == "CLIB":
         return ["--epochs", str(epochs), "--set", "warmup_epochs=1"]
-    if method == "MFLVC":
-        stages = {"mse_epochs": epochs, "con_epochs": epochs, "tune_epochs": epochs}
-        return ["--hparams", json.dumps(stages)]
+    if method in STAGED:
+        return ["--hparams", json.dumps(STAGED[method][0](epochs))]
     return ["--epochs", str(epochs)]
 
 
@@ -141,20 +169,23 @@ def one_run(
         raise SystemExit(f"epoch_speed: {' '.join(command)} failed:\n{''.join(log[-20:])}")
     history = pd.read_csv(out.with_suffix(".history.csv"))
     trained = history[history["epoch"] > 0].copy()
-    eval_share = json.loads(out.read_text())["time"].get("eval_share")
-    if eval_share is not None:  # the record keeps the evaluation's share, not its epochs
+    if "epoch_s" not in trained:  # the run ended in its first epoch: nothing to time
+        trained = trained.iloc[0:0]
+    record = json.loads(out.read_text())
+    eval_share = record["time"].get("eval_share")
+    if eval_share is not None and not trained.empty:  # the record keeps the share, not epochs
         trained["eval_s"] = eval_share * trained["epoch_s"]
-    return {"method": method, "history": trained, "startup": startup}
+    status = record["status"]
+    return {"method": method, "history": trained, "startup": startup, "status": status}
 
 
 def per_epoch(method: str, runs: list[dict]) -> float:
-    """Median s/epoch over the runs' trained epochs; MFLVC's per-stage medians weighted by its
-    default schedule (200/50/50)."""
+    """Median s/epoch over the runs' trained epochs; a staged method's (`STAGED`) per-stage
+    medians weighted by its default schedule."""
     epochs = pd.concat([r["history"] for r in runs])
-    if method != "MFLVC" or "stage" not in epochs:
+    if method not in STAGED or "stage" not in epochs:
         return float(epochs["epoch_s"].median())
-    default = catalogue.config_class(method)()
-    weights = {1: default.mse_epochs, 2: default.con_epochs, 3: default.tune_epochs}
+    weights = STAGED[method][1](catalogue.config_class(method)())
     medians = epochs.groupby("stage")["epoch_s"].median()
     return sum(weights[int(s)] * t for s, t in medians.items()) / sum(weights.values())
 
@@ -268,6 +299,13 @@ def main() -> None:
                     for tree_name, tree in trees.items():
                         out = Path(scratch) / f"{len(runs)}_{seed}_{variant}.json"
                         run = one_run(tree, variant, path, seed, args, out)
+                        if run["history"].empty:  # ended before its first epoch finished
+                            print(
+                                f"  {data.name} round {seed + 1}/{args.rounds} {variant} "
+                                f"({tree_name}): trained no epoch ({run['status']}); not timed",
+                                flush=True,
+                            )
+                            continue
                         runs.setdefault((tree_name, variant), []).append(run)
                         print(
                             f"  {data.name} round {seed + 1}/{args.rounds} {variant} "
@@ -282,6 +320,7 @@ def main() -> None:
                         **summarise(v, runs[(tree_name, v)], data.name, len(data.labels), args),
                     }
                     for v in args.methods
+                    if (tree_name, v) in runs
                 ]
                 simvc = [r["seconds_per_epoch"] for r in these if r["variant"] == "SiMVC"]
                 for row in these:

@@ -183,6 +183,33 @@ TINY = {
         "high_feature_dim": 8,
         "pseudo_label_n_init": 2,
     },
+    "DIVIDE": {
+        "epochs": 2,
+        "batch_size": 256,
+        "encoder_dims": [64, 32],
+        "decoder_hidden": 32,
+        "kmeans_n_init": 1,
+        "rectify_start_epoch": 1,
+        "warmup_epochs": 1,
+    },
+    "DealMVC": {
+        "mse_epochs": 2,
+        "con_epochs": 2,
+        "tune_epochs": 1,
+        "batch_size": 16,
+        "feature_dim": 16,
+        "high_feature_dim": 16,
+        "pseudo_label_n_init": 2,
+    },
+    "COPER": {
+        "epochs": 3,
+        "stage2_epoch": 1,
+        "stage3_epoch": 2,
+        "batch_size": 30,
+        "encoder_widths": [16, 10],
+        "head_hidden": 8,
+        "validation_every": 1,
+    },
 }
 
 

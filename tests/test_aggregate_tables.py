@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -590,3 +591,14 @@ def test_render_from_a_comparison_refuses_a_chosen_setting(tmp_path, capsys):
     ]
     assert main(both) == 2
     assert "give either --comparison or --tables" in capsys.readouterr().err
+
+
+def test_a_cell_whose_every_run_failed_says_so_not_that_nothing_ran():
+    from mmcbench.report.tables import _mean_std
+
+    failed = pd.Series({"mean": np.nan, "std": np.nan, "n": 0, "n_runs": 1, "n_failed": 1,
+                        "metric": "ACC"})  # fmt: skip
+    assert _mean_std(failed) == "every run failed (0/1 done, 1 failed)"
+    absent = pd.Series({"mean": np.nan, "std": np.nan, "n": 0, "n_runs": 0, "n_failed": 0,
+                        "metric": "ACC"})  # fmt: skip
+    assert _mean_std(absent) == "not run"

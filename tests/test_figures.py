@@ -146,6 +146,21 @@ def test_convergence_title_says_how_many_seeds_each_epoch_pools(tmp_path):
     assert mean_acc[5] == pytest.approx(10 + 5 * 5 + 1.0)  # seeds 0…2 only
 
 
+def test_convergence_of_runs_that_all_ended_in_epoch_one_says_so(tmp_path):
+    """A run that diverged in its first epoch has only its untrained row (no loss column):
+    the loss panel says there is no trained epoch; a loss column missing from trained
+    histories is still refused."""
+    path = tmp_path / "seed0.history.csv"
+    pd.DataFrame({"epoch": [0], "ACC": [19.4], "NMI": [13.0], "ECE": [9.4]}).to_csv(path)
+    fig = convergence_figure("COPER", "mfeat", load_histories([path]))
+    assert "no trained epoch" in " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert fig.axes[1].lines[0].get_ydata()[0] == pytest.approx(19.4)
+    trained = write_history(tmp_path / "seed1.history.csv", 1).read_text()
+    (tmp_path / "seed1.history.csv").write_text(trained.replace("total", "other"))
+    with pytest.raises(MmcbenchError, match="no column"):
+        convergence_figure("GIB", "mfeat", load_histories([tmp_path / "seed1.history.csv"]))
+
+
 def gib_on(dataset, method="GIB", variant="GIB", alpha=0.5):
     return {"method": method, "variant": variant, "dataset": dataset, "params": {"alpha": alpha}}
 

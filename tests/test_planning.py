@@ -117,9 +117,7 @@ def test_the_studys_default_points_are_the_tables_runs_and_inert_keys_are_not_tr
         baselines={"methods": ["AmKM"]},
         gib={"variants": ["GIB", "DDC"], "grid": {"seeds": 0}, "readings": {}},
         clib={"variants": ["CLIB"], "grid": {"seeds": 0}, "readings": {}},
-        simvc={"variants": []},
-        comvc={"variants": []},
-        mflvc={"variants": []},
+        **{m: {"variants": []} for m in ("simvc", "comvc", "mflvc", "divide", "dealmvc", "coper")},
         resolution={
             "seeds": 2,
             "variants": {"GIB": ["GIB", "DDC"], "CLIB": ["CLIB"]},

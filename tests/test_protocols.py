@@ -351,3 +351,16 @@ def test_the_loop_records_nmi_geometric_as_sklearn_computes_it():
         expected = 100 * normalized_mutual_info_score(a, b, average_method="geometric")
         assert nmi(a, b, "geometric") == expected
     assert "NMI_geometric" in LABEL_COLUMNS  # a label-free rule never reads it
+
+
+def test_best_validation_takes_each_runs_best_validated_epoch_ties_to_the_later():
+    from mmcbench.summaries import protocols
+
+    a = run(0, [50.0] * 10 + [90.0] + [60.0] * 9 + [70.0] + [10.0] * 9 + [70.0])
+    b = run(1, [50.0] * 31, validation_every=5)
+    choice = choose("best_validation", [a, b])
+    # run 0: 90 at epoch 10 (validated); run 1: every validation ties at 50 → the last, 30
+    assert choice.averaged and choice.epochs == (10, 30)
+    c = run(2, [50.0] * 11 + [99.0] + [40.0] * 19)  # 99 at epoch 11: not a validation epoch
+    assert choose("best_validation", [c]).epochs == (10,)
+    assert protocols.uses_labels("best_validation")

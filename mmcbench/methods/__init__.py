@@ -31,7 +31,14 @@ from pathlib import Path
 
 EXTRA_FOLDERS_VARIABLE = "MMCBENCH_METHODS"
 # Selection rules a method's own paper may have used (mmcbench.summaries.protocols reads them).
-PAPER_RULES = ("final", "best_run_final", "best_epoch_best_run", "mvc", "fixed_seed_last")
+PAPER_RULES = (
+    "final",
+    "best_run_final",
+    "best_epoch_best_run",
+    "mvc",
+    "fixed_seed_last",
+    "best_validation",
+)
 ROLES = ("paper", "compared")
 FOLDER_FILES = ("__init__.py", "config.py", "trainer.py")  # and an optional schema.yaml
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*$")  # a method's name is a run-path part
@@ -47,16 +54,19 @@ class DeepMethod:
     papers' methods (`paper`) or a compared one (`compared`); `order` its place in tables and
     figures; `panels` the columns of its training-curve figure; `paper_protocol` the rule its
     own paper's numbers were selected by (`mmcbench.summaries.protocols`: final, best_run_final,
-    best_epoch_best_run, mvc, fixed_seed_last) and `paper_seeds` the fixed seed per dataset that
-    rule reports ("*": any other dataset); `paper_bound` a second reading of that protocol shown
-    beside it as an upper bound (GIB: `best_epoch_best_run`), `paper_assumed` that its paper
-    names no protocol and the rule is assumed (CLIB); `label_free_column` the eval-mode history
-    column whose lowest value the label-free protocol picks an epoch by (the method's clustering
-    terms, as its own code monitors them; the rule reads nothing else; the `mvc` rule's
-    checkpoint too); `run_select_columns` the `mvc` rule's run selection, pairs of a value of
-    the run's `run_select_loss` setting and the eval-mode column it names (any other value:
-    `label_free_column`); `min_views` the fewest views a dataset needs for its objective (2 for
-    a contrast between views: with one view it has no pair to contrast)."""
+    best_epoch_best_run, mvc, fixed_seed_last, best_validation) and `paper_seeds` the fixed seed
+    per dataset that rule reports ("*": any other dataset); `paper_bound` a second reading of
+    that protocol shown beside it as an upper bound (GIB: `best_epoch_best_run`),
+    `paper_assumed` that its paper names no protocol and the rule is assumed (CLIB);
+    `label_free_column` the eval-mode history column whose lowest value the label-free protocol
+    picks an epoch by (the method's clustering terms, as its own code monitors them; the rule
+    reads nothing else; the `mvc` rule's checkpoint too); `run_select_columns` the `mvc` rule's
+    run selection, pairs of a value of the run's `run_select_loss` setting and the eval-mode
+    column it names (any other value: `label_free_column`); `min_views` the fewest views a
+    dataset needs for its objective (2 for a contrast between views: with one view it has no
+    pair to contrast); `table_variants` the variants (besides the full model) the tables and
+    claims show as rows of their own where they were run (an alternative reading the spec's
+    default may fail under)."""
 
     name: str
     section: str
@@ -74,6 +84,7 @@ class DeepMethod:
     label_free_column: str = "eval_total"
     run_select_columns: tuple[tuple[str, str], ...] = ()
     min_views: int = 1
+    table_variants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,6 +281,10 @@ def _check_entry(path: Path, entry: DeepMethod) -> None:
         problems.append(f"min_views {entry.min_views!r} (a whole number ≥ 1)")
     if not _is_int(entry.order):
         problems.append(f"order {entry.order!r} (a whole number)")
+    if not isinstance(entry.table_variants, tuple) or not all(
+        isinstance(v, str) for v in entry.table_variants
+    ):
+        problems.append(f"table_variants {entry.table_variants!r} (a tuple of variant names)")
     for field in ("config", "trainer"):
         value = getattr(entry, field)
         if not isinstance(value, str) or not value.isidentifier():
@@ -316,6 +331,11 @@ def _check_config(path: Path, module, entry: DeepMethod) -> None:
         raise FolderProblem(
             f"{path}: VARIANTS has no variant {entry.name!r}: the variant named as the method "
             "is its full model"
+        )
+    if unknown := [v for v in entry.table_variants if v not in variants]:
+        raise FolderProblem(
+            f"{path}: METHOD's table_variants {unknown} are not variants of VARIANTS "
+            f"({', '.join(variants)})"
         )
 
 

@@ -58,6 +58,7 @@ class Method:
     # deep, `mvc` rule: the run_select_loss values → the eval columns its run selection reads
     run_select_columns: tuple[tuple[str, str], ...] = ()
     min_views: int = 1  # deep: the fewest views its objective works with
+    table_variants: tuple[str, ...] = ()  # deep: variants the tables show as rows of their own
 
     @property
     def deep(self) -> bool:
@@ -92,6 +93,7 @@ def _deep_method(package: str, entry: methods.DeepMethod) -> Method:
         label_free_column=entry.label_free_column,
         run_select_columns=entry.run_select_columns,
         min_views=entry.min_views,
+        table_variants=entry.table_variants,
     )
 
 

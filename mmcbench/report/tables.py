@@ -55,13 +55,16 @@ class RowSpec:
     variant None = the best single view by mean ACC (KM, Ncuts). `reading`: a reading of the
     compression term (`compression` key, `COMPRESSION_READINGS`) whose runs (study path part
     `compression=<reading>`) the row shows; "" = the configured setting. A reading row is
-    compared with the paper's row of its `label` and shown only where it was run.
+    compared with the paper's row of its `label` and shown only where it was run. `optional`:
+    a compared method's alternative variant (`DeepMethod.table_variants`), shown under its
+    variant's name where it was run and compared with the paper's row of its `label`.
     """
 
     label: str
     method: str
     variant: str | None
     reading: str = ""
+    optional: bool = False
 
     @property
     def overrides(self) -> str:
@@ -69,6 +72,8 @@ class RowSpec:
 
     @property
     def shown_label(self) -> str:
+        if self.optional:
+            return f"{self.label} ({self.variant})"
         if not self.reading:
             return self.label
         return f"{self.label} ({COMPRESSION_WORDS[self.reading]})"
@@ -90,8 +95,16 @@ BASELINE_ROWS = (
     RowSpec("AmNcuts", "AmNcuts", "all"),
 )
 # The compared deep methods (SiMVC, CoMVC, MFLVC, …: the catalogue's `compared` ones), their
-# full model, in the papers' order.
-COMPARED_ROWS = tuple(RowSpec(m, m, m) for m in catalogue.compared_methods())
+# full model, in the papers' order, each followed by the alternative variants its folder names
+# for the tables (COPER's CCA-float64), shown where they were run.
+COMPARED_ROWS = tuple(
+    row
+    for m in catalogue.compared_methods()
+    for row in (
+        RowSpec(m, m, m),
+        *(RowSpec(m, m, v, optional=True) for v in catalogue.get(m).table_variants),
+    )
+)
 
 
 def reading_rows(method: str) -> tuple[RowSpec, ...]:
@@ -340,8 +353,8 @@ def absent_cells(
     datasets = list(summary.loc[ran, "dataset"].drop_duplicates())  # the table's datasets
     cells = []
     for row in spec.rows:
-        if row.reading:
-            continue  # a reading row is shown where its runs exist, never missed
+        if row.reading or row.optional:
+            continue  # a reading or alternative row is shown where its runs exist, never missed
         for dataset in datasets:
             if ((shown["label"] == row.shown_label) & (shown["dataset"] == dataset)).any():
                 continue
@@ -588,7 +601,10 @@ def _mean_std(row: pd.Series) -> str:
     if pd.isna(row["mean"]):
         if row["n_runs"] and row["n_runs"] > row["n_failed"]:
             return "N/A"  # runs finished without this metric (ECE of hard assignments)
-        return f"not run (0/{int(row['n_runs'])} done)" if row["n_runs"] else "not run"
+        if not row["n_runs"]:
+            return "not run"
+        failed = int(row["n_failed"]) if pd.notna(row["n_failed"]) else 0
+        return f"every run failed (0/{int(row['n_runs'])} done, {failed} failed)"
     std = "" if pd.isna(row["std"]) else f" ± {metric_text(row['std'], metric=row['metric'])}"
     failed = f", {int(row['n_failed'])} failed" if row["n_failed"] else ""
     stopped = row.get("n_stopped", 0)

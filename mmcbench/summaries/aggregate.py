@@ -302,16 +302,28 @@ def _with_protocols(summary: pd.DataFrame, runs: pd.DataFrame, setting: list[str
     return both.drop(columns="_order").reset_index(drop=True)
 
 
+def _scales_itself(method: Any) -> bool:
+    """Whether a deep method's settings choose its views' scaling (`scaling()` not None)."""
+    from mmcbench.planning import catalogue
+
+    if not isinstance(method, str) or method not in catalogue.deep_methods():
+        return False
+    return catalogue.config_class(method)().scaling() is not None
+
+
 def check_one_scaling(runs: pd.DataFrame) -> None:
     """A summary compares methods on the same inputs: records whose views were scaled
     differently (`preprocessing.scaling`) are refused, naming one record of each; a method's
-    own `preprocess` key is the exception its spec makes."""
+    own scaling (its `preprocess` key, DIVIDE's `data_norm`) is the exception its spec makes."""
     if "p_scaling" not in runs:
         return
-    # A run whose method has its own `preprocess` key (SiMVC, CoMVC, MFLVC: their authors'
-    # code's choice, spec "Resolved") got the scaling that key asks for, by design.
+    # A run whose method scales its views itself (SiMVC, CoMVC, MFLVC, DealMVC, COPER: their
+    # `preprocess` key; DIVIDE: z-scoring, `data_norm`; spec "Resolved": their authors' code's
+    # choice) got the scaling its settings ask for, by design.
     if "p_preprocess" in runs:
         runs = runs[runs["p_preprocess"].isna()]
+    if "method" in runs:
+        runs = runs[~runs["method"].map(_scales_itself).astype(bool)]
     known = runs.dropna(subset=["p_scaling"]).drop_duplicates("p_scaling")
     if len(known) > 1:
         examples = "; ".join(f"{r.record} ({r.p_scaling})" for r in known.itertuples())

@@ -32,6 +32,10 @@ run's history has one row per epoch (scores, training loss terms, eval-mode loss
     columns; otherwise the same column). Label-free.
   - `fixed_seed_last` (MFLVC's code): the last epoch of the run with the spec's fixed seed for
     the dataset (`DeepMethod.paper_seeds`), or of the first seed when that one is not run.
+  - `best_validation` (COPER's code, spec/COPER.md "Evaluation and selection"): per run the
+    validation epoch (every `validation_every`-th of the run's params, default 10) of highest
+    ACC, ties → the later; NMI and the others from that epoch; mean ± std over the seeds. Uses
+    labels.
   - `final`: a method whose paper names no protocol.
 
 A protocol that chooses without labels is handed only the history columns it may read
@@ -75,7 +79,10 @@ RULE_WORDS = {  # each rule in a table's legend
     "mvc": "per run the lowest evaluation DDC loss among every 4th epoch, then the run of lowest "
     "such loss (no labels)",
     "fixed_seed_last": "the last epoch of one fixed seed per dataset (no labels)",
+    "best_validation": "per run the validation epoch of highest ACC (ties: the later), mean "
+    "over seeds (uses the labels)",
 }
+VALIDATION_EVERY = 10  # COPER's `check_val_every_n_epoch` on generic data
 
 
 class ProtocolError(MmcbenchError):
@@ -103,7 +110,7 @@ class Choice:
 
 
 def uses_labels(rule: str) -> bool:
-    return rule in ("best_run_final", "best_epoch_best_run")
+    return rule in ("best_run_final", "best_epoch_best_run", "best_validation")
 
 
 def _need(run: RunHistory, columns: Sequence[str], rule: str) -> None:
@@ -176,6 +183,15 @@ def chosen_row(rule: str, run: RunHistory, column: str = "eval_total") -> pd.Ser
         if evaluated.dropna(subset=[column]).empty:
             return _last(run)
         return run.history.loc[_lowest(evaluated, column, run, rule).name]
+    if rule == "best_validation":
+        _need(run, ["ACC"], rule)
+        every = int(run.params.get("validation_every") or VALIDATION_EVERY)
+        rows = _trained(run.history)
+        rows = rows[rows["epoch"] % every == 0].dropna(subset=["ACC"])
+        if rows.empty:
+            return _last(run)
+        # highest ACC, ties → the later validation
+        return run.history.loc[rows.sort_values(["ACC", "epoch"], kind="stable").index[-1]]
     raise ValueError(f"unknown selection rule {rule!r}; expected one of {list(RULES)}")
 
 
@@ -195,9 +211,9 @@ def choose(
     """The epochs and runs `rule` reports from `runs` (one cell's seeds): `label_free_column`
     and `run_select_columns` as the method's entry declares them (`DeepMethod`)."""
     if not runs:
-        return Choice((), (), averaged=rule in ("final", "label_free"))
+        return Choice((), (), averaged=rule in ("final", "label_free", "best_validation"))
     rows = [chosen_row(rule, run, label_free_column) for run in runs]
-    if rule in ("final", "label_free"):
+    if rule in ("final", "label_free", "best_validation"):
         return Choice(
             tuple(r.seed for r in runs), tuple(int(row["epoch"]) for row in rows), averaged=True
         )

@@ -84,7 +84,10 @@ def evaluate(
         return None, p, representation.float().cpu().numpy()
     predicted = p.argmax(axis=1)
     scores = clustering_scores(labels, predicted)
-    scores.update(soft_scores(labels, p))
+    if trainer.has_soft_assignments():
+        scores.update(soft_scores(labels, p))
+    else:  # hard clusters: no confidence to calibrate (N/A, as for KM)
+        scores.update(dict.fromkeys(("ECE", "NLL", "Brier"), float("nan")))
     scores["clusters"] = clusters_used(predicted)
     scores["clusters_effective"] = effective_clusters(predicted)
     scores["NMI_geometric"] = nmi(labels, predicted, "geometric")
@@ -212,7 +215,7 @@ def fit(
     config = lead.config
     epochs = config.total_epochs
     stepper = Alone(lead) if runs == 1 else Stacked(trainers, run_values or {})
-    optimiser = torch.optim.Adam(stepper.params, lr=config.lr)
+    optimiser = torch.optim.Adam(stepper.params, lr=config.lr, betas=lead.adam_betas())
     batch_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
 
     histories: list[list[dict[str, Any]]] = [[] for _ in range(runs)]
@@ -282,6 +285,8 @@ def fit(
             for part in timed.values():
                 part.append(0.0)
             for j in range(len(batches)):
+                for group in optimiser.param_groups:
+                    group["lr"] = config.lr * lead.step_lr_factor(epoch, j + 1, len(batches))
                 try:
                     step = stepper.step([plan[j] for plan in plans], device)
                 except RunStopped as stop:  # a run alone: its trainer cannot go on

@@ -132,7 +132,8 @@ class Trainer(abc.ABC):
 
     Required: `model`, `batches`, `step`, `predict`.
     Optional, with defaults here: `before_epoch`, `after_epoch`, `diagnostics`, `lr_factor`,
-    `fusion_weights`, `end_evaluation`, `config_params` (what `params()` records).
+    `step_lr_factor`, `adam_betas`, `has_soft_assignments`, `fusion_weights`, `end_evaluation`,
+    `config_params` (what `params()` records).
     Capabilities, declared by a class attribute and its method together (a class that has one
     without the other is refused when it is defined): `has_eval_step` + `eval_step`,
     `packable` + `pack_step`.
@@ -208,6 +209,22 @@ class Trainer(abc.ABC):
     def lr_factor(self, epoch: int) -> float:
         """The factor of `config.lr` in 1-based `epoch` (a schedule); 1 by default."""
         return 1.0
+
+    def step_lr_factor(self, epoch: int, step: int, steps: int) -> float:
+        """The factor of `config.lr` at 1-based `step` of the `steps` of 1-based `epoch` (a
+        schedule set at every step, e.g. DIVIDE's warm-up); `lr_factor(epoch)` by default."""
+        return self.lr_factor(epoch)
+
+    def adam_betas(self) -> tuple[float, float]:
+        """The betas of the run's Adam (torch's default (0.9, 0.999) unless a method's code
+        sets others, e.g. DIVIDE's (0.9, 0.99))."""
+        return (0.9, 0.999)
+
+    def has_soft_assignments(self) -> bool:
+        """Whether `predict`'s rows are soft assignments (True by default). False: they are
+        one-hot hard clusters (e.g. k-means on the features), and the loop records no ECE, NLL
+        or Brier (NaN, shown as N/A, as for KM)."""
+        return True
 
     def fusion_weights(self) -> torch.Tensor | None:
         """The model's fusion weights, one per view (history columns `w_<view>`); None: no

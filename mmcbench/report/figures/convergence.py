@@ -152,13 +152,20 @@ def convergence_figure(
         warmup = None
     panels = list(panels or catalogue.get(method).panels)
     missing = [p for p in panels if p not in histories]
-    if missing:
+    trained = bool((histories["epoch"] > 0).any())
+    if missing and trained:
         raise MmcbenchError(f"convergence: the histories have no column {missing}")
     fig, axes = plt.subplots(
         1, len(panels), figsize=(style.FULL_IN, 1.9), squeeze=False, layout="constrained"
     )
     colour = style.palette(1)[0]
     for ax, quantity in zip(axes[0], panels, strict=True):
+        if quantity not in histories:  # no trained epoch: every run ended in epoch 1
+            ax.text(0.5, 0.5, "no trained epoch\n(every run ended in epoch 1)", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=6, color="grey")  # fmt: skip
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(LABELS.get(quantity, quantity))
+            continue
         stats = histories.groupby("epoch")[quantity].agg(["mean", "std"]).dropna(subset=["mean"])
         ax.plot(stats.index, stats["mean"], color=colour, linewidth=1.2)
         low = stats["mean"] - stats["std"].fillna(0)

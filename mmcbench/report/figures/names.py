@@ -2,7 +2,8 @@
 names, and the stages of a method trained in stages (the history's `stage` column).
 
 Paper names follow the specs (spec/GIB.md "Losses", spec/CLIB.md, spec/MFLVC.md,
-spec/SiMVC-CoMVC.md); a term a method's paper does not name keeps its history column's name.
+spec/SiMVC-CoMVC.md, spec/DIVIDE.md, spec/DealMVC.md, spec/COPER.md); a term a method's paper
+does not name keeps its history column's name.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ PAPER_TERMS: dict[str, dict[str, str]] = {
         "pseudo": r"$L_P$ (pseudo-labels)",
         "total": "the stage's objective",
     },
+    "DealMVC": {
+        "recon": r"$\Sigma_v\, L_Z^v$ (reconstruction)",
+        "local": r"$\Sigma_{v<w}\, L_{loc}$ (local calibration)",
+        "global": r"$L_{glob}$ (global calibration)",
+        "align": r"$L_{al}$ (alignment)",
+        "pseudo": r"$L_P$ (pseudo-labels)",
+        "total": "the stage's objective",
+    },
+    "DIVIDE": {
+        "inter": r"$L_{inter}$ (cross-view)",
+        "intra": r"$L_{intra}$ (within view)",
+        "total": r"$L_{inter} + L_{intra}$",
+    },
     "SiMVC": {**_DDC, "total": r"$L$ = $\mathrm{DDC}_{1+2+3}$"},
     "CoMVC": {**_DDC, "contrast": r"$\delta\,\min_v w_v\,L_{con}$", "total": r"$L$"},
 }
@@ -61,6 +75,8 @@ PAPER_TERMS: dict[str, dict[str, str]] = {
 STAGES: dict[str, dict[int, str]] = {
     "MFLVC": {1: "pre-training", 2: "contrastive", 3: "fine-tuning"},
     "CLIB": {1: "warm-up", 2: "calibration"},
+    "DealMVC": {1: "pre-training", 2: "calibration", 3: "fine-tuning"},
+    "DIVIDE": {1: "identity targets", 2: "random-walk targets"},
 }
 
 
