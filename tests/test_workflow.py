@@ -407,17 +407,17 @@ def test_demo_and_paper_job_counts(repo):
     assert planned_baselines({"datasets": ["mfeat"], "seeds": 5}) == 70
     assert planned_training({"datasets": ["mfeat"], "seeds": 3}) == 3 * (4 + 7)
     demo = yaml.safe_load((repo / "config/demo.yaml").read_text())
-    # 2 × 2 grid, 1 seed; SiMVC, CoMVC and MFLVC one run each
-    assert planned_training(demo) == 1 * (4 + 7) + 2 * (4 - 1) + 3
-    # Six keys: GIB 6 changes, its DDC 3 (kl_reduction, compression and feature_mi_input
-    # inert), CLIB and IB+cluH 4 each (sigma_param, kl_reduction, compression,
-    # feature_mi_input: no ddc_input, no ddc2).
-    assert len(planned_study(demo)) == 6 + 3 + 4 + 4
-    assert len(planned_study(demo, trained_only=False)) == 6 + 6 + 4 + 4
+    # 2 × 2 grid, 1 seed; SiMVC, CoMVC, MFLVC, DIVIDE, DealMVC one run each, COPER two (its
+    # CCA-float64 variant)
+    assert planned_training(demo) == 1 * (4 + 7) + 2 * (4 - 1) + 7
+    # Six keys on the full models only: GIB 6 changes, CLIB 4 (sigma_param, kl_reduction,
+    # compression, feature_mi_input: no ddc_input, no ddc2).
+    assert len(planned_study(demo)) == 6 + 4
+    assert len(planned_study(demo, trained_only=False)) == 6 + 4
     # GIB and CLIB under 3 more readings of the compression term, 1 seed; the study's
     # compression=cluster_balance points of GIB and CLIB are the same 2 runs
     assert len(planned_readings(demo)) == 2 * 3
-    assert len(planned_points(demo)) == 17 + 6 - 2
+    assert len(planned_points(demo)) == 10 + 6 - 2
     paper = yaml.safe_load((repo / "config/config.yaml").read_text())
     grid_only = planned_runs(paper) - planned_runs(paper, grid=False)
     assert len(grid_only) == 2 * 6 * (121 * 3 - 3)  # the default point's 3 seeds are shared
@@ -425,8 +425,10 @@ def test_demo_and_paper_job_counts(repo):
     # SiMVC 6 (init, grad_clip, lr, batch_size, ddc2, encoder), CoMVC 9 (those, delta,
     # neg_sampling_empty, contrastive_similarity), MFLVC 10 (init, grad_clip, both lr values,
     # batch_size, recon_reduction, entropy_per_pair, pseudo_label_scaling, finetune_ce,
-    # finetune_batch).
-    assert len(planned_study(paper)) == 6 * 3 * (11 + 9 + 8 + 8 + 6 + 9 + 10)
+    # finetune_batch); DIVIDE 18 (its 9 keys' 14 other values and init, grad_clip, both
+    # batch_size values), DealMVC 19 (its 10 keys, and MFLVC's but entropy_per_pair), COPER 11
+    # (its 6 keys, both other inits, grad_clip, lr, batch_size).
+    assert len(planned_study(paper)) == 6 * 3 * (11 + 9 + 8 + 8 + 6 + 9 + 10 + 18 + 19 + 11)
     paper = ["Caltech-2V", "Caltech-3V", "ESP-Game", "WVU", "IAPR", "MIRFlickr"]
     assert planned_baselines({"datasets": paper, "seeds": 20}) == 20 * (6 + 8 + 6 + 10 + 6 + 10)
 
