@@ -1,20 +1,20 @@
 """The one training loop of every deep method, for a run alone and for a pack of K runs.
 
 The loop knows no method by name: it talks to each run's trainer through the one contract
-`mmcbench.training.trainers.Trainer`. Per epoch it sets the learning rate (`lr_factor`), asks
-each trainer for its batches (drawn from the run's own seeded generator), lets it prepare the
-epoch, and per batch asks a *stepper* for the K runs' loss terms; it then does the optimiser's
-work (one Adam over all parameters, gradient clipping per run, a run whose loss turns
-non-finite stops as `diverged` and stays frozen), evaluates every live run on all samples (its
-scores, and its loss terms in eval mode as `eval_<term>` columns,
-`mmcbench.training.trainers.evaluation_losses`) and writes one history row per run with what
-the trainer returned: the mean of every loss term and step statistic over the epoch's batches,
-the timed parts (`<part>_s`), the evaluation's scores, the fusion weights and the trainer's
+`mmcbench.training.trainers.Trainer`. Per epoch it asks each trainer for its batches (drawn from
+the run's own seeded generator), lets it prepare the epoch, and per batch sets the learning rate
+(`step_lr_factor`, by default the epoch's `lr_factor`) and asks a *stepper* for the K runs' loss
+terms; it then does the optimiser's work (one Adam over all parameters, gradient clipping per
+run, a run whose loss turns non-finite stops as `diverged` and stays frozen), evaluates every
+live run on all samples (its scores, and its loss terms in eval mode as `eval_<term>` columns,
+`mmcbench.training.trainers.evaluation_losses`) and writes one history row per run with what the
+trainer returned: the mean of every loss term and step statistic over the epoch's batches, the
+timed parts (`<part>_s`), the evaluation's scores, the fusion weights and the trainer's
 end-of-epoch columns. The loop holds the labels: it scores what a trainer reports for scoring
 (`Predicted`). A run whose soft assignments turn non-finite diverges too (at the epoch of that
-evaluation, which writes no row). A trainer that raises `RunStopped` ends its run as
-`stopped`; any other exception of the method's code ends every live run of the call as `error`
-with the exception and its traceback as the reason, keeping the epochs evaluated before it.
+evaluation, which writes no row). A trainer that raises `RunStopped` ends its run as `stopped`;
+any other exception of the method's code ends every live run of the call as `error` with the
+exception and its traceback as the reason, keeping the epochs evaluated before it.
 
 Two steppers: `Alone` (K = 1: the trainer's own `step` on its model, so a run alone computes
 exactly what it computed before packs existed; the first-reading test holds it to 1e-6) and
@@ -272,8 +272,6 @@ def fit(
             if all(e is not None for e in ended_at):
                 break
             t_epoch = time.perf_counter()
-            for group in optimiser.param_groups:
-                group["lr"] = config.lr * lead.lr_factor(epoch)
             for r, trainer in enumerate(trainers):
                 stepper.load(r)
                 trainer.before_epoch(epoch)
